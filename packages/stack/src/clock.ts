@@ -14,6 +14,8 @@ export interface Clock {
   /** Call `fn` once at (or after) time `at`. */
   setTimer(at: number, fn: () => void): TimerHandle;
   clearTimer(handle: TimerHandle): void;
+  /** Run `fn` soon: after the current synchronous work, before any later timer. */
+  defer(fn: () => void): void;
 }
 
 /** Wall-clock monotonic time, timers on Node's event loop. */
@@ -30,6 +32,9 @@ export class RealClock implements Clock {
   }
   clearTimer(handle: TimerHandle): void {
     clearTimeout(handle._timer as NodeJS.Timeout);
+  }
+  defer(fn: () => void): void {
+    setImmediate(fn);
   }
 }
 
@@ -75,6 +80,11 @@ export class VirtualClock implements Clock {
   clearTimer(handle: TimerHandle): void {
     const timer = handle._timer as VTimer;
     timer.fn = null;
+  }
+
+  /** Deferred work is a timer due now: it runs on the next `fireDue()`/`run()` step. */
+  defer(fn: () => void): void {
+    this.setTimer(this.t, fn);
   }
 
   /** Number of live timers. */

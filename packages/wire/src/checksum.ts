@@ -1,0 +1,101 @@
+/**
+ * The internet checksum (RFC 1071) and its incremental update (RFC 1624).
+ *
+ * Read this first:
+ * - `checksumPartial()` returns an *unfolded* sum of 16-bit big-endian words (a plain JS number,
+ *   exact up to 2^53, so no folding is needed inside the loop). Partial sums add: pass one as
+ *   `initial` to the next call, or add them with `+`. Chaining is only correct when every piece
+ *   except the last has an even length (RFC 1071 §2(B) byte-swapping is not applied).
+ * - `foldSum()` folds carries into a 16-bit ones'-complement sum; `foldChecksum()` folds and
+ *   complements: that is the value written on the wire.
+ * - `checksum()` over a region *including* a correct checksum field returns 0: that is how
+ *   every verifier in this package checks (RFC 1071 §1 step (3)).
+ * - Odd lengths are padded with a zero byte (RFC 1071 §4.1); odd start offsets need no special
+ *   care because words are assembled from bytes relative to `start`.
+ */
+
+/** How an emitter fills a transport checksum field. */
+export type ChecksumMode =
+  /** Compute the full checksum in software. */
+  | 'full'
+  /** Write 0 (UDP: "no checksum", RFC 768). */
+  | 'none'
+  /**
+   * Write the folded pseudo-header sum, uncomplemented, for a link that completes the checksum
+   * (TX checksum offload, virtio-net NEEDS_CSUM / Linux CHECKSUM_PARTIAL).
+   */
+  | 'partial';
+
+/** Unfolded ones'-complement sum of the 16-bit big-endian words of `buf[start..end)`, plus `initial`. */
+export function checksumPartial(buf: Uint8Array, start = 0, end = buf.length, initial = 0): number {
+  let sum = initial;
+  let i = start;
+  const n = end - start;
+  if (n <= 0) return sum;
+  const even = end - (n & 1);
+  // Main loop: 8 bytes per iteration, four words summed into one double accumulator.
+  const end8 = start + (n & ~7);
+  for (; i < end8; i += 8) {
+    sum +=
+      ((buf[i] << 8) | buf[i + 1]) +
+      ((buf[i + 2] << 8) | buf[i + 3]) +
+      ((buf[i + 4] << 8) | buf[i + 5]) +
+      ((buf[i + 6] << 8) | buf[i + 7]);
+  }
+  for (; i < even; i += 2) sum += (buf[i] << 8) | buf[i + 1];
+  // RFC 1071 §4.1: an odd trailing byte is padded with zero on the right.
+  if (i < end) sum += buf[i] << 8;
+  return sum;
+}
+
+/** Fold an unfolded sum (any non-negative integer < 2^53) into a 16-bit ones'-complement sum. */
+export function foldSum(sum: number): number {
+  while (sum > 0xffffffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  return sum;
+}
+
+/** Fold and complement: the 16-bit value to store in a checksum field. */
+export function foldChecksum(sum: number): number {
+  return ~foldSum(sum) & 0xffff;
+}
+
+/**
+ * Internet checksum of `buf[start..end)` with `initial` (e.g. a pseudo-header sum) added.
+ * Returns the field value to write; over a region that includes a valid checksum it returns 0.
+ */
+export function checksum(buf: Uint8Array, start = 0, end = buf.length, initial = 0): number {
+  return foldChecksum(checksumPartial(buf, start, end, initial));
+}
+
+/**
+ * Unfolded sum of the IPv4 pseudo-header (RFC 768, RFC 9293 §3.1): source, destination, zero,
+ * protocol, transport length. Pass it as `initial` to `checksum()`.
+ */
+export function pseudoHeaderSum(src: number, dst: number, proto: number, len: number): number {
+  return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + (proto & 0xff) + len;
+}
+
+/**
+ * RFC 1624 eqn. 3 incremental update: the new checksum after one 16-bit word of the covered data
+ * changed from `oldWord` to `newWord`. HC' = ~(~HC + ~m + m').
+ */
+export function updateChecksum16(oldCsum: number, oldWord: number, newWord: number): number {
+  const sum = (~oldCsum & 0xffff) + (~oldWord & 0xffff) + (newWord & 0xffff);
+  return ~foldSum(sum) & 0xffff;
+}
+
+/**
+ * RFC 1624 incremental update for a 32-bit value (an IPv4 address rewrite, a sequence number):
+ * both halves updated at once.
+ */
+export function updateChecksum32(oldCsum: number, oldValue: number, newValue: number): number {
+  const sum =
+    (~oldCsum & 0xffff) +
+    (~(oldValue >>> 16) & 0xffff) +
+    (~oldValue & 0xffff) +
+    (newValue >>> 16) +
+    (newValue & 0xffff);
+  return ~foldSum(sum) & 0xffff;
+}
