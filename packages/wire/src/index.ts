@@ -1,1 +1,11 @@
-export {};
+export * from './result.js';
+export * from './bytes.js';
+export * from './checksum.js';
+export * from './seq.js';
+export * from './addr.js';
+export * from './ethernet.js';
+export * from './arp.js';
+export * from './ipv4.js';
+export * from './icmp.js';
+export * from './udp.js';
+export * from './tcp.js';
