@@ -33,9 +33,10 @@ export function ipv4ToString(n: number): string {
 
 /**
  * Parse a strict dotted quad: exactly four decimal parts 0..255, no leading zeros (they are
- * ambiguous: octal in inet_aton), no whitespace, no other forms.
+ * ambiguous: octal in inet_aton), no whitespace, no other forms. (`parseIpv4(s)` with a string
+ * argument calls this too.)
  */
-export function parseIpv4(s: string): number | WireError {
+export function parseIpv4Address(s: string): number | WireError {
   if (typeof s !== 'string' || s.length < 7 || s.length > 15) return new WireError('bad-address', `not an IPv4 address: ${String(s)}`);
   let value = 0;
   let part = 0;

@@ -192,7 +192,13 @@ function checkQuote(buf: Uint8Array, start: number, end: number): WireError | nu
 
 /** Length of the message `emitIcmp` writes for `repr`. */
 export function icmpLength(repr: IcmpRepr): number {
-  return ICMP_HEADER_LEN + (repr.kind === 'echo-request' || repr.kind === 'echo-reply' ? repr.data.length : repr.quote.length);
+  switch (repr.kind) {
+    case 'echo-request':
+    case 'echo-reply':
+      return ICMP_HEADER_LEN + repr.data.length;
+    default:
+      return ICMP_HEADER_LEN + repr.quote.length;
+  }
 }
 
 /** Parse and validate an ICMP message (`buf` is the whole IP payload). */

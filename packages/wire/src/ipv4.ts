@@ -14,6 +14,7 @@
 import { readU16, readU32, writeU16, writeU32, ensureRoom } from './bytes.js';
 import { checksum } from './checksum.js';
 import { WireError } from './result.js';
+import { parseIpv4Address } from './addr.js';
 
 /** Byte offsets of the IPv4 header fields. */
 export const IPV4_OFF = {
@@ -291,8 +292,17 @@ export function ipv4HeaderLength(repr: Ipv4Repr): number {
   return IPV4_HEADER_LEN + (repr.options ? repr.options.length : 0);
 }
 
-/** Parse and validate an IPv4 header. The payload is `buf.subarray(hl, hl + payloadLength)`. */
-export function parseIpv4(buf: Uint8Array, opts?: Ipv4ParseOptions): Ipv4Repr | WireError {
+/**
+ * Parse and validate an IPv4 header. The payload is `buf.subarray(hl, hl + payloadLength)`
+ * with `hl = ipv4HeaderLength(repr)`.
+ *
+ * Given a string instead, parses a strict dotted-quad address (same as `parseIpv4Address`).
+ */
+export function parseIpv4(buf: Uint8Array, opts?: Ipv4ParseOptions): Ipv4Repr | WireError;
+export function parseIpv4(address: string): number | WireError;
+export function parseIpv4(buf: Uint8Array | string, opts?: Ipv4ParseOptions): Ipv4Repr | number | WireError {
+  if (typeof buf === 'string') return parseIpv4Address(buf);
+  if (!(buf instanceof Uint8Array)) return new WireError('truncated', 'not a byte buffer');
   const p = new Ipv4Packet(buf);
   const e = p.validate(opts);
   if (e) return e;
