@@ -8,6 +8,7 @@ export * from './arp.js';
 export * from './ipv4.js';
 export * from './icmp.js';
 export * from './udp.js';
+export * from './igmp.js';
 export * from './tcp.js';
 export * from './crc32c.js';
 export * from './sctp.js';
