@@ -2,8 +2,9 @@
  * The internet checksum (RFC 1071) and its incremental update (RFC 1624).
  *
  * Read this first:
- * - `checksumPartial()` returns an *unfolded* sum of 16-bit big-endian words (a plain JS number,
- *   exact up to 2^53, so no folding is needed inside the loop). Partial sums add: pass one as
+ * - `checksumPartial()` returns an *unfolded* sum (a plain JS number, exact below 2^53, so no
+ *   folding is needed inside the loop). Short ranges are summed as 16-bit words from bytes;
+ *   longer ones as 32-bit words through a cached DataView (about 2x faster at 1500 bytes). Partial sums add: pass one as
  *   `initial` to the next call, or add them with `+`. Chaining is only correct when every piece
  *   except the last has an even length (RFC 1071 §2(B) byte-swapping is not applied).
  * - `foldSum()` folds carries into a 16-bit ones'-complement sum; `foldChecksum()` folds and
@@ -26,25 +27,51 @@ export type ChecksumMode =
    */
   | 'partial';
 
+/** Below this many bytes plain byte loads beat DataView reads (measured: see docs/api/wire.md). */
+const SMALL = 64;
+/** Bytes summed between folds on huge inputs (adds < 2^50), so the accumulator stays exact (< 2^53). */
+const CHUNK = 1 << 20;
+
+// One DataView over the ArrayBuffer seen last: frames usually come from a few pooled buffers, so
+// this avoids an allocation per call. It keeps that one ArrayBuffer reachable, nothing more.
+let lastBuffer: ArrayBufferLike | null = null;
+let lastView: DataView | null = null;
+
 /** Unfolded ones'-complement sum of the 16-bit big-endian words of `buf[start..end)`, plus `initial`. */
 export function checksumPartial(buf: Uint8Array, start = 0, end = buf.length, initial = 0): number {
   let sum = initial;
-  let i = start;
   const n = end - start;
   if (n <= 0) return sum;
-  const even = end - (n & 1);
-  // Main loop: 8 bytes per iteration, four words summed into one double accumulator.
-  const end8 = start + (n & ~7);
-  for (; i < end8; i += 8) {
-    sum +=
-      ((buf[i] << 8) | buf[i + 1]) +
-      ((buf[i + 2] << 8) | buf[i + 3]) +
-      ((buf[i + 4] << 8) | buf[i + 5]) +
-      ((buf[i + 6] << 8) | buf[i + 7]);
+  if (n < SMALL) {
+    let i = start;
+    const even = end - (n & 1);
+    for (; i < even; i += 2) sum += (buf[i] << 8) | buf[i + 1];
+    // RFC 1071 §4.1: an odd trailing byte is padded with zero on the right.
+    if (i < end) sum += buf[i] << 8;
+    return sum;
   }
-  for (; i < even; i += 2) sum += (buf[i] << 8) | buf[i + 1];
-  // RFC 1071 §4.1: an odd trailing byte is padded with zero on the right.
-  if (i < end) sum += buf[i] << 8;
+  const ab = buf.buffer;
+  if (ab !== lastBuffer) {
+    lastBuffer = ab;
+    lastView = new DataView(ab);
+  }
+  const v = lastView!;
+  const base = buf.byteOffset;
+  let i = base + start;
+  const stop = base + end;
+  // Sum 32-bit big-endian words: a 32-bit word w = hi*2^16 + lo is congruent to hi + lo modulo
+  // 2^16 - 1, so folding the total gives the same ones'-complement sum (RFC 1071 §2(C)).
+  while (stop - i >= 16) {
+    const e16 = Math.min(i + (((stop - i) >> 4) << 4), i + CHUNK);
+    for (; i < e16; i += 16) sum += v.getUint32(i) + v.getUint32(i + 4) + v.getUint32(i + 8) + v.getUint32(i + 12);
+    if (sum > 2 ** 51) sum = foldSum(sum);
+  }
+  for (; stop - i >= 4; i += 4) sum += v.getUint32(i);
+  if (stop - i >= 2) {
+    sum += v.getUint16(i);
+    i += 2;
+  }
+  if (i < stop) sum += v.getUint8(i) << 8;
   return sum;
 }
 

@@ -63,6 +63,27 @@ describe('internet checksum (RFC 1071)', () => {
     expect(foldChecksum(0x1fffe)).toBe(0);
   });
 
+  it('any byteOffset and alternating backing buffers (DataView path) match the reference', () => {
+    const r = rng(99);
+    const a = randBytes(r, 5000);
+    const b = randBytes(r, 5000);
+    for (let n = 0; n < 400; n++) {
+      const src = n % 2 === 0 ? a : b;
+      const off = randInt(r, 7);
+      const len = 60 + randInt(r, 3000);
+      const view = src.subarray(off, off + len + 9);
+      const start = randInt(r, 9);
+      expect(checksum(view, start, start + len)).toBe(refChecksum(src.subarray(off + start, off + start + len)));
+    }
+  });
+
+  it('huge inputs (several MiB) fold exactly', () => {
+    const big = new Uint8Array(3 * 1024 * 1024 + 7).fill(0xff);
+    big[12345] = 1;
+    expect(checksum(big)).toBe(refChecksum(big));
+    expect(checksum(big, 0, big.length, 2 ** 40)).toBe(refChecksum(big, 2 ** 40));
+  });
+
   it('partial sums chain over even-length pieces', () => {
     const r = rng(7);
     const b = randBytes(r, 1001);
