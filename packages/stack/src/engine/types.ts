@@ -28,6 +28,8 @@ export interface IpTx {
   tos?: number;
   /** Set DF; a packet larger than the MTU is then dropped (counted) instead of fragmented. */
   dontFragment?: boolean;
+  /** For a multicast destination we are a member of: also deliver a copy locally (default true). */
+  multicastLoop?: boolean;
   /**
    * Offload request with offsets relative to the start of the *transport* header; the IP layer
    * rebases them onto the frame. Only set what `IpLayer.offloads` says the link supports.
