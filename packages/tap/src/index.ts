@@ -1,1 +1,6 @@
-export {};
+export { TapLink, randomMac, validateIfName, netnsPath, resolveOffloads } from './tap-link.js';
+export type { TapLinkOptions, TapLinkStats, TapMode, TapOffloadOptions } from './tap-link.js';
+export * from './vnet.js';
+export { addonBuilt, loadNative } from './native.js';
+export { Lab, labUnavailableReason } from './lab.js';
+export type { LabOptions, LabNs, ExecOptions, ExecResult } from './lab.js';

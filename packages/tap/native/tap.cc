@@ -1,0 +1,700 @@
+// hastack_tap: a small N-API addon for Linux TUN/TAP devices.
+//
+// Read this first:
+// - One `TapDevice` object owns one tun fd (non-blocking, O_CLOEXEC) and one AF_INET control socket
+//   created in the same network namespace (for SIOCSIFMTU / SIOCSIFHWADDR / SIOCSIFFLAGS).
+// - With `netns`, the calling thread setns()-es into that namespace around socket()+open()+TUNSETIFF
+//   and back, so the device is born inside the namespace and nothing appears in the caller's one.
+// - The device is never made persistent (TUNSETPERSIST 0): closing the fd removes it, so a crashed
+//   process leaves nothing behind that blocks a restart under the same name.
+// - Receive: libuv polls the fd; on readable we drain up to `rxBatch` frames with read() into ONE
+//   JS-owned ArrayBuffer (packed, 8-byte aligned), write per-frame (offset, length, virtio-net header
+//   fields) into a JS-owned Int32Array, then call into JS once with the count.
+// - Transmit: JS packs frames (with their virtio-net header in front, when enabled) into a JS-owned
+//   ArrayBuffer and lists (offset, length) pairs in an Int32Array; writeBatch(start, n) write()s them
+//   until EAGAIN and returns how many were consumed. JS keeps the rest and asks for UV_WRITABLE.
+// - No allocation per frame here; JS exceptions thrown from callbacks become uncaught exceptions.
+
+#include <napi.h>
+#include <uv.h>
+
+// <net/if.h> must precede the <linux/...> headers (they would redefine struct ifreq).
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <stdio.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace {
+
+// Per-frame stride of the receive metadata Int32Array (see RX_* below).
+constexpr int RX_STRIDE = 8;
+constexpr int RX_OFF = 0, RX_LEN = 1, RX_FLAGS = 2, RX_GSO_TYPE = 3, RX_HDR_LEN = 4, RX_GSO_SIZE = 5,
+              RX_CSUM_START = 6, RX_CSUM_OFFSET = 7;
+// Per-frame stride of the transmit metadata Int32Array: (offset, length) of header+frame.
+constexpr int TX_STRIDE = 2;
+
+// Counters exported through counters(Float64Array).
+enum Counter {
+  C_RX_READS, C_RX_BATCHES, C_RX_EAGAIN, C_RX_ERRORS, C_RX_SHORT, C_TX_WRITES, C_TX_EAGAIN, C_TX_ERRORS,
+  C_LAST_RX_ERRNO, C_LAST_TX_ERRNO, C_WRITABLE_EVENTS, C_COUNT
+};
+
+const char* ErrnoName(int e) {
+  switch (e) {
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EIO: return "EIO";
+    case ENXIO: return "ENXIO";
+    case EBADF: return "EBADF";
+    case EAGAIN: return "EAGAIN";
+    case ENOMEM: return "ENOMEM";
+    case EACCES: return "EACCES";
+    case EFAULT: return "EFAULT";
+    case EBUSY: return "EBUSY";
+    case EEXIST: return "EEXIST";
+    case ENODEV: return "ENODEV";
+    case EINVAL: return "EINVAL";
+    case ENOTTY: return "ENOTTY";
+    case ENOSPC: return "ENOSPC";
+    case ERANGE: return "ERANGE";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case EMSGSIZE: return "EMSGSIZE";
+    case ENOBUFS: return "ENOBUFS";
+    case EBADFD: return "EBADFD";
+    default: return "EUNKNOWN";
+  }
+}
+
+// Throws a JS Error carrying errno, code and syscall (like Node's system errors).
+Napi::Value ThrowSys(Napi::Env env, int e, const char* syscall, const std::string& what, bool exists = false) {
+  std::string msg = std::string(syscall) + " " + what + ": " + strerror(e);
+  Napi::Error error = Napi::Error::New(env, msg);
+  error.Set("errno", Napi::Number::New(env, e));
+  error.Set("code", Napi::String::New(env, ErrnoName(e)));
+  error.Set("syscall", Napi::String::New(env, syscall));
+  if (exists) error.Set("exists", Napi::Boolean::New(env, true));
+  error.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value ThrowType(Napi::Env env, const std::string& msg) {
+  Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+inline uint16_t Le16(const uint8_t* p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+
+class TapDevice : public Napi::ObjectWrap<TapDevice> {
+ public:
+  static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function fn = DefineClass(
+        env, "TapDevice",
+        {
+            InstanceMethod<&TapDevice::SetBuffers>("setBuffers"),
+            InstanceMethod<&TapDevice::Start>("start"),
+            InstanceMethod<&TapDevice::PollWritable>("pollWritable"),
+            InstanceMethod<&TapDevice::WriteBatch>("writeBatch"),
+            InstanceMethod<&TapDevice::ReadNow>("readNow"),
+            InstanceMethod<&TapDevice::SetMtu>("setMtu"),
+            InstanceMethod<&TapDevice::GetMtu>("getMtu"),
+            InstanceMethod<&TapDevice::SetMac>("setMac"),
+            InstanceMethod<&TapDevice::GetMac>("getMac"),
+            InstanceMethod<&TapDevice::SetUp>("setUp"),
+            InstanceMethod<&TapDevice::IsUp>("isUp"),
+            InstanceMethod<&TapDevice::SetOffload>("setOffload"),
+            InstanceMethod<&TapDevice::Counters>("counters"),
+            InstanceMethod<&TapDevice::RefLoop>("ref"),
+            InstanceMethod<&TapDevice::UnrefLoop>("unref"),
+            InstanceMethod<&TapDevice::Close>("close"),
+        });
+    exports.Set("TapDevice", fn);
+    exports.Set("RX_STRIDE", Napi::Number::New(env, RX_STRIDE));
+    exports.Set("TX_STRIDE", Napi::Number::New(env, TX_STRIDE));
+    exports.Set("COUNTERS", Napi::Number::New(env, C_COUNT));
+    return exports;
+  }
+
+  // new TapDevice({ name, tun, vnetHdr, offload, netns })
+  TapDevice(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TapDevice>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) {
+      ThrowType(env, "TapDevice: options object required");
+      return;
+    }
+    Napi::Object o = info[0].As<Napi::Object>();
+    std::string name = o.Get("name").IsString() ? o.Get("name").As<Napi::String>().Utf8Value() : "";
+    bool tun = o.Get("tun").ToBoolean().Value();
+    int vnet = o.Get("vnetHdr").IsNumber() ? o.Get("vnetHdr").As<Napi::Number>().Int32Value() : 0;
+    int offload = o.Get("offload").IsNumber() ? o.Get("offload").As<Napi::Number>().Int32Value() : 0;
+    std::string netns = o.Get("netns").IsString() ? o.Get("netns").As<Napi::String>().Utf8Value() : "";
+    if (name.size() >= IFNAMSIZ) {
+      ThrowType(env, "TapDevice: name too long");
+      return;
+    }
+    if (vnet != 0 && vnet != 10 && vnet != 12) {
+      ThrowType(env, "TapDevice: vnetHdr must be 0, 10 or 12");
+      return;
+    }
+    tun_ = tun;
+    vnet_ = vnet;
+    for (double& c : counters_) c = 0;
+
+    int origNs = -1, targetNs = -1;
+    if (!netns.empty()) {
+      origNs = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+      if (origNs < 0) {
+        ThrowSys(env, errno, "open", "/proc/thread-self/ns/net");
+        return;
+      }
+      targetNs = open(netns.c_str(), O_RDONLY | O_CLOEXEC);
+      if (targetNs < 0) {
+        int e = errno;
+        close(origNs);
+        ThrowSys(env, e, "open", netns);
+        return;
+      }
+      if (setns(targetNs, CLONE_NEWNET) < 0) {
+        int e = errno;
+        close(origNs);
+        close(targetNs);
+        ThrowSys(env, e, "setns", netns);
+        return;
+      }
+    }
+
+    // Everything between here and the setns() back runs inside the target namespace.
+    int err = 0;
+    const char* failedCall = nullptr;
+    bool exists = false;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+
+    ctl_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (ctl_ < 0) {
+      err = errno;
+      failedCall = "socket";
+    }
+    if (!err) {
+      fd_ = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+      if (fd_ < 0) {
+        err = errno;
+        failedCall = "open";
+      }
+    }
+    if (!err) {
+      ifr.ifr_flags = (short)((tun ? IFF_TUN : IFF_TAP) | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0));
+      strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+      if (ioctl(fd_, TUNSETIFF, &ifr) < 0) {
+        err = errno;
+        failedCall = "TUNSETIFF";
+        // EINVAL also means "that name belongs to a device of another kind/mode": tell them apart.
+        struct ifreq q;
+        memset(&q, 0, sizeof(q));
+        strncpy(q.ifr_name, name.c_str(), IFNAMSIZ - 1);
+        if (!name.empty() && name.find('%') == std::string::npos && ioctl(ctl_, SIOCGIFINDEX, &q) == 0) exists = true;
+      }
+    }
+    if (!err && vnet) {
+      int sz = vnet;
+      if (ioctl(fd_, TUNSETVNETHDRSZ, &sz) < 0) {
+        err = errno;
+        failedCall = "TUNSETVNETHDRSZ";
+      }
+#ifdef TUNSETVNETLE
+      // virtio 1.0 headers are little-endian; on little-endian hosts this is the default anyway.
+      int one = 1;
+      if (!err) (void)ioctl(fd_, TUNSETVNETLE, &one);
+#endif
+    }
+    if (!err && vnet) {
+      if (ioctl(fd_, TUNSETOFFLOAD, (unsigned long)offload) < 0) {
+        err = errno;
+        failedCall = "TUNSETOFFLOAD";
+      }
+    }
+    if (!err) {
+      // An attached leftover persistent device becomes non-persistent: it goes when we close.
+      (void)ioctl(fd_, TUNSETPERSIST, 0UL);
+      name_ = std::string(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
+      struct ifreq q;
+      memset(&q, 0, sizeof(q));
+      strncpy(q.ifr_name, name_.c_str(), IFNAMSIZ - 1);
+      if (ioctl(ctl_, SIOCGIFINDEX, &q) < 0) {
+        err = errno;
+        failedCall = "SIOCGIFINDEX";
+      } else {
+        ifindex_ = q.ifr_ifindex;
+      }
+    }
+
+    if (origNs >= 0) {
+      if (setns(origNs, CLONE_NEWNET) < 0) {
+        // Continuing would run the whole JS thread inside a foreign namespace: refuse loudly.
+        fprintf(stderr, "hastack_tap: setns() back to the original network namespace failed: %s\n", strerror(errno));
+        abort();
+      }
+      close(origNs);
+      close(targetNs);
+    }
+
+    if (err) {
+      if (fd_ >= 0) close(fd_);
+      if (ctl_ >= 0) close(ctl_);
+      fd_ = ctl_ = -1;
+      ThrowSys(env, err, failedCall, failedCall && strcmp(failedCall, "open") == 0 ? "/dev/net/tun" : name, exists);
+      return;
+    }
+
+    Napi::Object self = info.This().As<Napi::Object>();
+    self.Set("fd", Napi::Number::New(env, fd_));
+    self.Set("name", Napi::String::New(env, name_));
+    self.Set("ifindex", Napi::Number::New(env, ifindex_));
+    napi_add_env_cleanup_hook(env, CleanupHook, this);
+    hookAdded_ = true;
+  }
+
+  ~TapDevice() override {
+    // Normally close() ran; this covers a device that was dropped or torn down with the env.
+    if (poll_) {
+      uv_poll_stop(poll_);
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnHandleClosed);
+      poll_ = nullptr;
+    }
+    if (fd_ >= 0) close(fd_);
+    if (ctl_ >= 0) close(ctl_);
+    fd_ = ctl_ = -1;
+    if (ctx_) {
+      napi_async_destroy(Env(), ctx_);
+      ctx_ = nullptr;
+    }
+    if (hookAdded_) napi_remove_env_cleanup_hook(Env(), CleanupHook, this);
+  }
+
+ private:
+  static void CleanupHook(void* arg) {
+    TapDevice* self = static_cast<TapDevice*>(arg);
+    self->hookAdded_ = false;
+    self->ReleaseOs();
+  }
+
+  static void OnHandleClosed(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
+
+  // Stops polling and closes the fds. The fd may be closed right after uv_poll_stop() (libuv docs).
+  void ReleaseOs() {
+    if (poll_) {
+      uv_poll_stop(poll_);
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnHandleClosed);
+      poll_ = nullptr;
+    }
+    if (fd_ >= 0) close(fd_);
+    if (ctl_ >= 0) close(ctl_);
+    fd_ = ctl_ = -1;
+  }
+
+  bool CheckOpen(Napi::Env env) {
+    if (fd_ < 0) {
+      Napi::Error e = Napi::Error::New(env, "device is closed");
+      e.Set("code", Napi::String::New(env, "EBADF"));
+      e.ThrowAsJavaScriptException();
+      return false;
+    }
+    return true;
+  }
+
+  // setBuffers(rxBuf: ArrayBuffer, rxMeta: Int32Array, txBuf: ArrayBuffer, txMeta: Int32Array, readMax, rxBatch)
+  Napi::Value SetBuffers(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 6 || !info[0].IsArrayBuffer() || !info[1].IsTypedArray() || !info[2].IsArrayBuffer() ||
+        !info[3].IsTypedArray() || !info[4].IsNumber() || !info[5].IsNumber())
+      return ThrowType(env, "setBuffers(rxBuf, rxMeta, txBuf, txMeta, readMax, rxBatch)");
+    Napi::ArrayBuffer rx = info[0].As<Napi::ArrayBuffer>();
+    Napi::TypedArray rxm = info[1].As<Napi::TypedArray>();
+    Napi::ArrayBuffer tx = info[2].As<Napi::ArrayBuffer>();
+    Napi::TypedArray txm = info[3].As<Napi::TypedArray>();
+    if (rxm.TypedArrayType() != napi_int32_array || txm.TypedArrayType() != napi_int32_array)
+      return ThrowType(env, "metadata arrays must be Int32Array");
+    int64_t readMax = info[4].As<Napi::Number>().Int64Value();
+    int64_t batch = info[5].As<Napi::Number>().Int64Value();
+    if (readMax <= vnet_ || (size_t)readMax > rx.ByteLength() || batch < 1)
+      return ThrowType(env, "setBuffers: bad readMax/rxBatch");
+    rxRef_ = Napi::Persistent(rx);
+    txRef_ = Napi::Persistent(tx);
+    rxMetaRef_ = Napi::Persistent(static_cast<Napi::Object>(rxm));
+    txMetaRef_ = Napi::Persistent(static_cast<Napi::Object>(txm));
+    rx_ = static_cast<uint8_t*>(rx.Data());
+    rxCap_ = rx.ByteLength();
+    tx_ = static_cast<uint8_t*>(tx.Data());
+    txCap_ = tx.ByteLength();
+    Napi::Int32Array rxm32 = rxm.As<Napi::Int32Array>();
+    Napi::Int32Array txm32 = txm.As<Napi::Int32Array>();
+    rxMeta_ = rxm32.Data();
+    rxMetaLen_ = rxm32.ElementLength();
+    txMeta_ = txm32.Data();
+    txMetaLen_ = txm32.ElementLength();
+    readMax_ = (size_t)readMax;
+    rxBatch_ = (int)batch;
+    return env.Undefined();
+  }
+
+  // start(onRx(count), onWritable()): begin polling the fd for readability.
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsFunction())
+      return ThrowType(env, "start(onRx, onWritable)");
+    if (!rx_) return ThrowType(env, "start: setBuffers() first");
+    if (poll_) return ThrowType(env, "start: already started");
+    onRx_ = Napi::Persistent(info[0].As<Napi::Function>());
+    onWritable_ = Napi::Persistent(info[1].As<Napi::Function>());
+    if (!ctx_) {
+      napi_value resName = Napi::String::New(env, "hastack:tap");
+      napi_async_init(env, nullptr, resName, &ctx_);
+    }
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    poll_ = new uv_poll_t;
+    int r = uv_poll_init(loop, poll_, fd_);
+    if (r < 0) {
+      delete poll_;
+      poll_ = nullptr;
+      return ThrowSys(env, -r, "uv_poll_init", name_);
+    }
+    poll_->data = this;
+    events_ = UV_READABLE;
+    r = uv_poll_start(poll_, events_, OnPoll);
+    if (r < 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnHandleClosed);
+      poll_ = nullptr;
+      return ThrowSys(env, -r, "uv_poll_start", name_);
+    }
+    if (!unrefd_) {
+      // Keep the wrapper alive while libuv holds a pointer to it.
+      Ref();
+      selfRefd_ = true;
+    } else {
+      uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+      Ref();
+      selfRefd_ = true;
+    }
+    return env.Undefined();
+  }
+
+  // pollWritable(on): also wake up when the fd becomes writable (backpressure).
+  Napi::Value PollWritable(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!poll_) return env.Undefined();
+    bool on = info.Length() > 0 && info[0].ToBoolean().Value();
+    int ev = UV_READABLE | (on ? UV_WRITABLE : 0);
+    if (ev != events_) {
+      events_ = ev;
+      uv_poll_start(poll_, events_, OnPoll);
+    }
+    return env.Undefined();
+  }
+
+  static void OnPoll(uv_poll_t* h, int status, int events) {
+    TapDevice* self = static_cast<TapDevice*>(h->data);
+    if (!self || self->fd_ < 0) return;
+    if (status < 0) {
+      self->CallRx(status);
+      return;
+    }
+    if (events & UV_READABLE) {
+      int n = self->Drain();
+      if (n > 0) self->CallRx(n);
+    }
+    if (self->fd_ >= 0 && (events & UV_WRITABLE)) {
+      self->counters_[C_WRITABLE_EVENTS]++;
+      self->CallWritable();
+    }
+  }
+
+  // Reads up to rxBatch frames into the rx buffer; returns how many.
+  int Drain() {
+    int n = 0;
+    size_t off = 0;
+    const int vnet = vnet_;
+    while (n < rxBatch_ && off + readMax_ <= rxCap_ && (size_t)(n + 1) * RX_STRIDE <= rxMetaLen_) {
+      ssize_t r = read(fd_, rx_ + off, readMax_);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) {
+          counters_[C_RX_EAGAIN]++;
+        } else {
+          counters_[C_RX_ERRORS]++;
+          counters_[C_LAST_RX_ERRNO] = errno;
+        }
+        break;
+      }
+      counters_[C_RX_READS]++;
+      if (r <= vnet) {
+        counters_[C_RX_SHORT]++;
+        continue;
+      }
+      int32_t* m = rxMeta_ + n * RX_STRIDE;
+      const uint8_t* p = rx_ + off;
+      m[RX_OFF] = (int32_t)(off + vnet);
+      m[RX_LEN] = (int32_t)(r - vnet);
+      if (vnet) {
+        // struct virtio_net_hdr: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset (LE).
+        m[RX_FLAGS] = p[0];
+        m[RX_GSO_TYPE] = p[1];
+        m[RX_HDR_LEN] = Le16(p + 2);
+        m[RX_GSO_SIZE] = Le16(p + 4);
+        m[RX_CSUM_START] = Le16(p + 6);
+        m[RX_CSUM_OFFSET] = Le16(p + 8);
+      } else {
+        m[RX_FLAGS] = m[RX_GSO_TYPE] = m[RX_HDR_LEN] = m[RX_GSO_SIZE] = m[RX_CSUM_START] = m[RX_CSUM_OFFSET] = 0;
+      }
+      off += ((size_t)r + 7) & ~(size_t)7;
+      n++;
+    }
+    if (n > 0) counters_[C_RX_BATCHES]++;
+    return n;
+  }
+
+  void Invoke(Napi::FunctionReference& fn, size_t argc, napi_value* argv) {
+    if (fn.IsEmpty()) return;
+    napi_env env = Env();
+    Napi::HandleScope scope(Env());
+    // napi_make_callback needs an object receiver (undefined would throw a TypeError).
+    napi_value recv = Value(), result;
+    napi_status st = napi_make_callback(env, ctx_, recv, fn.Value(), argc, argv, &result);
+    if (st == napi_pending_exception) {
+      napi_value e;
+      napi_get_and_clear_last_exception(env, &e);
+      napi_fatal_exception(env, e);
+    }
+  }
+
+  void CallRx(int n) {
+    Napi::HandleScope scope(Env());
+    napi_value arg = Napi::Number::New(Env(), n);
+    Invoke(onRx_, 1, &arg);
+  }
+
+  void CallWritable() { Invoke(onWritable_, 0, nullptr); }
+
+  // readNow(): drain synchronously (no callback); returns the count. For tests and polling users.
+  Napi::Value ReadNow(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    if (!rx_) return ThrowType(env, "readNow: setBuffers() first");
+    return Napi::Number::New(env, Drain());
+  }
+
+  // writeBatch(start, n): write frames start..start+n-1 (tx metadata entries); returns how many were
+  // consumed (written, or dropped on a hard error), stopping at EAGAIN.
+  Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    if (!tx_) return ThrowType(env, "writeBatch: setBuffers() first");
+    int start = info[0].As<Napi::Number>().Int32Value();
+    int n = info[1].As<Napi::Number>().Int32Value();
+    if (start < 0 || n < 0 || (size_t)(start + n) * TX_STRIDE > txMetaLen_) return ThrowType(env, "writeBatch: range");
+    int done = 0;
+    while (done < n) {
+      const int32_t* m = txMeta_ + (start + done) * TX_STRIDE;
+      int32_t off = m[0], len = m[1];
+      if (off < 0 || len <= 0 || (size_t)off + (size_t)len > txCap_) {
+        counters_[C_TX_ERRORS]++;
+        counters_[C_LAST_TX_ERRNO] = EINVAL;
+        done++;
+        continue;
+      }
+      ssize_t w = write(fd_, tx_ + off, (size_t)len);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) {
+          counters_[C_TX_EAGAIN]++;
+          break;
+        }
+        counters_[C_TX_ERRORS]++;
+        counters_[C_LAST_TX_ERRNO] = errno;
+        done++;
+        continue;
+      }
+      counters_[C_TX_WRITES]++;
+      done++;
+    }
+    return Napi::Number::New(env, done);
+  }
+
+  bool Ifreq(Napi::Env env, unsigned long req, struct ifreq* ifr, const char* syscall) {
+    memset(ifr->ifr_name, 0, IFNAMSIZ);
+    strncpy(ifr->ifr_name, name_.c_str(), IFNAMSIZ - 1);
+    if (ioctl(ctl_, req, ifr) < 0) {
+      ThrowSys(env, errno, syscall, name_);
+      return false;
+    }
+    return true;
+  }
+
+  Napi::Value SetMtu(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    ifr.ifr_mtu = info[0].As<Napi::Number>().Int32Value();
+    Ifreq(env, SIOCSIFMTU, &ifr, "SIOCSIFMTU");
+    return env.Undefined();
+  }
+
+  Napi::Value GetMtu(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    if (!Ifreq(env, SIOCGIFMTU, &ifr, "SIOCGIFMTU")) return env.Undefined();
+    return Napi::Number::New(env, ifr.ifr_mtu);
+  }
+
+  Napi::Value SetMac(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    if (info.Length() < 1 || !info[0].IsTypedArray()) return ThrowType(env, "setMac(Uint8Array(6))");
+    Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
+    if (a.ElementLength() != 6) return ThrowType(env, "setMac(Uint8Array(6))");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+    memcpy(ifr.ifr_hwaddr.sa_data, a.Data(), 6);
+    Ifreq(env, SIOCSIFHWADDR, &ifr, "SIOCSIFHWADDR");
+    return env.Undefined();
+  }
+
+  Napi::Value GetMac(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    if (info.Length() < 1 || !info[0].IsTypedArray()) return ThrowType(env, "getMac(Uint8Array(6))");
+    Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
+    if (a.ElementLength() != 6) return ThrowType(env, "getMac(Uint8Array(6))");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    if (!Ifreq(env, SIOCGIFHWADDR, &ifr, "SIOCGIFHWADDR")) return env.Undefined();
+    memcpy(a.Data(), ifr.ifr_hwaddr.sa_data, 6);
+    return env.Undefined();
+  }
+
+  Napi::Value SetUp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    bool up = info.Length() < 1 || info[0].ToBoolean().Value();
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    if (!Ifreq(env, SIOCGIFFLAGS, &ifr, "SIOCGIFFLAGS")) return env.Undefined();
+    if (up)
+      ifr.ifr_flags |= IFF_UP;
+    else
+      ifr.ifr_flags &= ~IFF_UP;
+    Ifreq(env, SIOCSIFFLAGS, &ifr, "SIOCSIFFLAGS");
+    return env.Undefined();
+  }
+
+  Napi::Value IsUp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    if (!Ifreq(env, SIOCGIFFLAGS, &ifr, "SIOCGIFFLAGS")) return env.Undefined();
+    return Napi::Boolean::New(env, (ifr.ifr_flags & IFF_UP) != 0);
+  }
+
+  Napi::Value SetOffload(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    unsigned long flags = (unsigned long)info[0].As<Napi::Number>().Int64Value();
+    if (ioctl(fd_, TUNSETOFFLOAD, flags) < 0) return ThrowSys(env, errno, "TUNSETOFFLOAD", name_);
+    return env.Undefined();
+  }
+
+  Napi::Value Counters(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsTypedArray()) return ThrowType(env, "counters(Float64Array)");
+    Napi::TypedArray t = info[0].As<Napi::TypedArray>();
+    if (t.TypedArrayType() != napi_float64_array) return ThrowType(env, "counters(Float64Array)");
+    Napi::Float64Array f = t.As<Napi::Float64Array>();
+    size_t n = f.ElementLength() < (size_t)C_COUNT ? f.ElementLength() : (size_t)C_COUNT;
+    for (size_t i = 0; i < n; i++) f[i] = counters_[i];
+    return env.Undefined();
+  }
+
+  Napi::Value RefLoop(const Napi::CallbackInfo& info) {
+    unrefd_ = false;
+    if (poll_) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value UnrefLoop(const Napi::CallbackInfo& info) {
+    unrefd_ = true;
+    if (poll_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ReleaseOs();
+    if (hookAdded_) {
+      napi_remove_env_cleanup_hook(env, CleanupHook, this);
+      hookAdded_ = false;
+    }
+    onRx_.Reset();
+    onWritable_.Reset();
+    rxRef_.Reset();
+    txRef_.Reset();
+    rxMetaRef_.Reset();
+    txMetaRef_.Reset();
+    rx_ = tx_ = nullptr;
+    rxMeta_ = txMeta_ = nullptr;
+    rxCap_ = txCap_ = rxMetaLen_ = txMetaLen_ = 0;
+    if (selfRefd_) {
+      selfRefd_ = false;
+      Unref();
+    }
+    return env.Undefined();
+  }
+
+  int fd_ = -1;
+  int ctl_ = -1;
+  int ifindex_ = 0;
+  bool tun_ = false;
+  int vnet_ = 0;
+  std::string name_;
+  uv_poll_t* poll_ = nullptr;
+  int events_ = 0;
+  bool unrefd_ = false;
+  bool selfRefd_ = false;
+  bool hookAdded_ = false;
+  napi_async_context ctx_ = nullptr;
+  Napi::FunctionReference onRx_, onWritable_;
+  Napi::Reference<Napi::ArrayBuffer> rxRef_, txRef_;
+  Napi::ObjectReference rxMetaRef_, txMetaRef_;
+  uint8_t* rx_ = nullptr;
+  uint8_t* tx_ = nullptr;
+  size_t rxCap_ = 0, txCap_ = 0;
+  int32_t* rxMeta_ = nullptr;
+  int32_t* txMeta_ = nullptr;
+  size_t rxMetaLen_ = 0, txMetaLen_ = 0;
+  size_t readMax_ = 0;
+  int rxBatch_ = 1;
+  double counters_[C_COUNT];
+};
+
+Napi::Object InitAll(Napi::Env env, Napi::Object exports) { return TapDevice::Init(env, exports); }
+
+}  // namespace
+
+NODE_API_MODULE(hastack_tap, InitAll)

@@ -1,0 +1,587 @@
+/**
+ * TapLink: a Linux TAP (Ethernet) or TUN (IP) device as a hastack `Link`.
+ *
+ * Read this first:
+ * - Receive: the addon drains up to `rxBatch` frames per wake-up into one ArrayBuffer and calls
+ *   `onRx(count)` once; we hand each frame to the handler as a view into that buffer (valid only
+ *   during `frame()`, as the Link contract says) and end with one `batchEnd()`.
+ * - Transmit: `send()` copies the frame (behind its virtio-net header, when enabled) into one
+ *   preallocated transmit buffer; `flush()` (or a microtask, if nobody calls it) writes all queued
+ *   frames with one native call. Frames the kernel does not take (EAGAIN) stay queued; the fd is then
+ *   watched for writability. The transmit buffer *is* the bounded queue: when it is full `send()`
+ *   drops the frame, counts it and returns false, and `handler.writable()` follows once it drained.
+ * - Offloads need IFF_VNET_HDR (12-byte header, see vnet.ts). `rxChecksum` turns on TUN_F_CSUM (the
+ *   kernel may hand us frames whose checksum is partial or already verified: both are flagged
+ *   `csumValid`); `gro` adds TUN_F_TSO4 (TCPv4 super-frames up to 64 KB arrive whole) and implies
+ *   `rxChecksum`. `txChecksum` lets us send NEEDS_CSUM frames; `tso` lets us send GSO_TCPV4
+ *   super-segments the kernel splits, and implies `txChecksum`.
+ * - The station MAC (`link.mac`, what the stack sends from) is NOT the kernel interface's address:
+ *   a bridge treats its port's own address as local, so they must differ (see docs/tap.md).
+ */
+import { randomBytes } from 'node:crypto';
+import { err, HastackError, type Link, type LinkHandler, type LinkMedium, type LinkOffloads, type RxMeta, type TxMeta } from '@hastack/stack';
+import { loadNative, mapCtlError, mapOpenError, NC, type NativeTapDevice } from './native.js';
+import {
+  emptyVnetHdr,
+  encodeVnetHdr,
+  fillTxVnetHdr,
+  seedPseudoHeaderSum,
+  TUN_F_CSUM,
+  TUN_F_TSO4,
+  VIRTIO_NET_HDR_F_DATA_VALID,
+  VIRTIO_NET_HDR_F_NEEDS_CSUM,
+  VIRTIO_NET_HDR_GSO_TCPV4,
+  VNET_HDR_LEN,
+} from './vnet.js';
+
+export type TapMode = 'tap' | 'tun';
+
+export interface TapOffloadOptions {
+  rxChecksum?: boolean;
+  txChecksum?: boolean;
+  tso?: boolean;
+  gro?: boolean;
+}
+
+export interface TapLinkOptions {
+  /** Interface name, 1..15 bytes; may contain one `%d` for the kernel to number it. */
+  name: string;
+  /** 'tap' (Ethernet frames, default) or 'tun' (bare IP packets). */
+  mode?: TapMode;
+  /** IP MTU of the device (default 1500). */
+  mtu?: number;
+  /** TAP: the station MAC the stack uses (default: random, locally administered). */
+  mac?: Uint8Array | string;
+  /** TAP: the kernel interface's own hardware address (default: the kernel's random one). */
+  ifaceMac?: Uint8Array | string;
+  /** Create the device inside this network namespace: a path, or a name under /var/run/netns. */
+  netns?: string;
+  /** `true`: all offloads; `false`/absent: none; or pick each. */
+  offloads?: boolean | TapOffloadOptions;
+  /** Bring the interface up when opened (default true). */
+  up?: boolean;
+  /** Most frames read per wake-up (1..1024, default 128). */
+  rxBatch?: number;
+  /** Most frames queued for transmit (16..65536, default 1024). */
+  txQueueFrames?: number;
+  /** Bytes of the transmit queue (default 1 MiB, 4 MiB with TSO; at least two largest frames). */
+  txQueueBytes?: number;
+}
+
+export interface TapLinkStats {
+  rxFrames: number;
+  rxBytes: number;
+  rxBatches: number;
+  /** Received frames flagged csumValid (DATA_VALID or NEEDS_CSUM from the kernel). */
+  rxCsumValid: number;
+  /** Received GSO super-frames (GRO). */
+  rxGso: number;
+  /** read() failures other than EAGAIN, and poll errors. */
+  rxErrors: number;
+  /** Frames shorter than the virtio-net header. */
+  rxShort: number;
+  txFrames: number;
+  txBytes: number;
+  /** Native writeBatch calls that wrote at least one frame. */
+  txBatches: number;
+  /** Frames sent with checksum offload (NEEDS_CSUM). */
+  txCsumOffload: number;
+  /** TSO super-segments sent. */
+  txGso: number;
+  /** Frames dropped because the transmit queue was full. */
+  txDrops: number;
+  /** Frames dropped because they exceed `offloads.maxFrame`, or after close. */
+  txOversize: number;
+  /** write() failures other than EAGAIN (frame dropped). */
+  txErrors: number;
+  /** Times a write hit EAGAIN (the kernel queue was full). */
+  txEagain: number;
+  /** Frames waiting in the transmit queue now. */
+  txQueued: number;
+  writableEvents: number;
+}
+
+const MAC_RE = /^([0-9a-f]{2})(?::([0-9a-f]{2})){5}$/i;
+
+function parseMac(v: unknown, what: string): Uint8Array {
+  if (v instanceof Uint8Array) {
+    if (v.length !== 6) throw err('ERR_INVALID_ARG_VALUE', `${what} must be 6 bytes`);
+    return new Uint8Array(v);
+  }
+  if (typeof v === 'string') {
+    if (!MAC_RE.test(v)) throw err('ERR_INVALID_ARG_VALUE', `${what} must look like 02:00:00:00:00:01`);
+    return Uint8Array.from(v.split(':').map((x) => parseInt(x, 16)));
+  }
+  throw err('ERR_INVALID_ARG_TYPE', `${what} must be a Uint8Array(6) or a string`);
+}
+
+function macString(m: Uint8Array): string {
+  return Array.from(m, (b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/** A random unicast, locally administered MAC (02:..). */
+export function randomMac(): Uint8Array {
+  const m = new Uint8Array(randomBytes(6));
+  m[0] = (m[0] & 0xfc) | 0x02;
+  return m;
+}
+
+/** Throws ERR_TAP_BAD_NAME unless `name` is a valid Linux interface name (dev_valid_name()). */
+export function validateIfName(name: unknown): string {
+  if (typeof name !== 'string') throw err('ERR_INVALID_ARG_TYPE', 'name must be a string');
+  const bytes = Buffer.byteLength(name);
+  if (bytes === 0) throw err('ERR_TAP_BAD_NAME', 'interface name is empty');
+  if (bytes > 15) throw err('ERR_TAP_BAD_NAME', `interface name ${JSON.stringify(name)} is longer than 15 bytes`);
+  if (name === '.' || name === '..') throw err('ERR_TAP_BAD_NAME', `interface name ${JSON.stringify(name)} is reserved`);
+  // eslint-disable-next-line no-control-regex
+  if (/[/:\s\x00]/.test(name)) throw err('ERR_TAP_BAD_NAME', `interface name ${JSON.stringify(name)} contains '/', ':', NUL or whitespace`);
+  if ((name.match(/%/g) ?? []).length > (name.includes('%d') ? 1 : 0)) {
+    throw err('ERR_TAP_BAD_NAME', `interface name ${JSON.stringify(name)}: '%' is only allowed once, as %d`);
+  }
+  return name;
+}
+
+/** Resolves a netns option: a bare name means /var/run/netns/<name>. */
+export function netnsPath(netns: unknown): string {
+  if (netns === undefined) return '';
+  if (typeof netns !== 'string' || netns.length === 0) throw err('ERR_INVALID_ARG_TYPE', 'netns must be a non-empty string');
+  if (netns.includes('/')) return netns;
+  if (netns === '.' || netns === '..') throw err('ERR_INVALID_ARG_VALUE', 'netns name is invalid');
+  return `/var/run/netns/${netns}`;
+}
+
+function intOpt(v: unknown, what: string, min: number, max: number, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw err('ERR_INVALID_ARG_TYPE', `${what} must be an integer`);
+  if (v < min || v > max) throw err('ERR_INVALID_ARG_VALUE', `${what} must be in ${min}..${max}, got ${v}`);
+  return v;
+}
+
+/** Resolves the offload request to what will be active (gro ⇒ rxChecksum, tso ⇒ txChecksum). */
+export function resolveOffloads(o: unknown, linkHdr: number, mtu: number): LinkOffloads {
+  let req: TapOffloadOptions;
+  if (o === undefined || o === false) req = {};
+  else if (o === true) req = { rxChecksum: true, txChecksum: true, tso: true, gro: true };
+  else if (typeof o === 'object' && o !== null) {
+    for (const [k, v] of Object.entries(o)) {
+      if (!['rxChecksum', 'txChecksum', 'tso', 'gro'].includes(k)) throw err('ERR_INVALID_ARG_VALUE', `unknown offload ${k}`);
+      if (typeof v !== 'boolean' && v !== undefined) throw err('ERR_INVALID_ARG_TYPE', `offloads.${k} must be a boolean`);
+    }
+    req = o as TapOffloadOptions;
+  } else throw err('ERR_INVALID_ARG_TYPE', 'offloads must be a boolean or an object');
+  const gro = !!req.gro;
+  const tso = !!req.tso;
+  const rxChecksum = !!req.rxChecksum || gro;
+  const txChecksum = !!req.txChecksum || tso;
+  return Object.freeze({ rxChecksum, txChecksum, tso, gro, maxFrame: tso ? 65535 + linkHdr : mtu + linkHdr });
+}
+
+/** Sizes of the receive buffer for a given largest read. */
+function rxBytesFor(readMax: number, rxBatch: number): number {
+  const slot = (readMax + 7) & ~7;
+  return slot * (slot > 8192 ? Math.min(rxBatch, 16) : rxBatch);
+}
+
+export class TapLink implements Link {
+  readonly medium: LinkMedium;
+  readonly mode: TapMode;
+  /** The station MAC the stack should use (TAP only). */
+  readonly mac?: Uint8Array;
+  private _offloads: LinkOffloads;
+  /** The kernel's name of the interface (with `%d` resolved). */
+  readonly name: string;
+  readonly ifindex: number;
+  /** The netns path the device lives in ('' = the caller's). */
+  readonly netns: string;
+
+  private dev: NativeTapDevice | null;
+  private _mtu: number;
+  private readonly linkHdr: number;
+  private readonly vnet: number;
+  private readonly rxBatch: number;
+  private handler: LinkHandler | null = null;
+  private closed = false;
+
+  // Receive memory, shared with the addon.
+  private rxBuf!: ArrayBuffer;
+  private rxU8!: Uint8Array;
+  private readonly rxMeta: Int32Array;
+  private readonly rxStride: number;
+  private readonly rxCsum = { csumValid: true } as RxMeta;
+  private readonly rxGsoMeta = { csumValid: true, gsoSize: 0 } as RxMeta;
+
+  // Transmit queue, shared with the addon: frames [txHead, txCount) wait, bytes up to txTail used.
+  private readonly txBuf: ArrayBuffer;
+  private readonly txU8: Uint8Array;
+  private readonly txMeta: Int32Array;
+  private readonly txStride: number;
+  private readonly txMaxFrames: number;
+  private txHead = 0;
+  private txCount = 0;
+  private txTail = 0;
+  private flushQueued = false;
+  private pollingWritable = false;
+  private owesWritable = false;
+  private readonly txHdr = emptyVnetHdr();
+
+  private readonly counters: Float64Array;
+  private readonly s = {
+    rxFrames: 0, rxBytes: 0, rxCsumValid: 0, rxGso: 0, pollErrors: 0,
+    txFrames: 0, txBytes: 0, txBatches: 0, txCsumOffload: 0, txGso: 0, txDrops: 0, txOversize: 0,
+  };
+
+  constructor(options: TapLinkOptions) {
+    if (typeof options !== 'object' || options === null) throw err('ERR_INVALID_ARG_TYPE', 'TapLink options must be an object');
+    const name = validateIfName(options.name);
+    const mode = options.mode ?? 'tap';
+    if (mode !== 'tap' && mode !== 'tun') throw err('ERR_INVALID_ARG_VALUE', `mode must be 'tap' or 'tun', got ${String(mode)}`);
+    const mtu = intOpt(options.mtu, 'mtu', 68, 65521, 1500);
+    const rxBatch = intOpt(options.rxBatch, 'rxBatch', 1, 1024, 128);
+    const txMaxFrames = intOpt(options.txQueueFrames, 'txQueueFrames', 16, 65536, 1024);
+    const ns = netnsPath(options.netns);
+    const linkHdr = mode === 'tap' ? 14 : 0;
+    if (mode === 'tun' && (options.mac !== undefined || options.ifaceMac !== undefined)) {
+      throw err('ERR_INVALID_ARG_VALUE', 'a TUN device has no MAC address');
+    }
+    const stationMac = mode === 'tap' ? (options.mac !== undefined ? parseMac(options.mac, 'mac') : randomMac()) : undefined;
+    const ifaceMac = options.ifaceMac !== undefined ? parseMac(options.ifaceMac, 'ifaceMac') : undefined;
+    if (stationMac && ifaceMac && macString(stationMac) === macString(ifaceMac)) {
+      throw err('ERR_INVALID_ARG_VALUE', 'mac (the stack\'s) and ifaceMac (the kernel interface\'s) must differ');
+    }
+    const offloads = resolveOffloads(options.offloads, linkHdr, mtu);
+    const useVnet = offloads.rxChecksum || offloads.txChecksum || offloads.tso || offloads.gro;
+    const vnet = useVnet ? VNET_HDR_LEN : 0;
+    const largest = offloads.tso ? 65535 + linkHdr : mtu + linkHdr;
+    const txBytes = intOpt(options.txQueueBytes, 'txQueueBytes', 2 * (largest + vnet + 8), 1 << 28, offloads.tso ? 4 << 20 : 1 << 20);
+    if (options.up !== undefined && typeof options.up !== 'boolean') throw err('ERR_INVALID_ARG_TYPE', 'up must be a boolean');
+
+    const native = loadNative();
+    let flags = 0;
+    if (offloads.rxChecksum) flags |= TUN_F_CSUM;
+    if (offloads.gro) flags |= TUN_F_TSO4;
+    let dev: NativeTapDevice;
+    try {
+      dev = new native.TapDevice({ name, tun: mode === 'tun', vnetHdr: vnet, offload: flags, netns: ns });
+    } catch (e) {
+      throw mapOpenError(e, name, ns);
+    }
+    this.dev = dev;
+    this.name = dev.name;
+    this.ifindex = dev.ifindex;
+    this.netns = ns;
+    this.mode = mode;
+    this.medium = mode === 'tap' ? 'ethernet' : 'ip';
+    this.linkHdr = linkHdr;
+    this.vnet = vnet;
+    this.rxBatch = rxBatch;
+    this._mtu = mtu;
+    this._offloads = offloads;
+    if (stationMac) this.mac = stationMac;
+    this.rxStride = native.RX_STRIDE;
+    this.txStride = native.TX_STRIDE;
+    this.rxMeta = new Int32Array(rxBatch * this.rxStride);
+    this.txMaxFrames = txMaxFrames;
+    this.txBuf = new ArrayBuffer(txBytes);
+    this.txU8 = new Uint8Array(this.txBuf);
+    this.txMeta = new Int32Array(txMaxFrames * this.txStride);
+    this.counters = new Float64Array(native.COUNTERS);
+    try {
+      this.allocRx();
+      dev.setMtu(mtu);
+      if (ifaceMac) dev.setMac(ifaceMac);
+      if (stationMac) {
+        const cur = new Uint8Array(6);
+        dev.getMac(cur);
+        // Never share the address with the kernel side (a bridge would keep such frames local).
+        if (macString(cur) === macString(stationMac)) throw err('ERR_INVALID_ARG_VALUE', 'mac equals the interface\'s own address');
+      }
+      if (options.up !== false) dev.setUp(true);
+    } catch (e) {
+      dev.close();
+      this.dev = null;
+      this.closed = true;
+      if (e instanceof HastackError) throw e;
+      throw mapCtlError(e, 'configure', this.name);
+    }
+  }
+
+  /** Offloads in effect (see the banner: gro implies rxChecksum, tso implies txChecksum). */
+  get offloads(): LinkOffloads {
+    return this._offloads;
+  }
+
+  /** IP MTU of the device. */
+  get mtu(): number {
+    return this._mtu;
+  }
+
+  /** The largest read: virtio-net header + link header + IP packet (64 KB with GRO), + VLAN slack. */
+  private readMax(): number {
+    const ip = this.offloads.gro ? 65536 : this._mtu;
+    return this.vnet + this.linkHdr + ip + 4;
+  }
+
+  private allocRx(): void {
+    const readMax = this.readMax();
+    this.rxBuf = new ArrayBuffer(rxBytesFor(readMax, this.rxBatch));
+    this.rxU8 = new Uint8Array(this.rxBuf);
+    this.dev!.setBuffers(this.rxBuf, this.rxMeta, this.txBuf, this.txMeta, readMax, this.rxBatch);
+  }
+
+  attach(handler: LinkHandler): void {
+    if (this.closed) throw err('ERR_TAP_IO', `${this.name} is closed`);
+    if (this.handler) throw err('ERR_INVALID_ARG_VALUE', `${this.name} already has a handler`);
+    this.handler = handler;
+    this.dev!.start(this.onRx, this.onWritable);
+  }
+
+  private readonly onRx = (n: number): void => {
+    const h = this.handler;
+    if (n < 0) {
+      this.s.pollErrors++;
+      return;
+    }
+    if (!h || this.closed) return;
+    const meta = this.rxMeta;
+    const stride = this.rxStride;
+    const u8 = this.rxU8;
+    const rxCsum = this.offloads.rxChecksum;
+    const gro = this.offloads.gro;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const b = i * stride;
+      const off = meta[b];
+      const len = meta[b + 1];
+      bytes += len;
+      let m: RxMeta | undefined;
+      if (rxCsum) {
+        const flags = meta[b + 2];
+        if ((flags & (VIRTIO_NET_HDR_F_DATA_VALID | VIRTIO_NET_HDR_F_NEEDS_CSUM)) !== 0) {
+          this.s.rxCsumValid++;
+          m = this.rxCsum;
+          if (gro && (meta[b + 3] & 0x7f) === VIRTIO_NET_HDR_GSO_TCPV4 && meta[b + 5] > 0) {
+            this.s.rxGso++;
+            this.rxGsoMeta.gsoSize = meta[b + 5];
+            m = this.rxGsoMeta;
+          }
+        }
+      }
+      h.frame(u8.subarray(off, off + len), m);
+      if (this.closed) break;
+    }
+    this.s.rxFrames += n;
+    this.s.rxBytes += bytes;
+    if (!this.closed) h.batchEnd();
+  };
+
+  private readonly onWritable = (): void => {
+    if (this.closed) return;
+    this.writePending();
+    if (this.txHead === this.txCount) {
+      this.setPollWritable(false);
+      if (this.owesWritable) {
+        this.owesWritable = false;
+        this.handler?.writable?.();
+      }
+    }
+  };
+
+  private readonly autoFlush = (): void => {
+    this.flushQueued = false;
+    if (!this.closed) this.writePending();
+  };
+
+  private setPollWritable(on: boolean): void {
+    if (this.pollingWritable !== on && this.dev) {
+      this.pollingWritable = on;
+      this.dev.pollWritable(on);
+    }
+  }
+
+  /** Writes queued frames until done or EAGAIN; watches writability when some remain. */
+  private writePending(): void {
+    const pending = this.txCount - this.txHead;
+    if (pending === 0 || !this.dev) return;
+    const done = this.dev.writeBatch(this.txHead, pending);
+    if (done > 0) this.s.txBatches++;
+    this.txHead += done;
+    if (this.txHead === this.txCount) {
+      this.txHead = this.txCount = this.txTail = 0;
+    } else {
+      this.setPollWritable(true);
+    }
+  }
+
+  /** Moves waiting frames to the front of the transmit buffer. */
+  private compact(): void {
+    const head = this.txHead;
+    if (head === 0) return;
+    const meta = this.txMeta;
+    const st = this.txStride;
+    const start = meta[head * st];
+    this.txU8.copyWithin(0, start, this.txTail);
+    const n = this.txCount - head;
+    for (let i = 0; i < n; i++) {
+      meta[i * st] = meta[(head + i) * st] - start;
+      meta[i * st + 1] = meta[(head + i) * st + 1];
+    }
+    this.txTail -= start;
+    this.txCount = n;
+    this.txHead = 0;
+  }
+
+  send(frame: Uint8Array, meta?: TxMeta): boolean {
+    const len = frame.length;
+    if (this.closed || len > this.offloads.maxFrame || len === 0) {
+      this.s.txOversize++;
+      return false;
+    }
+    const need = this.vnet + len;
+    if (this.txCount === this.txMaxFrames || this.txTail + need > this.txU8.length) {
+      this.writePending();
+      if (this.txCount === this.txMaxFrames || this.txTail + need > this.txU8.length) this.compact();
+      if (this.txCount === this.txMaxFrames || this.txTail + need > this.txU8.length) {
+        this.s.txDrops++;
+        this.owesWritable = true;
+        this.setPollWritable(true);
+        return false;
+      }
+    }
+    const at = this.txTail;
+    const u8 = this.txU8;
+    u8.set(frame, at + this.vnet);
+    if (this.vnet) {
+      const h = this.txHdr;
+      const ipOff = fillTxVnetHdr(h, frame, this.linkHdr, meta, this.offloads.txChecksum, this.offloads.tso);
+      if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+        if (!seedPseudoHeaderSum(u8, at + this.vnet, len, ipOff, h.csumStart, h.csumOffset)) {
+          // Not IPv4 or inconsistent offsets: the frame's checksum stays as the caller wrote it.
+          h.flags = 0;
+          h.gsoType = 0;
+          h.gsoSize = 0;
+          h.hdrLen = 0;
+        } else {
+          this.s.txCsumOffload++;
+          if (h.gsoType === VIRTIO_NET_HDR_GSO_TCPV4) this.s.txGso++;
+        }
+      }
+      encodeVnetHdr(u8, at, h);
+    }
+    const m = this.txCount * this.txStride;
+    this.txMeta[m] = at;
+    this.txMeta[m + 1] = need;
+    this.txCount++;
+    this.txTail = (at + need + 7) & ~7;
+    this.s.txFrames++;
+    this.s.txBytes += len;
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.autoFlush);
+    }
+    return true;
+  }
+
+  /** Writes every queued frame now (one native call). */
+  flush(): void {
+    if (!this.closed) this.writePending();
+  }
+
+  /** Brings the interface up (or down). */
+  setUp(up = true): void {
+    this.ctl('SIOCSIFFLAGS', (d) => d.setUp(up));
+  }
+
+  /** Whether the interface is administratively up. */
+  isUp(): boolean {
+    return this.ctl('SIOCGIFFLAGS', (d) => d.isUp());
+  }
+
+  /** Sets the device's MTU (the kernel's and ours); grows the receive buffer when needed. */
+  setMtu(mtu: number): void {
+    const v = intOpt(mtu, 'mtu', 68, 65521, 1500);
+    this.ctl('SIOCSIFMTU', (d) => d.setMtu(v));
+    this._mtu = v;
+    if (!this._offloads.tso) this._offloads = Object.freeze({ ...this._offloads, maxFrame: v + this.linkHdr });
+    this.allocRx();
+  }
+
+  /** Sets the kernel interface's hardware address (not the stack's station MAC, `link.mac`). */
+  setMac(mac: Uint8Array | string): void {
+    if (this.mode === 'tun') throw err('ENOTSUP', 'a TUN device has no MAC address');
+    const m = parseMac(mac, 'mac');
+    if (this.mac && macString(this.mac) === macString(m)) throw err('ERR_INVALID_ARG_VALUE', 'the interface address must differ from the stack\'s station MAC');
+    this.ctl('SIOCSIFHWADDR', (d) => d.setMac(m));
+  }
+
+  /** The kernel interface's hardware address. */
+  ifaceMac(): Uint8Array {
+    if (this.mode === 'tun') throw err('ENOTSUP', 'a TUN device has no MAC address');
+    const out = new Uint8Array(6);
+    this.ctl('SIOCGIFHWADDR', (d) => d.getMac(out));
+    return out;
+  }
+
+  /** Keep (default) or stop keeping the Node event loop alive while the device is open. */
+  ref(): this {
+    this.dev?.ref();
+    return this;
+  }
+
+  unref(): this {
+    this.dev?.unref();
+    return this;
+  }
+
+  private ctl<T>(what: string, f: (d: NativeTapDevice) => T): T {
+    if (!this.dev) throw err('ERR_TAP_IO', `${this.name} is closed`);
+    try {
+      return f(this.dev);
+    } catch (e) {
+      throw mapCtlError(e, what, this.name);
+    }
+  }
+
+  stats(): TapLinkStats {
+    const c = this.counters;
+    this.dev?.counters(c);
+    const s = this.s;
+    return {
+      rxFrames: s.rxFrames,
+      rxBytes: s.rxBytes,
+      rxBatches: c[NC.RxBatches],
+      rxCsumValid: s.rxCsumValid,
+      rxGso: s.rxGso,
+      rxErrors: c[NC.RxErrors] + s.pollErrors,
+      rxShort: c[NC.RxShort],
+      txFrames: s.txFrames,
+      txBytes: s.txBytes,
+      txBatches: s.txBatches,
+      txCsumOffload: s.txCsumOffload,
+      txGso: s.txGso,
+      txDrops: s.txDrops,
+      txOversize: s.txOversize,
+      txErrors: c[NC.TxErrors],
+      txEagain: c[NC.TxEagain],
+      txQueued: this.txCount - this.txHead,
+      writableEvents: c[NC.WritableEvents],
+    };
+  }
+
+  /** Releases the device (the kernel removes it: it is never persistent). Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.dev) {
+      try {
+        this.writePending();
+      } catch {
+        // closing anyway
+      }
+      this.dev.counters(this.counters);
+      this.dev.close();
+    }
+    this.dev = null;
+    this.handler = null;
+    this.txHead = this.txCount = this.txTail = 0;
+  }
+}
