@@ -113,3 +113,84 @@ export const IGMP_QUERY = hex(`
 export const IPV4_B861 = hex(`
   45 00 00 73 00 00 40 00 40 11 b8 61 c0 a8 00 01 c0 a8 00 c7
 `);
+
+/*
+ * Real frames, captured with tcpdump on a veth pair between two private network namespaces
+ * (Linux 6.x kernel, iputils ping, a Python UDP socket, IP_ADD/DROP_MEMBERSHIP with
+ * force_igmp_version=2). Captured at the sender, so short frames are not padded, and the UDP
+ * checksum still holds the kernel's CHECKSUM_PARTIAL value (the folded pseudo-header sum) that the
+ * veth "hardware" would have completed: tshark computes 0xd570 for it.
+ */
+
+/** Real ARP request from the Linux kernel (42 bytes, unpadded). */
+export const REAL_ARP_REQUEST = hex(`
+  ff ff ff ff ff ff 52 54 00 12 34 56 08 06    // broadcast <- A, ARP
+  00 01 08 00 06 04 00 01                      // Ethernet/IPv4 request
+  52 54 00 12 34 56 c6 12 00 01                // sender A 198.18.0.1
+  00 00 00 00 00 00 c6 12 00 02                // target ? 198.18.0.2
+`);
+
+/** Real ARP reply. */
+export const REAL_ARP_REPLY = hex(`
+  52 54 00 12 34 56 52 54 00 65 43 ab 08 06
+  00 01 08 00 06 04 00 02
+  52 54 00 65 43 ab c6 12 00 02                // sender B 198.18.0.2
+  52 54 00 12 34 56 c6 12 00 01                // target A 198.18.0.1
+`);
+
+/** Real `ping -c 1` echo request (iputils). */
+export const REAL_PING_REQUEST = hex(`
+  52 54 00 65 43 ab 52 54 00 12 34 56 08 00
+  45 00 00 54 9d d0 40 00 40 01 10 b1          // v4, len 84, id 0x9dd0, DF, TTL 64, ICMP, csum 10b1
+  c6 12 00 01 c6 12 00 02
+  08 00 a2 b0 36 d8 00 01                      // echo request, csum a2b0, id 0x36d8, seq 1
+  1d 9c 02 6b 00 00 00 00 3d 9c 02 00 00 00 00 00          // struct timeval
+  10 11 12 13 14 15 16 17 18 19 1a 1b 1c 1d 1e 1f
+  20 21 22 23 24 25 26 27 28 29 2a 2b 2c 2d 2e 2f 30 31 32 33 34 35 36 37
+`);
+
+/** The kernel's echo reply to it (note: no DF, a fresh IP id). */
+export const REAL_PING_REPLY = hex(`
+  52 54 00 12 34 56 52 54 00 65 43 ab 08 00
+  45 00 00 54 0e e2 00 00 40 01 df 9f          // id 0x0ee2, no DF, csum df9f
+  c6 12 00 02 c6 12 00 01
+  00 00 aa b0 36 d8 00 01                      // echo reply, csum aab0
+  1d 9c 02 6b 00 00 00 00 3d 9c 02 00 00 00 00 00
+  10 11 12 13 14 15 16 17 18 19 1a 1b 1c 1d 1e 1f
+  20 21 22 23 24 25 26 27 28 29 2a 2b 2c 2d 2e 2f 30 31 32 33 34 35 36 37
+`);
+
+/** Real UDP datagram 198.18.0.1:40000 -> 198.18.0.2:5555, checksum field = partial 0x8c4f. */
+export const REAL_UDP_PARTIAL = hex(`
+  52 54 00 65 43 ab 52 54 00 12 34 56 08 00
+  45 00 00 2a c0 6c 40 00 40 11 ee 2e          // len 42, id 0xc06c, DF, TTL 64, UDP
+  c6 12 00 01 c6 12 00 02
+  9c 40 15 b3 00 16 8c 4f                      // ports 40000 -> 5555, length 22, csum (partial)
+  68 65 6c 6c 6f 20 68 61 73 74 61 63 6b 0a    // "hello hastack\\n"
+`);
+
+/** The kernel's port unreachable: TOS 0xc0, quoting the *whole* datagram (RFC 1812 §4.3.2.3). */
+export const REAL_PORT_UNREACH = hex(`
+  52 54 00 12 34 56 52 54 00 65 43 ab 08 00
+  45 c0 00 46 0e f5 00 00 40 01 de da          // TOS 0xc0, len 70
+  c6 12 00 02 c6 12 00 01
+  03 03 d2 6d 00 00 00 00                      // port unreachable, csum d26d
+  45 00 00 2a c0 6c 40 00 40 11 ee 2e c6 12 00 01 c6 12 00 02   // quoted IP header
+  9c 40 15 b3 00 16 8c 4f 68 65 6c 6c 6f 20 68 61 73 74 61 63 6b 0a  // quoted UDP, all of it
+`);
+
+/** Real IGMPv2 membership report for 239.1.2.3 (TOS 0xc0, Router Alert). */
+export const REAL_IGMP_REPORT = hex(`
+  01 00 5e 01 02 03 52 54 00 12 34 56 08 00
+  46 c0 00 20 00 00 40 00 01 02 2d 00 c6 12 00 01 ef 01 02 03
+  94 04 00 00                                  // Router Alert
+  16 00 f8 fa ef 01 02 03                      // v2 report 239.1.2.3
+`);
+
+/** Real IGMPv2 leave for 239.1.2.3, sent to all-routers 224.0.0.2. */
+export const REAL_IGMP_LEAVE = hex(`
+  01 00 5e 00 00 02 52 54 00 12 34 56 08 00
+  46 c0 00 20 00 00 40 00 01 02 3e 02 c6 12 00 01 e0 00 00 02
+  94 04 00 00
+  17 00 f7 fa ef 01 02 03                      // leave group 239.1.2.3
+`);
