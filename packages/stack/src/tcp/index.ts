@@ -1,27 +1,9 @@
-// Placeholder until the TCP layer lands (issue 3): the Stack wires it in already.
-import { err } from '../errors.js';
-import type { IpRx, TransportContext, TransportProtocol } from '../engine/types.js';
-
-export interface TcpOptions {
-  [key: string]: unknown;
-}
-
-export class TcpLayer implements TransportProtocol {
-  readonly name = 'tcp';
-  readonly protocol = 6;
-  constructor(readonly ctx: TransportContext, readonly options: TcpOptions = {}) {}
-  receive(_rx: IpRx, _payload: Uint8Array, _ip: Uint8Array, _now: number): void {}
-  poll(_now: number): void {}
-  pollAt(): number {
-    return Infinity;
-  }
-  stats(): Record<string, unknown> {
-    return {};
-  }
-  createServer(..._args: unknown[]): never {
-    throw err('ENOTSUP', 'TCP is not implemented yet');
-  }
-  connect(..._args: unknown[]): never {
-    throw err('ENOTSUP', 'TCP is not implemented yet');
-  }
-}
+/**
+ * TCP: the sans-IO protocol engine (engine.ts) and its contract with the Node-shaped API.
+ * See docs/tcp-internals.md for the TCB layout, timers, buffers and where each RFC rule lives.
+ */
+export { TcpLayer, TcpConn, type TcpOptions, type TcpStats } from './engine.js';
+export { Tcb, isSynchronized, type TcpTimers, type CubicState } from './tcb.js';
+export { SendBuffer, Reassembly, type OooSegment } from './buffers.js';
+export { sipHash24, hashTuple } from './siphash.js';
+export type * from './contract.js';

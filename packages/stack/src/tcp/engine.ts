@@ -1,0 +1,2007 @@
+/**
+ * The TCP protocol engine (sans-IO): demultiplexing, the RFC 9293 state machine, output,
+ * timers. Read this first:
+ *
+ * - Input: `receive()` validates a segment (length, checksum unless offloaded, options) and
+ *   dispatches by RFC 9293 §3.10.7: CLOSED (no socket: RST, §3.10.7.1), LISTEN (§3.10.7.2, with
+ *   the bounded SYN queue and SYN cookies), SYN-SENT (§3.10.7.3), everything else (§3.10.7.4,
+ *   "first" … "eighth" steps, each marked below). It changes state and marks the connection
+ *   dirty; the only segments sent from inside `receive()` are RSTs to segments without a
+ *   connection and the every-second-segment ACK of RFC 9293 §3.8.6.3 (to keep ACK clocking).
+ * - Output: `poll(now)` runs due timers (a deadline heap with lazy invalidation: never a scan
+ *   of all connections) and then `output()` for each dirty connection. `output()` decides every
+ *   segment: SYN/SYN-ACK, retransmissions (RTO go-back-N, NewReno fast retransmit, RFC 6675
+ *   SACK NextSeg), new data (cwnd, peer window, Nagle, sender SWS), FIN, and pure ACKs.
+ * - State: each connection's `Tcb` (tcb.ts) is plain data; `TcpConn` holds the Tcb plus the
+ *   non-data parts (event sink, heap/dirty bookkeeping) and implements the API handle.
+ * - Events into the API (onData, onFin, onEstablished, onClosed) are called synchronously; a
+ *   handler may call back into the handle (send, shutdown, abort): after every callback the
+ *   code re-checks `c.removed`.
+ */
+import {
+  TcpPacket,
+  TcpFlags,
+  TCP_HEADER_LEN,
+  emptyTcpOptions,
+  clearTcpOptions,
+  parseTcpOptionsInto,
+  tcpOptionsLength,
+  emitTcpOptions,
+  seqLt,
+  seqLe,
+  seqGt,
+  seqGe,
+  seqMax,
+  type TcpOptionsRepr,
+} from '@hastack/wire';
+import { err, type HastackError } from '../errors.js';
+import type { IpRx, TransportContext, TransportProtocol } from '../engine/types.js';
+import type {
+  CongestionControl,
+  TcpConnectionEvents,
+  TcpConnectionHandle,
+  TcpConnectionOptions,
+  TcpEngineApi,
+  TcpListenOptions,
+  TcpListenerHandle,
+  TcpOpenOptions,
+  TcpStateName,
+} from './contract.js';
+import { Tcb, isSynchronized } from './tcb.js';
+import { DeadlineHeap } from './heap.js';
+import { hashTuple } from './siphash.js';
+import { ccInit, ccOnAck, ccOnCongestion, ccOnRto, ccRestartAfterIdle } from './cc.js';
+
+const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
+const TCP_PROTO = 6;
+/** PAWS: a TS.Recent older than 24 days is invalid (RFC 7323 §5.5). */
+const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
+/** MSS values a SYN cookie can encode (3 bits). */
+const COOKIE_MSS = [536, 1200, 1300, 1400, 1440, 1452, 1460, 8960];
+/** SYN cookie time counter granularity (ms). */
+const COOKIE_PERIOD = 64_000;
+
+/** Layer-wide options; the TcpConnectionOptions fields are defaults for every connection. */
+export interface TcpOptions extends TcpConnectionOptions {
+  /** 16-byte key for ISNs, timestamp offsets and SYN cookies. Default: random per TcpLayer. */
+  secretKey?: Uint8Array;
+  /** RFC 6298 (2.4) lower bound of the RTO (ms). Default 200 (Linux); RFC 6298 says 1000. */
+  minRto?: number;
+  /** Upper bound of the RTO (ms). Default 60 000. */
+  maxRto?: number;
+  /** RTO before the first RTT sample (ms). Default 1000 (RFC 6298 (2.1)). */
+  initialRto?: number;
+  /** Delayed-ACK timeout (ms). Default 40. */
+  delayedAckTimeout?: number;
+  /** SYN-ACK retransmissions before a half-open connection is dropped. Default 5. */
+  synAckRetries?: number;
+  /** Answer SYNs with cookies when a listener's SYN queue is full. Default true. */
+  synCookies?: boolean;
+  /** RFC 5961 §7 challenge-ACK limit (per second, whole layer). Default 1000. */
+  challengeAckLimit?: number;
+  /** Ephemeral port range (inclusive). Default [49152, 65535]. */
+  ephemeralPorts?: [number, number];
+}
+
+interface Listener {
+  localAddress: number;
+  localPort: number;
+  opts: TcpListenOptions;
+  backlog: number;
+  /** Connections in SYN_RECEIVED for this listener. */
+  synQueue: number;
+  closed: boolean;
+}
+
+/** The parsed fields of the segment being processed (one reused object). */
+interface Seg {
+  src: number;
+  dst: number;
+  sport: number;
+  dport: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  wnd: number;
+  buf: Uint8Array;
+  dataOff: number;
+  dataLen: number;
+}
+
+type Drops = Record<
+  | 'badChecksum'
+  | 'noSocket'
+  | 'outOfWindow'
+  | 'paws'
+  | 'malformed'
+  | 'synQueueFull'
+  | 'acceptQueueFull'
+  | 'nonUnicast'
+  | 'ackTooNew'
+  | 'ackTooOld'
+  | 'listenNoSyn'
+  | 'challengeAckLimited'
+  | 'synCookieInvalid'
+  | 'refused',
+  number
+>;
+
+function newStats() {
+  return {
+    activeOpens: 0,
+    passiveOpens: 0,
+    attemptFails: 0,
+    estabResets: 0,
+    inSegs: 0,
+    outSegs: 0,
+    retransSegs: 0,
+    inErrs: 0,
+    outRsts: 0,
+    challengeAcks: 0,
+    synCookiesSent: 0,
+    synCookiesValid: 0,
+    retransmits: { rto: 0, fast: 0, sack: 0 },
+    drops: {
+      badChecksum: 0,
+      noSocket: 0,
+      outOfWindow: 0,
+      paws: 0,
+      malformed: 0,
+      synQueueFull: 0,
+      acceptQueueFull: 0,
+      nonUnicast: 0,
+      ackTooNew: 0,
+      ackTooOld: 0,
+      listenNoSyn: 0,
+      challengeAckLimited: 0,
+      synCookieInvalid: 0,
+      refused: 0,
+    } as Drops,
+  };
+}
+
+export type TcpStats = ReturnType<typeof newStats>;
+
+const ALL_STATES: TcpStateName[] = ['CLOSED', 'LISTEN', 'SYN_SENT', 'SYN_RECEIVED', 'ESTABLISHED', 'FIN_WAIT_1', 'FIN_WAIT_2', 'CLOSE_WAIT', 'CLOSING', 'LAST_ACK', 'TIME_WAIT'];
+
+/** A connection: the plain-data TCB plus the engine's bookkeeping; also the API handle. */
+export class TcpConn implements TcpConnectionHandle {
+  events: TcpConnectionEvents | null = null;
+  listener: Listener | null = null;
+  /** Deadline of this connection's valid heap entry (lazy invalidation). */
+  heapAt = Infinity;
+  dirty = false;
+  removed = false;
+  /** onClosed was delivered (TIME_WAIT or CLOSED). */
+  notified = false;
+  /** Created from a valid SYN cookie (not counted in the SYN queue). */
+  fromCookie = false;
+
+  constructor(
+    readonly layer: TcpLayer,
+    readonly tcb: Tcb,
+  ) {}
+
+  get state(): TcpStateName {
+    return this.tcb.state;
+  }
+  get localAddress(): number {
+    return this.tcb.localAddress;
+  }
+  get localPort(): number {
+    return this.tcb.localPort;
+  }
+  get remoteAddress(): number {
+    return this.tcb.remoteAddress;
+  }
+  get remotePort(): number {
+    return this.tcb.remotePort;
+  }
+  get bytesInFlightOrQueued(): number {
+    return this.tcb.sendBuf.length;
+  }
+  setEvents(events: TcpConnectionEvents): void {
+    this.events = events;
+  }
+  send(data: Uint8Array): number {
+    return this.layer._send(this, data);
+  }
+  sendBufferAvailable(): number {
+    return this.tcb.finQueued ? 0 : this.tcb.sendBuf.available;
+  }
+  setReceivePaused(paused: boolean): void {
+    this.layer._setPaused(this, paused);
+  }
+  shutdown(): void {
+    this.layer._shutdown(this);
+  }
+  abort(): void {
+    this.layer._abort(this, undefined, false);
+  }
+  setNoDelay(noDelay: boolean): void {
+    this.tcb.noDelay = noDelay;
+    if (noDelay) this.layer._markDirty(this);
+  }
+  setKeepAlive(enable: boolean, initialDelayMs?: number): void {
+    this.layer._setKeepAlive(this, enable, initialDelayMs);
+  }
+  info(): Record<string, unknown> {
+    const t = this.tcb;
+    return {
+      state: t.state,
+      iss: t.iss,
+      irs: t.irs,
+      sndUna: t.sndUna,
+      sndNxt: t.sndNxt,
+      sndMax: t.sndMax,
+      sndWnd: t.sndWnd,
+      rcvNxt: t.rcvNxt,
+      rcvWnd: Math.max(0, (t.rcvAdvEdge - t.rcvNxt) | 0),
+      sndMss: t.sndMss,
+      rcvMss: t.rcvMss,
+      sndWscale: t.sndWscale,
+      rcvWscale: t.rcvWscale,
+      wsOk: t.wsOk,
+      tsOk: t.tsOk,
+      sackOk: t.sackOk,
+      srtt: t.srtt,
+      rttvar: t.rttvar,
+      rto: t.rto,
+      cwnd: t.cwnd,
+      ssthresh: t.ssthresh,
+      cc: t.cc,
+      inRecovery: t.inRecovery,
+      sendQueued: t.sendBuf.length,
+      heldBytes: t.heldBytes,
+      oooBytes: t.ooo.bytes,
+      timers: { ...t.timers },
+    };
+  }
+}
+
+/** The TCP layer: one per stack. */
+export class TcpLayer implements TransportProtocol, TcpEngineApi {
+  readonly name = 'tcp';
+  readonly protocol = TCP_PROTO;
+
+  private readonly key: Uint8Array;
+  private readonly minRto: number;
+  private readonly maxRto: number;
+  private readonly initialRto: number;
+  private readonly delAck: number;
+  private readonly synAckRetries: number;
+  private readonly synCookies: boolean;
+  private readonly chalLimit: number;
+  private readonly ephLo: number;
+  private readonly ephHi: number;
+  private nextEph: number;
+
+  /** Demux: local (addr·2^16 + port) → remote (addr·2^16 + port) → connection. */
+  private readonly conns = new Map<number, Map<number, TcpConn>>();
+  /** Listeners by port, then address (0 = wildcard). */
+  private readonly listeners = new Map<number, Map<number, Listener>>();
+  private readonly heap = new DeadlineHeap<TcpConn>();
+  private dirty: TcpConn[] = [];
+  private readonly st = newStats();
+  private readonly stateCounts: Record<string, number> = {};
+  private chalWindow = -Infinity;
+  private chalCount = 0;
+  private now = 0;
+
+  // Reused per-segment scratch (no per-packet garbage).
+  private readonly rxView = new TcpPacket(new Uint8Array(0));
+  private readonly txView = new TcpPacket(new Uint8Array(0));
+  private readonly rxOpts: TcpOptionsRepr = emptyTcpOptions();
+  private readonly txOpts: TcpOptionsRepr = emptyTcpOptions();
+  private readonly seg: Seg = { src: 0, dst: 0, sport: 0, dport: 0, seq: 0, ack: 0, flags: 0, wnd: 0, buf: new Uint8Array(0), dataOff: 0, dataLen: 0 };
+
+  constructor(
+    readonly ctx: TransportContext,
+    readonly options: TcpOptions = {},
+  ) {
+    const o = options;
+    if (o.secretKey) {
+      if (o.secretKey.length !== 16) throw err('EINVAL', 'secretKey must be 16 bytes');
+      this.key = o.secretKey.slice();
+    } else {
+      this.key = new Uint8Array(16);
+      globalThis.crypto.getRandomValues(this.key);
+    }
+    this.minRto = o.minRto ?? 200;
+    this.maxRto = o.maxRto ?? 60_000;
+    this.initialRto = o.initialRto ?? 1000;
+    this.delAck = o.delayedAckTimeout ?? 40;
+    this.synAckRetries = o.synAckRetries ?? 5;
+    this.synCookies = o.synCookies ?? true;
+    this.chalLimit = o.challengeAckLimit ?? 1000;
+    [this.ephLo, this.ephHi] = o.ephemeralPorts ?? [49152, 65535];
+    this.nextEph = this.ephLo + (hashTuple(this.key, 0, 0, 0, 0, 1) % (this.ephHi - this.ephLo + 1));
+    for (const s of ALL_STATES) this.stateCounts[s] = 0;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Public engine API (contract.ts)
+  // ------------------------------------------------------------------------------------------
+
+  listen(opts: TcpListenOptions): TcpListenerHandle {
+    const addr = opts.localAddress >>> 0;
+    const port = opts.localPort;
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) throw err('ERR_SOCKET_BAD_PORT', `bad port ${port}`);
+    if (addr !== 0 && !this.ctx.ip.isLocalAddress(addr)) throw err('EADDRNOTAVAIL', 'address not local', { syscall: 'listen' });
+    let byAddr = this.listeners.get(port);
+    if (byAddr) {
+      // A wildcard listener conflicts with any other on the port, and vice versa.
+      if (byAddr.has(addr) || byAddr.has(0) || (addr === 0 && byAddr.size > 0)) throw err('EADDRINUSE', `port ${port} in use`, { syscall: 'listen', info: { port } });
+    } else {
+      byAddr = new Map();
+      this.listeners.set(port, byAddr);
+    }
+    const l: Listener = { localAddress: addr, localPort: port, opts, backlog: Math.max(1, opts.backlog ?? 511), synQueue: 0, closed: false };
+    byAddr.set(addr, l);
+    const layer = this;
+    return {
+      localAddress: addr,
+      localPort: port,
+      close(): void {
+        layer.closeListener(l);
+      },
+    };
+  }
+
+  open(opts: TcpOpenOptions, events: TcpConnectionEvents): TcpConnectionHandle {
+    const now = this.ctx.clock.now();
+    this.now = now;
+    const ra = opts.remoteAddress >>> 0;
+    const rp = opts.remotePort;
+    if (!Number.isInteger(rp) || rp <= 0 || rp > 65535) throw err('ERR_SOCKET_BAD_PORT', `bad port ${rp}`);
+    let la = (opts.localAddress ?? 0) >>> 0;
+    if (la === 0) {
+      const s = this.ctx.ip.sourceFor(ra);
+      if (s === null) throw err('ENETUNREACH', 'no route to host', { syscall: 'connect' });
+      la = s >>> 0;
+    } else if (!this.ctx.ip.isLocalAddress(la)) throw err('EADDRNOTAVAIL', 'address not local', { syscall: 'connect' });
+    let lp = opts.localPort ?? 0;
+    if (lp) {
+      if (this.lookup(la, lp, ra, rp)) throw err('EADDRINUSE', `4-tuple in use`, { syscall: 'connect' });
+    } else lp = this.allocPort(la, ra, rp);
+    const t = this.newTcb(opts, la, lp, ra, rp, now);
+    t.state = 'SYN_SENT';
+    const c = new TcpConn(this, t);
+    c.events = events;
+    this.insert(c);
+    this.countState(undefined, 'SYN_SENT');
+    this.st.activeOpens++;
+    this.markDirty(c);
+    return c;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // TransportProtocol
+  // ------------------------------------------------------------------------------------------
+
+  receive(rx: IpRx, payload: Uint8Array, _ipPacket: Uint8Array, now: number): void {
+    this.now = now;
+    const st = this.st;
+    st.inSegs++;
+    const v = this.rxView.reset(payload, 0, payload.length);
+    if (v.check()) {
+      st.inErrs++;
+      st.drops.malformed++;
+      return;
+    }
+    if (rx.nonUnicast) {
+      // RFC 9293 §3.9.2.1 / RFC 1122 §4.2.3.10: TCP is unicast only.
+      st.drops.nonUnicast++;
+      return;
+    }
+    if (!rx.meta?.csumValid && !v.verifyChecksum(rx.src, rx.dst)) {
+      st.inErrs++;
+      st.drops.badChecksum++;
+      return;
+    }
+    const hl = v.headerLength;
+    if (parseTcpOptionsInto(payload, TCP_HEADER_LEN, hl, this.rxOpts) !== null) {
+      st.inErrs++;
+      st.drops.malformed++;
+      return;
+    }
+    const s = this.seg;
+    s.src = rx.src >>> 0;
+    s.dst = rx.dst >>> 0;
+    s.sport = v.srcPort;
+    s.dport = v.dstPort;
+    s.seq = v.seq;
+    s.ack = v.ack;
+    s.flags = v.flags;
+    s.wnd = v.window;
+    s.buf = payload;
+    s.dataOff = hl;
+    s.dataLen = payload.length - hl;
+    if (s.sport === 0 || s.dport === 0) {
+      st.drops.malformed++;
+      return;
+    }
+    const c = this.lookup(s.dst, s.dport, s.src, s.sport);
+    if (c) {
+      this.segmentArrives(c, s, now);
+      return;
+    }
+    const l = this.findListener(s.dst, s.dport);
+    if (l) this.listenInput(l, s, now);
+    else this.closedInput(s);
+  }
+
+  icmpError(type: number, code: number, quoted: Uint8Array, now: number): void {
+    this.now = now;
+    if (quoted.length < 20) return;
+    const ihl = (quoted[0] & 0x0f) * 4;
+    if (quoted.length < ihl + 8 || quoted[9] !== TCP_PROTO) return;
+    const src = ((quoted[12] << 24) | (quoted[13] << 16) | (quoted[14] << 8) | quoted[15]) >>> 0;
+    const dst = ((quoted[16] << 24) | (quoted[17] << 16) | (quoted[18] << 8) | quoted[19]) >>> 0;
+    const sport = (quoted[ihl] << 8) | quoted[ihl + 1];
+    const dport = (quoted[ihl + 2] << 8) | quoted[ihl + 3];
+    const c = this.lookup(src, sport, dst, dport);
+    if (!c) return;
+    const t = c.tcb;
+    if (type === 3 && code === 4) {
+      // Fragmentation needed (RFC 1191): clamp the MSS to the (updated) path MTU.
+      const mss = this.ctx.ip.mtuFor(t.remoteAddress) - 40;
+      if (mss >= 88 && mss < t.sndMss) {
+        t.sndMss = mss;
+        if (seqLt(t.sndUna, t.sndNxt)) {
+          t.sndNxt = t.sndUna;
+          this.markDirty(c);
+        }
+      }
+      return;
+    }
+    if (type === 3 && (code === 2 || code === 3) && t.state === 'SYN_SENT') {
+      // RFC 1122 §4.2.3.9: protocol/port unreachable is a hard error for a connecting socket.
+      this.st.attemptFails++;
+      this.finish(c, err('ECONNREFUSED', 'connection refused (ICMP)', { syscall: 'connect' }));
+    }
+  }
+
+  poll(now: number): void {
+    this.now = now;
+    const heap = this.heap;
+    while (heap.peekAt() <= now) {
+      const at = heap.peekAt();
+      const c = heap.pop()!;
+      if (c.removed || c.heapAt !== at) continue;
+      c.heapAt = Infinity;
+      this.runTimers(c, now);
+      if (!c.removed) this.schedule(c);
+    }
+    const d = this.dirty;
+    for (let i = 0; i < d.length; i++) {
+      const c = d[i];
+      c.dirty = false;
+      if (!c.removed) {
+        this.output(c, now);
+        if (!c.removed) this.schedule(c);
+      }
+    }
+    d.length = 0;
+  }
+
+  pollAt(): number {
+    if (this.dirty.length > 0) return this.now;
+    // Skip stale tops so the runtime isn't woken for nothing.
+    const heap = this.heap;
+    while (heap.size > 0) {
+      const c = heap.peekItem()!;
+      if (c.removed || c.heapAt !== heap.peekAt()) heap.pop();
+      else break;
+    }
+    return heap.peekAt();
+  }
+
+  stats(): Record<string, unknown> {
+    const s = this.st;
+    return {
+      ...s,
+      retransmits: { ...s.retransmits },
+      drops: { ...s.drops },
+      currEstab: this.stateCounts.ESTABLISHED + this.stateCounts.CLOSE_WAIT,
+      connections: { ...this.stateCounts },
+    };
+  }
+
+  crash(): void {
+    for (const m of this.conns.values()) for (const c of m.values()) c.removed = true;
+    this.conns.clear();
+    this.listeners.clear();
+    this.heap.clear();
+    this.dirty.length = 0;
+    for (const s of ALL_STATES) this.stateCounts[s] = 0;
+  }
+
+  close(now: number): void {
+    this.now = now;
+    for (const byAddr of this.listeners.values()) for (const l of byAddr.values()) this.closeListener(l);
+    for (const m of this.conns.values()) for (const c of m.values()) if (c.tcb.state === 'ESTABLISHED' || c.tcb.state === 'CLOSE_WAIT') this._shutdown(c);
+  }
+
+  /** Placeholders kept from the skeleton; the Node API (tcp/api.ts) provides these. */
+  createServer(..._args: unknown[]): never {
+    throw err('ENOTSUP', 'use the TCP API (tcp/api.ts)');
+  }
+  connect(..._args: unknown[]): never {
+    throw err('ENOTSUP', 'use the TCP API (tcp/api.ts)');
+  }
+
+  /** All live connections (tests, checkpoint capture). */
+  connections(): TcpConn[] {
+    const out: TcpConn[] = [];
+    for (const m of this.conns.values()) for (const c of m.values()) out.push(c);
+    return out;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Handle entry points (called through TcpConn)
+  // ------------------------------------------------------------------------------------------
+
+  _send(c: TcpConn, data: Uint8Array): number {
+    const t = c.tcb;
+    if (c.removed || t.finQueued || !(t.state === 'SYN_SENT' || t.state === 'SYN_RECEIVED' || t.state === 'ESTABLISHED' || t.state === 'CLOSE_WAIT')) {
+      throw err('EPIPE', 'connection is closed for sending', { syscall: 'write' });
+    }
+    const n = t.sendBuf.append(data);
+    if (n < data.length) t.wantSendSpace = true;
+    if (n > 0) this.markDirty(c);
+    return n;
+  }
+
+  _shutdown(c: TcpConn): void {
+    const t = c.tcb;
+    if (c.removed || t.finQueued) return;
+    switch (t.state) {
+      case 'SYN_SENT':
+      case 'SYN_RECEIVED':
+        // RFC 9293 §3.10.4: CLOSE before the handshake completes is queued until ESTABLISHED
+        // (the FIN follows any queued data then).
+        t.finQueued = true;
+        return;
+      case 'ESTABLISHED':
+        t.finQueued = true;
+        this.setState(c, 'FIN_WAIT_1');
+        break;
+      case 'CLOSE_WAIT':
+        t.finQueued = true;
+        this.setState(c, 'LAST_ACK');
+        break;
+      default:
+        return;
+    }
+    this.markDirty(c);
+  }
+
+  /** ABORT (RFC 9293 §3.10.5): RST when synchronized, then delete. */
+  _abort(c: TcpConn, error: HastackError | undefined, notify: boolean): void {
+    if (c.removed) return;
+    const t = c.tcb;
+    if ((isSynchronized(t.state) && t.state !== 'TIME_WAIT') || t.state === 'SYN_RECEIVED') {
+      this.sendRst(t.localAddress, t.localPort, t.remoteAddress, t.remotePort, t.sndNxt, 0, RST);
+    }
+    if (!notify) c.notified = true;
+    this.finish(c, error);
+  }
+
+  _setPaused(c: TcpConn, paused: boolean): void {
+    const t = c.tcb;
+    if (t.paused === paused) return;
+    t.paused = paused;
+    if (paused || c.removed) return;
+    // Deliver what was held, in order, until the application pauses again.
+    while (t.held.length > 0 && !t.paused && !c.removed) {
+      const chunk = t.held.shift()!;
+      t.heldBytes -= chunk.length;
+      c.events?.onData(chunk);
+    }
+    if (c.removed) return;
+    if (t.held.length === 0 && t.finToDeliver && !t.paused) {
+      t.finToDeliver = false;
+      c.events?.onFin();
+      if (c.removed) return;
+    }
+    // RFC 9293 §3.8.6.2.2: announce the reopened window only when it grew enough.
+    if (this.windowUpdateDue(t)) {
+      t.ackNow = true;
+      this.markDirty(c);
+    }
+  }
+
+  _setKeepAlive(c: TcpConn, enable: boolean, initialDelayMs?: number): void {
+    const t = c.tcb;
+    t.keepAlive = enable;
+    if (initialDelayMs !== undefined && initialDelayMs > 0) t.keepAliveIdle = initialDelayMs;
+    t.keepAliveSent = 0;
+    if (enable && (t.state === 'ESTABLISHED' || t.state === 'CLOSE_WAIT')) t.timers.keepalive = t.lastRecvTime + t.keepAliveIdle;
+    else t.timers.keepalive = Infinity;
+    this.schedule(c);
+  }
+
+  _markDirty(c: TcpConn): void {
+    this.markDirty(c);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Connection table
+  // ------------------------------------------------------------------------------------------
+
+  private lookup(la: number, lp: number, ra: number, rp: number): TcpConn | undefined {
+    const m = this.conns.get(la * 65536 + lp);
+    return m?.get(ra * 65536 + rp);
+  }
+
+  private insert(c: TcpConn): void {
+    const t = c.tcb;
+    const k = t.localAddress * 65536 + t.localPort;
+    let m = this.conns.get(k);
+    if (!m) {
+      m = new Map();
+      this.conns.set(k, m);
+    }
+    m.set(t.remoteAddress * 65536 + t.remotePort, c);
+  }
+
+  private remove(c: TcpConn): void {
+    const t = c.tcb;
+    const k = t.localAddress * 65536 + t.localPort;
+    const m = this.conns.get(k);
+    if (m && m.get(t.remoteAddress * 65536 + t.remotePort) === c) {
+      m.delete(t.remoteAddress * 65536 + t.remotePort);
+      if (m.size === 0) this.conns.delete(k);
+    }
+  }
+
+  private findListener(addr: number, port: number): Listener | undefined {
+    const m = this.listeners.get(port);
+    if (!m) return undefined;
+    return m.get(addr) ?? m.get(0);
+  }
+
+  private closeListener(l: Listener): void {
+    if (l.closed) return;
+    l.closed = true;
+    const m = this.listeners.get(l.localPort);
+    if (m && m.get(l.localAddress) === l) {
+      m.delete(l.localAddress);
+      if (m.size === 0) this.listeners.delete(l.localPort);
+    }
+    // Half-open connections of this listener go away with it (they have no owner yet).
+    const lk = this.conns.get(l.localAddress * 65536 + l.localPort);
+    const victims: TcpConn[] = [];
+    if (l.localAddress !== 0 && lk) for (const c of lk.values()) if (c.listener === l && c.tcb.state === 'SYN_RECEIVED') victims.push(c);
+    if (l.localAddress === 0) for (const m2 of this.conns.values()) for (const c of m2.values()) if (c.listener === l && c.tcb.state === 'SYN_RECEIVED') victims.push(c);
+    for (const c of victims) this._abort(c, undefined, false);
+  }
+
+  private allocPort(la: number, ra: number, rp: number): number {
+    const span = this.ephHi - this.ephLo + 1;
+    for (let i = 0; i < span; i++) {
+      const p = this.nextEph;
+      this.nextEph = p >= this.ephHi ? this.ephLo : p + 1;
+      if (this.listeners.has(p)) continue;
+      if (!this.lookup(la, p, ra, rp)) return p;
+    }
+    throw err('EADDRNOTAVAIL', 'no free ephemeral port', { syscall: 'connect' });
+  }
+
+  private countState(from: TcpStateName | undefined, to: TcpStateName | undefined): void {
+    if (from) this.stateCounts[from]--;
+    if (to) this.stateCounts[to]++;
+  }
+
+  private setState(c: TcpConn, s: TcpStateName): void {
+    const t = c.tcb;
+    if (t.state === s) return;
+    this.countState(t.state, s);
+    t.state = s;
+  }
+
+  private markDirty(c: TcpConn): void {
+    if (c.dirty || c.removed) return;
+    c.dirty = true;
+    this.dirty.push(c);
+    this.ctx.wake();
+  }
+
+  /** Push a heap entry when the connection's earliest deadline moved earlier. */
+  private schedule(c: TcpConn): void {
+    if (c.removed) return;
+    const T = c.tcb.timers;
+    const at = Math.min(T.rtx, T.delack, T.persist, T.keepalive, T.timewait);
+    if (at < c.heapAt) {
+      c.heapAt = at;
+      this.heap.push(at, c);
+    }
+  }
+
+  /** Connection is done: notify (once), forget. */
+  private finish(c: TcpConn, error: HastackError | undefined): void {
+    if (c.removed) return;
+    const t = c.tcb;
+    if (t.state === 'SYN_RECEIVED' && c.listener && !c.fromCookie) c.listener.synQueue--;
+    this.setState(c, 'CLOSED');
+    c.removed = true;
+    this.remove(c);
+    const T = t.timers;
+    T.rtx = T.delack = T.persist = T.keepalive = T.timewait = Infinity;
+    if (!c.notified) {
+      c.notified = true;
+      c.events?.onClosed(error);
+    }
+  }
+
+  private enterTimeWait(c: TcpConn, now: number): void {
+    const t = c.tcb;
+    this.setState(c, 'TIME_WAIT');
+    const T = t.timers;
+    T.rtx = T.persist = T.keepalive = T.delack = Infinity;
+    T.timewait = now + t.timeWait;
+    this.schedule(c);
+    if (!c.notified) {
+      c.notified = true;
+      c.events?.onClosed(undefined);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // TCB creation, ISNs, options
+  // ------------------------------------------------------------------------------------------
+
+  private newTcb(o: TcpConnectionOptions, la: number, lp: number, ra: number, rp: number, now: number): Tcb {
+    const d = this.options;
+    const t = new Tcb(o.sendBufferSize ?? d.sendBufferSize ?? 4 << 20);
+    t.localAddress = la;
+    t.localPort = lp;
+    t.remoteAddress = ra;
+    t.remotePort = rp;
+    t.rcvBufSize = Math.max(1, o.receiveBufferSize ?? d.receiveBufferSize ?? 4 << 20);
+    t.noDelay = o.noDelay ?? d.noDelay ?? false;
+    t.cc = (o.congestionControl ?? d.congestionControl ?? 'cubic') as CongestionControl;
+    t.tsOk = o.timestamps ?? d.timestamps ?? true; // "offered" until negotiated
+    t.sackOk = o.sack ?? d.sack ?? true;
+    t.wsOk = o.windowScale ?? d.windowScale ?? true;
+    t.keepAlive = o.keepAlive ?? d.keepAlive ?? false;
+    t.keepAliveIdle = o.keepAliveInitialDelay ?? d.keepAliveInitialDelay ?? 7_200_000;
+    t.keepAliveInterval = o.keepAliveInterval ?? d.keepAliveInterval ?? 75_000;
+    t.keepAliveProbes = o.keepAliveProbes ?? d.keepAliveProbes ?? 9;
+    t.userTimeout = o.userTimeout ?? d.userTimeout ?? 120_000;
+    t.synTimeout = o.userTimeout ?? d.userTimeout ?? 75_000;
+    t.timeWait = o.timeWait ?? d.timeWait ?? 60_000;
+    const pathMss = this.ctx.ip.mtuFor(ra) - 40;
+    t.rcvMss = Math.max(88, Math.min(o.mss ?? d.mss ?? pathMss, pathMss, 65495));
+    t.sndMss = Math.min(536, t.rcvMss);
+    // RFC 7323 §2.3: the smallest shift that lets the window cover the receive buffer.
+    let ws = 0;
+    while (ws < 14 && 65535 * 2 ** ws < t.rcvBufSize) ws++;
+    t.rcvWscale = t.wsOk ? ws : 0;
+    t.rto = this.initialRto;
+    t.tsOffset = hashTuple(this.key, la, lp, ra, rp, 0x7473); // RFC 7323 §5.4 per-connection offset
+    t.iss = this.isn(la, lp, ra, rp, now);
+    t.sndUna = t.sndNxt = t.sndMax = t.iss;
+    t.bufSeq = (t.iss + 1) >>> 0;
+    t.recover = t.iss;
+    t.lastRecvTime = now;
+    t.lastSendTime = now;
+    return t;
+  }
+
+  /** RFC 6528: ISN = M + F(4-tuple, secret), M a 4 µs clock. */
+  private isn(la: number, lp: number, ra: number, rp: number, now: number): number {
+    const m = Math.floor(now * 250);
+    return (m + hashTuple(this.key, la, lp, ra, rp)) >>> 0;
+  }
+
+  private tsNow(t: Tcb, now: number): number {
+    return (Math.floor(now) + t.tsOffset) >>> 0;
+  }
+
+  /** Apply the peer's SYN options (RFC 7323 §2.2/§3.2, RFC 2018 §2, RFC 9293 §3.7.1). */
+  private negotiate(t: Tcb, o: TcpOptionsRepr, now: number): void {
+    const pathMss = this.ctx.ip.mtuFor(t.remoteAddress) - 40;
+    t.sndMss = Math.max(88, Math.min(o.mss ?? 536, pathMss, t.rcvMss));
+    if (t.wsOk && o.windowScale !== undefined) {
+      t.sndWscale = Math.min(o.windowScale, 14);
+    } else {
+      t.wsOk = false;
+      t.sndWscale = 0;
+      t.rcvWscale = 0;
+    }
+    t.sackOk = t.sackOk && o.sackPermitted;
+    if (t.tsOk && o.tsVal !== undefined) {
+      t.tsRecent = o.tsVal;
+      t.tsRecentAge = now;
+    } else t.tsOk = false;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // RFC 9293 §3.10.7.1 — no connection: RST
+  // ------------------------------------------------------------------------------------------
+
+  private closedInput(s: Seg): void {
+    this.st.drops.noSocket++;
+    if (s.flags & RST) return; // never answer an RST
+    if (s.flags & ACK) this.sendRst(s.dst, s.dport, s.src, s.sport, s.ack, 0, RST);
+    else this.sendRst(s.dst, s.dport, s.src, s.sport, 0, (s.seq + segLen(s)) >>> 0, RST | ACK);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // RFC 9293 §3.10.7.2 — LISTEN
+  // ------------------------------------------------------------------------------------------
+
+  private listenInput(l: Listener, s: Seg, now: number): void {
+    if (s.flags & RST) return; // first: ignore an RST
+    if (s.flags & ACK) {
+      // second: an ACK to a listener is either a SYN-cookie handshake completion or bogus.
+      if (!(s.flags & SYN) && this.synCookies && this.cookieAck(l, s, now)) return;
+      this.st.drops.noSocket++;
+      this.sendRst(s.dst, s.dport, s.src, s.sport, s.ack, 0, RST);
+      return;
+    }
+    if (!(s.flags & SYN)) {
+      this.st.drops.listenNoSyn++;
+      return;
+    }
+    // third: SYN. The bounded half-open queue; when full, a stateless SYN cookie.
+    if (l.synQueue >= l.backlog) {
+      if (this.synCookies) this.sendCookieSynAck(l, s, now);
+      else this.st.drops.synQueueFull++;
+      return;
+    }
+    const t = this.newTcb(l.opts, s.dst, s.dport, s.src, s.sport, now);
+    t.passive = true;
+    t.irs = s.seq;
+    t.rcvNxt = (s.seq + 1) >>> 0;
+    this.negotiate(t, this.rxOpts, now);
+    t.sndWnd = s.wnd; // RFC 7323 §2.2: the window of a SYN is never scaled
+    t.maxSndWnd = t.sndWnd;
+    t.sndWl1 = s.seq;
+    t.sndWl2 = t.iss;
+    t.state = 'SYN_RECEIVED';
+    const c = new TcpConn(this, t);
+    c.listener = l;
+    l.synQueue++;
+    this.insert(c);
+    this.countState(undefined, 'SYN_RECEIVED');
+    this.st.passiveOpens++;
+    // Data on a SYN is not queued (allowed by §3.10.7.2); the peer retransmits it.
+    this.markDirty(c);
+  }
+
+  /** SYN cookie: ISN = t(5 bits) | MSS index (3) | MAC(4-tuple, peer ISN, t) (24). */
+  private cookieIsn(la: number, lp: number, ra: number, rp: number, irs: number, count: number, mssIdx: number): number {
+    const h = hashTuple(this.key, la, lp, ra, rp, irs, (count << 3) | mssIdx) & 0xffffff;
+    return (((count & 31) << 27) | (mssIdx << 24) | h) >>> 0;
+  }
+
+  private sendCookieSynAck(l: Listener, s: Seg, now: number): void {
+    const o = this.rxOpts;
+    const peerMss = Math.min(o.mss ?? 536, this.ctx.ip.mtuFor(s.src) - 40);
+    let idx = 0;
+    for (let i = COOKIE_MSS.length - 1; i >= 0; i--)
+      if (COOKIE_MSS[i] <= peerMss) {
+        idx = i;
+        break;
+      }
+    const count = Math.floor(now / COOKIE_PERIOD);
+    const iss = this.cookieIsn(s.dst, s.dport, s.src, s.sport, s.seq, count, idx);
+    // Build a throwaway TCB only to reuse the option/window code; it is never stored.
+    const t = this.newTcb(l.opts, s.dst, s.dport, s.src, s.sport, now);
+    t.iss = iss;
+    t.irs = s.seq;
+    t.rcvNxt = (s.seq + 1) >>> 0;
+    this.negotiate(t, o, now);
+    this.st.synCookiesSent++;
+    // The timestamp-echo trick: the low 5 bits of our TSval carry SACK-ok and the window shift
+    // (15 = none), so the cookie ACK's TSecr gives them back.
+    let tsVal = 0;
+    if (t.tsOk) tsVal = ((this.tsNow(t, now) & ~0x1f) | ((t.sackOk ? 1 : 0) << 4) | (t.wsOk ? t.sndWscale : 15)) >>> 0;
+    this.emitSyn(t, SYN | ACK, iss, now, tsVal);
+  }
+
+  private cookieAck(l: Listener, s: Seg, now: number): boolean {
+    const cookie = (s.ack - 1) >>> 0;
+    const irs = (s.seq - 1) >>> 0;
+    const cur = Math.floor(now / COOKIE_PERIOD);
+    const cc = cookie >>> 27;
+    let count = -1;
+    if ((cur & 31) === cc) count = cur;
+    else if (((cur - 1) & 31) === cc) count = cur - 1;
+    const idx = (cookie >>> 24) & 7;
+    if (count < 0 || this.cookieIsn(s.dst, s.dport, s.src, s.sport, irs, count, idx) !== cookie) {
+      this.st.drops.synCookieInvalid++;
+      return false;
+    }
+    if (l.closed) return false;
+    this.st.synCookiesValid++;
+    const t = this.newTcb(l.opts, s.dst, s.dport, s.src, s.sport, now);
+    t.passive = true;
+    t.iss = cookie;
+    t.sndUna = cookie;
+    t.sndNxt = t.sndMax = (cookie + 1) >>> 0;
+    t.bufSeq = (cookie + 1) >>> 0;
+    t.recover = cookie;
+    t.irs = irs;
+    t.rcvNxt = s.seq;
+    t.sndMss = Math.min(COOKIE_MSS[idx], this.ctx.ip.mtuFor(s.src) - 40);
+    const o = this.rxOpts;
+    if (t.tsOk && o.tsVal !== undefined && o.tsEcr !== undefined) {
+      const bits = o.tsEcr & 0x1f;
+      t.sackOk = t.sackOk && (bits & 0x10) !== 0;
+      const ws = bits & 0x0f;
+      if (ws === 15 || !t.wsOk) {
+        t.wsOk = false;
+        t.rcvWscale = 0;
+        t.sndWscale = 0;
+      } else {
+        // The peer's shift came back in TSecr; ours is recomputed from the same buffer size.
+        t.sndWscale = ws;
+      }
+      t.tsRecent = o.tsVal;
+      t.tsRecentAge = now;
+    } else {
+      t.tsOk = false;
+      t.sackOk = false;
+      t.wsOk = false;
+      t.rcvWscale = 0;
+      t.sndWscale = 0;
+    }
+    t.rcvAdvEdge = (t.rcvNxt + Math.min(t.rcvBufSize, 65535 << t.rcvWscale)) >>> 0;
+    t.state = 'SYN_RECEIVED';
+    const c = new TcpConn(this, t);
+    c.listener = l;
+    c.fromCookie = true;
+    this.insert(c);
+    this.countState(undefined, 'SYN_RECEIVED');
+    this.st.passiveOpens++;
+    // Continue as if the SYN-ACK had been sent from SYN_RECEIVED (§3.10.7.4).
+    this.segmentArrives(c, s, now);
+    return true;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // RFC 9293 §3.10.7.3 — SYN-SENT
+  // ------------------------------------------------------------------------------------------
+
+  private synSentInput(c: TcpConn, s: Seg, now: number): void {
+    const t = c.tcb;
+    const f = s.flags;
+    // first: check the ACK bit
+    if (f & ACK) {
+      if (seqLe(s.ack, t.iss) || seqGt(s.ack, t.sndMax)) {
+        if (!(f & RST)) this.sendRst(t.localAddress, t.localPort, t.remoteAddress, t.remotePort, s.ack, 0, RST);
+        return;
+      }
+    }
+    // second: RST — acceptable only with an acceptable ACK (RFC 5961 §3 / RFC 9293 §3.10.7.3).
+    if (f & RST) {
+      if (f & ACK) {
+        this.st.attemptFails++;
+        this.finish(c, err('ECONNREFUSED', 'connection refused', { syscall: 'connect', info: { port: t.remotePort } }));
+      }
+      return;
+    }
+    // fourth: SYN
+    if (!(f & SYN)) return;
+    t.irs = s.seq;
+    t.rcvNxt = (s.seq + 1) >>> 0;
+    t.rcvAdvEdge = (t.rcvNxt + Math.min(65535, t.rcvBufSize)) >>> 0; // what our SYN offered
+    this.negotiate(t, this.rxOpts, now);
+    t.sndWnd = s.wnd; // unscaled in a SYN (RFC 7323 §2.2)
+    t.maxSndWnd = t.sndWnd;
+    t.sndWl1 = s.seq;
+    t.sndWl2 = s.ack;
+    t.lastRecvTime = now;
+    if (f & ACK) {
+      this.ackedSyn(t, s, now);
+      t.sndUna = s.ack;
+      this.setState(c, t.finQueued ? 'FIN_WAIT_1' : 'ESTABLISHED');
+      ccInit(t);
+      t.timers.rtx = Infinity;
+      t.ackNow = true;
+      this.armKeepalive(t);
+      this.markDirty(c);
+      c.events?.onEstablished();
+      return;
+    }
+    // Simultaneous open (RFC 9293 §3.5 figure 8): SYN-RECEIVED, send SYN,ACK with our ISS.
+    this.setState(c, 'SYN_RECEIVED');
+    t.sndNxt = t.iss;
+    t.timers.rtx = Infinity;
+    t.synRetries = 0;
+    this.markDirty(c);
+  }
+
+  /** RTT sample from the handshake (RFC 6298 (2.2); Karn: only if the SYN wasn't retransmitted). */
+  private ackedSyn(t: Tcb, s: Seg, now: number): void {
+    if (t.tsOk && this.rxOpts.tsEcr) this.rttSample(t, (this.tsNow(t, now) - this.rxOpts.tsEcr) | 0);
+    else if (t.synRetries === 0) this.rttSample(t, now - t.rttTime);
+    void s;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // RFC 9293 §3.10.7.4 — all other states
+  // ------------------------------------------------------------------------------------------
+
+  private segmentArrives(c: TcpConn, s: Seg, now: number): void {
+    const t = c.tcb;
+    if (t.state === 'SYN_SENT') {
+      this.synSentInput(c, s, now);
+      return;
+    }
+    const f = s.flags;
+    const o = this.rxOpts;
+    const hasTs = t.tsOk && o.tsVal !== undefined;
+    const len = segLen(s);
+
+    // RFC 7323 §5.3 R1: PAWS, before the acceptability test.
+    if (hasTs && !(f & RST) && seqLt(o.tsVal!, t.tsRecent)) {
+      if (now - t.tsRecentAge > PAWS_IDLE_MS) {
+        t.tsRecent = o.tsVal!;
+        t.tsRecentAge = now;
+      } else {
+        this.st.drops.paws++;
+        t.ackNow = true;
+        this.markDirty(c);
+        return;
+      }
+    }
+
+    // TIME_WAIT: a new SYN with a higher sequence number (or newer timestamp) may reopen the
+    // connection (RFC 9293 §3.10.7.4 / RFC 6191).
+    if (t.state === 'TIME_WAIT' && (f & (SYN | ACK | RST)) === SYN && (seqGt(s.seq, t.rcvNxt) || (hasTs && seqGt(o.tsVal!, t.tsRecent)))) {
+      const l = this.findListener(s.dst, s.dport);
+      if (l) {
+        this.finish(c, undefined);
+        this.listenInput(l, s, now);
+        return;
+      }
+    }
+
+    // SYN_RECEIVED and a retransmitted SYN: answer with the SYN,ACK again.
+    if (t.state === 'SYN_RECEIVED' && (f & (SYN | ACK | RST)) === SYN && s.seq === t.irs) {
+      if (t.sndNxt !== t.iss) {
+        t.sndNxt = t.iss;
+        this.markDirty(c);
+      }
+      return;
+    }
+
+    // first: sequence number acceptability (§3.10.7.4 table).
+    const rcvWnd = Math.max(0, (t.rcvAdvEdge - t.rcvNxt) | 0);
+    let ok: boolean;
+    if (len === 0) ok = rcvWnd === 0 ? s.seq === t.rcvNxt : inWin(s.seq, t.rcvNxt, rcvWnd);
+    else ok = rcvWnd === 0 ? false : inWin(s.seq, t.rcvNxt, rcvWnd) || inWin((s.seq + len - 1) >>> 0, t.rcvNxt, rcvWnd);
+    if (!ok) {
+      // A zero window still takes valid ACKs, URGs and RSTs (§3.10.7.4 first, note).
+      if (rcvWnd === 0 && s.seq === t.rcvNxt && !(f & SYN) && f & ACK) {
+        s.dataLen = 0;
+        s.flags &= ~FIN;
+        t.ackNow = true;
+        this.markDirty(c);
+      } else {
+        this.st.drops.outOfWindow++;
+        if (!(f & RST)) {
+          t.ackNow = true;
+          // A retransmitted FIN in TIME_WAIT restarts the 2·MSL timer (§3.10.7.4 eighth).
+          if (t.state === 'TIME_WAIT' && f & FIN) {
+            t.timers.timewait = now + t.timeWait;
+            this.schedule(c);
+          }
+          this.markDirty(c);
+        }
+        return;
+      }
+    }
+
+    // second: RST (RFC 5961 §3.2: only an exact RCV.NXT match resets; else challenge ACK).
+    if (f & RST) {
+      if (s.seq !== t.rcvNxt) {
+        this.challengeAck(c, now);
+        return;
+      }
+      switch (t.state) {
+        case 'SYN_RECEIVED':
+          if (t.passive) {
+            // Return to LISTEN: the half-open connection just goes away.
+            c.notified = true;
+            this.finish(c, undefined);
+          } else {
+            this.st.attemptFails++;
+            this.finish(c, err('ECONNREFUSED', 'connection refused', { syscall: 'connect' }));
+          }
+          return;
+        case 'TIME_WAIT':
+          this.finish(c, undefined);
+          return;
+        default:
+          if (t.state === 'ESTABLISHED' || t.state === 'CLOSE_WAIT') this.st.estabResets++;
+          this.finish(c, err('ECONNRESET', 'connection reset by peer', { syscall: 'read' }));
+          return;
+      }
+    }
+
+    // fourth: SYN in a synchronized state → challenge ACK (RFC 5961 §4.2, RFC 9293 §3.10.7.4).
+    if (f & SYN) {
+      this.challengeAck(c, now);
+      return;
+    }
+
+    // fifth: the ACK field.
+    if (!(f & ACK)) return;
+    // RFC 5961 §5.2: SND.UNA − MAX.SND.WND ≤ SEG.ACK ≤ SND.NXT, else drop (and ACK).
+    if (seqGt(s.ack, t.sndMax)) {
+      this.st.drops.ackTooNew++;
+      t.ackNow = true;
+      this.markDirty(c);
+      return;
+    }
+    if (seqLt(s.ack, (t.sndUna - Math.max(t.maxSndWnd, 1)) >>> 0)) {
+      this.st.drops.ackTooOld++;
+      this.challengeAck(c, now);
+      return;
+    }
+
+    // RFC 7323 §4.3: update TS.Recent when the segment covers Last.ACK.sent.
+    if (hasTs && seqGe(o.tsVal!, t.tsRecent) && seqLe(s.seq, t.lastAckSent)) {
+      t.tsRecent = o.tsVal!;
+      t.tsRecentAge = now;
+    }
+    t.lastRecvTime = now;
+    t.keepAliveSent = 0;
+
+    if (t.state === 'SYN_RECEIVED') {
+      if (!(seqLt(t.sndUna, s.ack) && seqLe(s.ack, t.sndMax))) {
+        this.sendRst(t.localAddress, t.localPort, t.remoteAddress, t.remotePort, s.ack, 0, RST);
+        return;
+      }
+      if (!this.synReceivedToEstablished(c, s, now)) return;
+    }
+
+    if (t.state === 'TIME_WAIT') {
+      // Only a retransmitted FIN matters here (handled above / below).
+      if (f & FIN) {
+        t.ackNow = true;
+        t.timers.timewait = now + t.timeWait;
+        this.schedule(c);
+        this.markDirty(c);
+      }
+      return;
+    }
+
+    this.processAck(c, s, now);
+    if (c.removed) return;
+
+    // sixth: URG — not supported as a separate channel; urgent data is delivered in line.
+    // seventh: segment text.
+    if (s.dataLen > 0 || f & FIN) this.processData(c, s, now);
+    if (c.removed) return;
+    if (t.wantSendSpace && t.sendBuf.available > 0 && !t.finQueued) {
+      t.wantSendSpace = false;
+      c.events?.onSendSpace();
+    }
+  }
+
+  /** §3.10.7.4 fifth, SYN-RECEIVED: the handshake completes. False when the connection went away. */
+  private synReceivedToEstablished(c: TcpConn, s: Seg, now: number): boolean {
+    const t = c.tcb;
+    const wasPassive = t.passive;
+    if (c.listener && !c.fromCookie) c.listener.synQueue--;
+    const finQueued = t.finQueued;
+    this.setState(c, finQueued ? 'FIN_WAIT_1' : 'ESTABLISHED');
+    if (!c.fromCookie) this.ackedSyn(t, s, now);
+    t.sndWnd = s.wnd << t.sndWscale;
+    t.maxSndWnd = Math.max(t.maxSndWnd, t.sndWnd);
+    t.sndWl1 = s.seq;
+    t.sndWl2 = s.ack;
+    t.sndUna = s.ack;
+    if (seqLt(t.sndNxt, t.sndUna)) t.sndNxt = t.sndUna;
+    ccInit(t);
+    t.timers.rtx = Infinity;
+    t.synRetries = 0;
+    this.armKeepalive(t);
+    if (wasPassive && c.listener) {
+      const l = c.listener;
+      c.listener = null;
+      if (l.closed) {
+        this._abort(c, undefined, false);
+        return false;
+      }
+      let accepted: boolean | void;
+      try {
+        accepted = l.opts.onConnection(c);
+      } catch {
+        accepted = false;
+      }
+      if (c.removed) return false;
+      if (accepted === false || !c.events) {
+        this.st.drops.refused++;
+        this._abort(c, undefined, false);
+        return false;
+      }
+    } else {
+      c.events?.onEstablished();
+      if (c.removed) return false;
+    }
+    this.markDirty(c);
+    return true;
+  }
+
+  /** §3.10.7.4 fifth, ESTABLISHED and later: acknowledgments, window, loss recovery. */
+  private processAck(c: TcpConn, s: Seg, now: number): void {
+    const t = c.tcb;
+    const o = this.rxOpts;
+    const wnd = s.wnd << t.sndWscale;
+    let sackNew = false;
+    if (t.sackOk && o.sack.length > 0) sackNew = this.updateScoreboard(t, o.sack);
+
+    if (seqGt(s.ack, t.sndUna)) {
+      const acked = (s.ack - t.sndUna) >>> 0;
+      // RTT (RFC 7323 §4 with timestamps; else RFC 6298 with Karn's rule).
+      if (t.tsOk && o.tsEcr) this.rttSample(t, (this.tsNow(t, now) - o.tsEcr) | 0);
+      else if (t.rttSeq >= 0 && seqGe(s.ack, t.rttSeq)) {
+        this.rttSample(t, now - t.rttTime);
+        t.rttSeq = -1;
+      }
+      t.sndUna = s.ack;
+      if (seqLt(t.sndNxt, t.sndUna)) t.sndNxt = t.sndUna;
+      if (seqGt(s.ack, t.bufSeq)) {
+        const n = Math.min((s.ack - t.bufSeq) >>> 0, t.sendBuf.length);
+        t.sendBuf.consume(n);
+        t.bufSeq = (t.bufSeq + n) >>> 0;
+      }
+      this.pruneScoreboard(t);
+      if (t.backoff > 0) {
+        t.backoff = 0;
+        this.recomputeRto(t);
+      }
+      t.rtxStart = -1;
+      // RFC 6298 (5.2)/(5.3): stop the timer when all is acked, else restart it.
+      t.timers.rtx = t.sndUna === t.sndMax ? Infinity : now + t.rto;
+      if (t.inRecovery) {
+        if (seqGe(s.ack, t.recover)) {
+          // RFC 6582 §3.2 step 6 / RFC 6675 §5: full acknowledgment ends recovery.
+          t.inRecovery = false;
+          t.dupAcks = 0;
+          const flight = (t.sndMax - t.sndUna) >>> 0;
+          t.cwnd = t.sackOk ? t.ssthresh : Math.min(t.ssthresh, Math.max(flight, t.sndMss) + t.sndMss);
+        } else if (!t.sackOk) {
+          // RFC 6582 §3.2 step 5: partial ACK — retransmit the next hole, deflate cwnd.
+          t.rtxOne = true;
+          t.rtxCause = 'fast';
+          t.cwnd = Math.max(t.cwnd - acked + (acked >= t.sndMss ? t.sndMss : 0), t.sndMss);
+        }
+      } else {
+        t.dupAcks = 0;
+        ccOnAck(t, acked, now);
+      }
+      this.markDirty(c);
+    } else if (s.ack === t.sndUna && s.dataLen === 0 && !(s.flags & (SYN | FIN)) && seqGt(t.sndMax, t.sndUna) && (wnd === t.sndWnd || sackNew)) {
+      // RFC 5681 §2 duplicate ACK.
+      t.dupAcks++;
+      if (!t.inRecovery) {
+        if ((t.dupAcks >= 3 || (t.sackOk && this.isLost(t, t.sndUna))) && seqGe(t.sndUna, t.recover)) {
+          // RFC 5681 §3.2 / RFC 6582 §3.2 step 2 / RFC 6675 §5 (4): enter recovery.
+          const flight = (t.sndMax - t.sndUna) >>> 0;
+          ccOnCongestion(t, flight);
+          t.recover = t.sndMax;
+          t.inRecovery = true;
+          t.rtxOne = true;
+          t.rtxCause = t.sackOk ? 'sack' : 'fast';
+          t.highRxt = t.sndUna;
+          t.cwnd = t.sackOk ? t.ssthresh : t.ssthresh + 3 * t.sndMss;
+          t.rttSeq = -1;
+          this.markDirty(c);
+        }
+      } else {
+        // RFC 6582 §3.2 step 4: inflate; with SACK the pipe estimate opens the window instead.
+        if (!t.sackOk) t.cwnd += t.sndMss;
+        this.markDirty(c);
+      }
+    }
+
+    // Window update (§3.10.7.4 fifth: SND.WL1 < SEG.SEQ or (= and SND.WL2 ≤ SEG.ACK)).
+    if (seqLt(t.sndWl1, s.seq) || (t.sndWl1 === s.seq && seqLe(t.sndWl2, s.ack))) {
+      const opened = wnd > t.sndWnd;
+      t.sndWnd = wnd;
+      t.sndWl1 = s.seq;
+      t.sndWl2 = s.ack;
+      if (wnd > t.maxSndWnd) t.maxSndWnd = wnd;
+      if (wnd > 0) {
+        t.persistBackoff = 0;
+        t.timers.persist = Infinity;
+      }
+      if (opened) this.markDirty(c);
+    }
+
+    // Our FIN acknowledged?
+    const finAcked = t.finQueued && t.sendBuf.length === 0 && seqGt(t.sndUna, t.bufSeq);
+    if (finAcked) {
+      switch (t.state) {
+        case 'FIN_WAIT_1':
+          this.setState(c, 'FIN_WAIT_2');
+          t.timers.rtx = Infinity;
+          break;
+        case 'CLOSING':
+          this.enterTimeWait(c, now);
+          break;
+        case 'LAST_ACK':
+          this.finish(c, undefined);
+          return;
+      }
+    }
+  }
+
+  /** §3.10.7.4 seventh (text) and eighth (FIN). */
+  private processData(c: TcpConn, s: Seg, now: number): void {
+    const t = c.tcb;
+    let seq = s.seq;
+    let off = s.dataOff;
+    let n = s.dataLen;
+    let fin = (s.flags & FIN) !== 0;
+    const canTake = t.state === 'ESTABLISHED' || t.state === 'FIN_WAIT_1' || t.state === 'FIN_WAIT_2';
+    // Trim to the window: the part before RCV.NXT was already received.
+    const before = (t.rcvNxt - seq) | 0;
+    if (before > 0) {
+      const k = Math.min(before, n);
+      off += k;
+      n -= k;
+      seq = (seq + k) >>> 0;
+      if (before > s.dataLen && fin) fin = false; // a FIN we already have (dup)
+    }
+    const edge = t.rcvAdvEdge;
+    const room = (edge - seq) | 0;
+    if (n > room) {
+      n = Math.max(0, room);
+      fin = false;
+    }
+    if (n > 0 && canTake && !t.finReceived) {
+      if (seq === t.rcvNxt) {
+        const hadOoo = !t.ooo.empty;
+        this.deliver(c, s.buf.slice(off, off + n));
+        if (c.removed) return;
+        t.rcvNxt = (t.rcvNxt + n) >>> 0;
+        if (hadOoo) {
+          for (let d = t.ooo.takeAt(t.rcvNxt); d; d = t.ooo.takeAt(t.rcvNxt)) {
+            this.deliver(c, d);
+            if (c.removed) return;
+            t.rcvNxt = (t.rcvNxt + d.length) >>> 0;
+          }
+          // RFC 5681 §4.2: ACK at once when a segment fills (part of) a gap.
+          t.ackNow = true;
+        } else {
+          // RFC 9293 §3.8.6.3: ACK at least every second full-sized segment, else delay.
+          t.unackedBytes += n;
+          if (t.unackedBytes >= 2 * (t.rcvMss - (t.tsOk ? 12 : 0))) {
+            // Send it now, not after the batch: a burst of segments gets one ACK per two
+            // segments (ACK clocking), not one stretch ACK.
+            this.xmit(c, t.sndNxt, 0, ACK, now, null);
+          }
+          else if (t.timers.delack === Infinity) {
+            t.timers.delack = now + this.delAck;
+            this.schedule(c);
+          }
+        }
+      } else if (seqGt(seq, t.rcvNxt)) {
+        // Out of order: keep it (inside the window) and send a duplicate ACK at once (RFC 5681 §4.2).
+        t.ooo.insert(t.rcvNxt, seq, s.buf.subarray(off, off + n));
+        if (fin) {
+          t.rcvFinSeq = (seq + n) >>> 0;
+          fin = false;
+        }
+        t.ackNow = true;
+      }
+      this.markDirty(c);
+    } else if (n > 0) {
+      t.ackNow = true;
+      this.markDirty(c);
+    }
+    if (fin && n === 0 && !t.finReceived && seqGt(seq, t.rcvNxt) && canTake) {
+      // A bare FIN beyond a gap: remember it until the gap fills.
+      t.rcvFinSeq = seq;
+      fin = false;
+      t.ackNow = true;
+      this.markDirty(c);
+    }
+    if (!t.finReceived && ((fin && ((seq + n) >>> 0) === t.rcvNxt) || (t.rcvFinSeq >= 0 && t.rcvFinSeq === t.rcvNxt))) this.processFin(c, now);
+    else if (fin && t.finReceived) {
+      t.ackNow = true;
+      this.markDirty(c);
+    }
+  }
+
+  private deliver(c: TcpConn, chunk: Uint8Array): void {
+    const t = c.tcb;
+    if (t.paused || t.held.length > 0) {
+      t.held.push(chunk);
+      t.heldBytes += chunk.length;
+    } else c.events?.onData(chunk);
+  }
+
+  /** §3.10.7.4 eighth: the FIN bit. */
+  private processFin(c: TcpConn, now: number): void {
+    const t = c.tcb;
+    t.rcvNxt = (t.rcvNxt + 1) >>> 0;
+    t.finReceived = true;
+    t.rcvFinSeq = -1;
+    t.ackNow = true;
+    this.markDirty(c);
+    const finAcked = t.finQueued && t.sendBuf.length === 0 && seqGt(t.sndUna, t.bufSeq);
+    switch (t.state) {
+      case 'SYN_RECEIVED':
+      case 'ESTABLISHED':
+        this.setState(c, 'CLOSE_WAIT');
+        break;
+      case 'FIN_WAIT_1':
+        if (finAcked) this.enterTimeWait(c, now);
+        else this.setState(c, 'CLOSING');
+        break;
+      case 'FIN_WAIT_2':
+        this.enterTimeWait(c, now);
+        break;
+      default:
+        break;
+    }
+    if (t.paused || t.held.length > 0) t.finToDeliver = true;
+    else if (!c.removed) c.events?.onFin();
+  }
+
+  /** RFC 5961 §7: challenge ACKs, rate limited per second across the layer. */
+  private challengeAck(c: TcpConn, now: number): void {
+    if (now - this.chalWindow >= 1000) {
+      this.chalWindow = now;
+      this.chalCount = 0;
+    }
+    if (this.chalCount >= this.chalLimit) {
+      this.st.drops.challengeAckLimited++;
+      return;
+    }
+    this.chalCount++;
+    this.st.challengeAcks++;
+    c.tcb.ackNow = true;
+    this.markDirty(c);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // RTT / RTO (RFC 6298)
+  // ------------------------------------------------------------------------------------------
+
+  private rttSample(t: Tcb, r: number): void {
+    if (!(r >= 0) || r > 3_600_000) return;
+    if (r === 0) r = 0.5;
+    if (t.srtt === 0) {
+      // (2.2) first measurement
+      t.srtt = r;
+      t.rttvar = r / 2;
+    } else {
+      // (2.3) β = 1/4, α = 1/8
+      t.rttvar = 0.75 * t.rttvar + 0.25 * Math.abs(t.srtt - r);
+      t.srtt = 0.875 * t.srtt + 0.125 * r;
+    }
+    this.recomputeRto(t);
+  }
+
+  private recomputeRto(t: Tcb): void {
+    if (t.srtt === 0) {
+      t.rto = this.initialRto;
+      return;
+    }
+    // (2.3) RTO = SRTT + max(G, 4·RTTVAR), (2.4) lower bound, (2.5) upper bound; G = 1 ms.
+    t.rto = Math.min(this.maxRto, Math.max(this.minRto, t.srtt + Math.max(1, 4 * t.rttvar)));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // SACK scoreboard (RFC 6675)
+  // ------------------------------------------------------------------------------------------
+
+  /** Merge SACK blocks into the scoreboard; true when something new was SACKed. */
+  private updateScoreboard(t: Tcb, blocks: number[]): boolean {
+    let changed = false;
+    for (let i = 0; i + 1 < blocks.length; i += 2) {
+      let l = blocks[i];
+      const r = blocks[i + 1];
+      // Ignore blocks that are invalid or fall outside (SND.UNA, SND.MAX] (RFC 2018 §8, D-SACK).
+      if (!seqLt(l, r) || seqLe(r, t.sndUna) || seqGt(r, t.sndMax)) continue;
+      if (seqLt(l, t.sndUna)) l = t.sndUna;
+      if (this.sbInsert(t.sacked, l, r)) changed = true;
+    }
+    return changed;
+  }
+
+  private sbInsert(sb: number[], l: number, r: number): boolean {
+    // Find overlap/adjacency range and merge.
+    let i = 0;
+    while (i < sb.length && seqLt(sb[i + 1], l)) i += 2;
+    let j = i;
+    let nl = l;
+    let nr = r;
+    while (j < sb.length && seqLe(sb[j], r)) {
+      nl = seqLt(sb[j], nl) ? sb[j] : nl;
+      nr = seqGt(sb[j + 1], nr) ? sb[j + 1] : nr;
+      j += 2;
+    }
+    if (j - i === 2 && sb[i] === nl && sb[i + 1] === nr) return false;
+    sb.splice(i, j - i, nl, nr);
+    return true;
+  }
+
+  private pruneScoreboard(t: Tcb): void {
+    const sb = t.sacked;
+    let k = 0;
+    while (k < sb.length && seqLe(sb[k + 1], t.sndUna)) k += 2;
+    if (k > 0) sb.splice(0, k);
+    if (sb.length > 0 && seqLt(sb[0], t.sndUna)) sb[0] = t.sndUna;
+  }
+
+  /**
+   * RFC 6675 IsLost: the lowest sequence number below which every un-SACKed byte is lost
+   * (DupThresh = 3 discontiguous SACKed blocks above, or more than 2·SMSS SACKed bytes above).
+   */
+  private lostEdge(t: Tcb): number {
+    const sb = t.sacked;
+    let bytes = 0;
+    let blocks = 0;
+    for (let i = sb.length - 2; i >= 0; i -= 2) {
+      bytes += (sb[i + 1] - sb[i]) >>> 0;
+      blocks++;
+      if (blocks >= 3 || bytes > 2 * t.sndMss) return sb[i];
+    }
+    return t.sndUna;
+  }
+
+  private isLost(t: Tcb, seq: number): boolean {
+    return seqLt(seq, this.lostEdge(t));
+  }
+
+  /** RFC 6675 SetPipe: bytes believed in flight. */
+  private pipe(t: Tcb, lostEdge: number): number {
+    const sb = t.sacked;
+    let pipe = 0;
+    let a = t.sndUna;
+    for (let i = 0; i <= sb.length; i += 2) {
+      const b = i < sb.length ? sb[i] : t.sndNxt;
+      if (seqLt(a, b)) {
+        // Hole [a, b): bytes at/after lostEdge are in flight; lost bytes only if retransmitted.
+        const lostEnd = seqLt(lostEdge, b) ? (seqGt(lostEdge, a) ? lostEdge : a) : b;
+        pipe += (b - lostEnd) >>> 0;
+        const rx = seqLt(t.highRxt, lostEnd) ? t.highRxt : lostEnd;
+        if (seqGt(rx, a)) pipe += (rx - a) >>> 0;
+      }
+      if (i < sb.length) a = sb[i + 1];
+    }
+    return pipe;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Timers
+  // ------------------------------------------------------------------------------------------
+
+  private runTimers(c: TcpConn, now: number): void {
+    const t = c.tcb;
+    const T = t.timers;
+    if (T.timewait <= now) {
+      this.finish(c, undefined);
+      return;
+    }
+    if (T.rtx <= now) {
+      T.rtx = Infinity;
+      this.onRto(c, now);
+      if (c.removed) return;
+    }
+    if (T.delack <= now) {
+      T.delack = Infinity;
+      t.ackNow = true;
+    }
+    if (T.persist <= now) {
+      T.persist = Infinity;
+      this.onPersist(c, now);
+    }
+    if (T.keepalive <= now) {
+      T.keepalive = Infinity;
+      this.onKeepalive(c, now);
+      if (c.removed) return;
+    }
+    this.output(c, now);
+  }
+
+  private onRto(c: TcpConn, now: number): void {
+    const t = c.tcb;
+    if (t.state === 'SYN_SENT' || t.state === 'SYN_RECEIVED') {
+      if (t.rtxStart < 0) t.rtxStart = now - t.rto;
+      const limitHit = t.passive ? t.synRetries >= this.synAckRetries : now - t.rtxStart >= t.synTimeout;
+      if (limitHit) {
+        this.st.attemptFails++;
+        if (t.passive) {
+          c.notified = true;
+          this.finish(c, undefined);
+        } else this.finish(c, err('ETIMEDOUT', 'connection timed out', { syscall: 'connect' }));
+        return;
+      }
+      t.synRetries++;
+      t.backoff++;
+      t.rto = Math.min(t.rto * 2, this.maxRto);
+      t.sndNxt = t.iss; // resend SYN / SYN,ACK
+      this.st.retransmits.rto++;
+      this.st.retransSegs++;
+      return;
+    }
+    if (t.sndUna === t.sndMax) return;
+    if (t.rtxStart < 0) t.rtxStart = now - t.rto;
+    if (now - t.rtxStart >= t.userTimeout) {
+      // RFC 9293 §3.8.3 R2 / RFC 5482: give up.
+      this._abort(c, err('ETIMEDOUT', 'connection timed out', { syscall: 'write' }), true);
+      return;
+    }
+    const flight = (t.sndMax - t.sndUna) >>> 0;
+    ccOnRto(t, flight);
+    t.backoff++;
+    t.rto = Math.min(t.rto * 2, this.maxRto); // (5.5) back off
+    t.inRecovery = false;
+    t.rtxOne = false;
+    t.dupAcks = 0;
+    t.sacked.length = 0; // receivers may renege (RFC 2018 §8): go back to SND.UNA
+    t.recover = t.sndMax; // RFC 6582 §4: no fast retransmit for ACKs of the old window
+    t.sndNxt = t.sndUna; // (5.4) retransmit the earliest unacknowledged segment
+    t.rttSeq = -1; // Karn
+    this.st.retransmits.rto++;
+  }
+
+  /** Zero-window probe (RFC 9293 §3.8.6.1) or SWS override (§3.8.6.2.1). */
+  private onPersist(c: TcpConn, now: number): void {
+    const t = c.tcb;
+    const unsent = this.unsent(t);
+    if (unsent <= 0) return;
+    if (t.sndWnd === 0) {
+      // Probe with an out-of-window ACK (SND.UNA − 1) that forces the peer to report its window.
+      this.xmit(c, (t.sndUna - 1) >>> 0, 0, ACK, now, null);
+      t.persistBackoff++;
+      t.timers.persist = now + this.persistInterval(t);
+    } else {
+      this.forceSend = true;
+    }
+  }
+
+  private persistInterval(t: Tcb): number {
+    return Math.min(this.maxRto, Math.max(this.minRto, t.rto) * 2 ** Math.min(t.persistBackoff, 16));
+  }
+
+  private onKeepalive(c: TcpConn, now: number): void {
+    const t = c.tcb;
+    if (!t.keepAlive || !(t.state === 'ESTABLISHED' || t.state === 'CLOSE_WAIT' || t.state === 'FIN_WAIT_2')) return;
+    if (t.keepAliveSent === 0 && now < t.lastRecvTime + t.keepAliveIdle) {
+      t.timers.keepalive = t.lastRecvTime + t.keepAliveIdle;
+      return;
+    }
+    if (t.keepAliveSent > 0 && now < t.lastRecvTime + t.keepAliveIdle) {
+      t.keepAliveSent = 0;
+      t.timers.keepalive = t.lastRecvTime + t.keepAliveIdle;
+      return;
+    }
+    if (t.sndUna !== t.sndMax) {
+      // Data outstanding: the retransmission timer watches the peer.
+      t.timers.keepalive = now + t.keepAliveIdle;
+      return;
+    }
+    if (t.keepAliveSent >= t.keepAliveProbes) {
+      this._abort(c, err('ETIMEDOUT', 'keepalive: peer not responding', { syscall: 'read' }), true);
+      return;
+    }
+    // RFC 1122 §4.2.3.6: a probe is an ACK with SEG.SEQ = SND.NXT − 1, no data.
+    this.xmit(c, (t.sndNxt - 1) >>> 0, 0, ACK, now, null);
+    t.keepAliveSent++;
+    t.timers.keepalive = now + t.keepAliveInterval;
+  }
+
+  private armKeepalive(t: Tcb): void {
+    t.timers.keepalive = t.keepAlive ? t.lastRecvTime + t.keepAliveIdle : Infinity;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Output
+  // ------------------------------------------------------------------------------------------
+
+  private forceSend = false;
+
+  private unsent(t: Tcb): number {
+    return ((t.bufSeq + t.sendBuf.length - t.sndNxt) | 0);
+  }
+
+  private output(c: TcpConn, now: number): void {
+    const t = c.tcb;
+    const force = this.forceSend;
+    this.forceSend = false;
+    switch (t.state) {
+      case 'CLOSED':
+      case 'LISTEN':
+        return;
+      case 'SYN_SENT':
+      case 'SYN_RECEIVED':
+        if (t.sndNxt === t.iss) {
+          const flags = t.state === 'SYN_SENT' ? SYN : SYN | ACK;
+          if (t.synRetries === 0) t.rttTime = now;
+          let tsVal = 0;
+          if (t.tsOk) tsVal = this.tsNow(t, now);
+          this.emitSyn(t, flags, t.iss, now, tsVal);
+          t.sndNxt = (t.iss + 1) >>> 0;
+          if (seqGt(t.sndNxt, t.sndMax)) t.sndMax = t.sndNxt;
+          t.timers.rtx = now + t.rto;
+        } else if (t.ackNow && t.state === 'SYN_RECEIVED') {
+          this.xmit(c, t.sndNxt, 0, ACK, now, null);
+        }
+        return;
+      case 'TIME_WAIT':
+        if (t.ackNow) this.xmit(c, t.sndNxt, 0, ACK, now, null);
+        return;
+      default:
+        break;
+    }
+    const mss = t.sndMss;
+    const dataEnd = (t.bufSeq + t.sendBuf.length) >>> 0;
+    let sentAny = false;
+
+    // RFC 5681 §4.1: restart from the initial window after an idle period of one RTO.
+    if (t.sndMax === t.sndUna && this.unsent(t) > 0 && now - t.lastSendTime > t.rto) ccRestartAfterIdle(t);
+
+    // Fast retransmit / partial-ACK retransmission of the segment at SND.UNA.
+    if (t.rtxOne) {
+      t.rtxOne = false;
+      const avail = (dataEnd - t.sndUna) | 0;
+      if (avail > 0) {
+        const len = Math.min(this.effMss(t), avail);
+        const fin = t.finQueued && ((t.sndUna + len) >>> 0) === dataEnd && seqGt(t.sndMax, dataEnd);
+        this.xmit(c, t.sndUna, len, ACK | (fin ? FIN : 0), now, t.rtxCause as 'fast' | 'sack');
+        if (seqGt((t.sndUna + len) >>> 0, t.highRxt)) t.highRxt = (t.sndUna + len) >>> 0;
+        sentAny = true;
+      } else if (t.finQueued && t.sndUna === dataEnd && seqGt(t.sndMax, dataEnd)) {
+        this.xmit(c, dataEnd, 0, ACK | FIN, now, t.rtxCause as 'fast' | 'sack');
+        sentAny = true;
+      }
+    }
+
+    if (t.inRecovery && t.sackOk) {
+      // RFC 6675 §5 (C): while cwnd − pipe ≥ 1 SMSS, send NextSeg().
+      const lost = this.lostEdge(t);
+      let pipe = this.pipe(t, lost);
+      for (let guard = 0; guard < 1024 && t.cwnd - pipe >= mss; guard++) {
+        const emss = this.effMss(t);
+        const hole = this.nextLostHole(t, lost);
+        if (hole >= 0) {
+          const start = hole >>> 0;
+          const end = this.holeEnd(t, start, lost);
+          const len = Math.min(emss, (end - start) >>> 0, (dataEnd - start) | 0);
+          if (len <= 0) break;
+          this.xmit(c, start, len, ACK, now, 'sack');
+          t.highRxt = (start + len) >>> 0;
+          pipe += len;
+          sentAny = true;
+          continue;
+        }
+        const unsent = this.unsent(t);
+        const usable = (t.sndUna + t.sndWnd - t.sndNxt) | 0;
+        const len = Math.min(emss, unsent, usable);
+        if (len <= 0) break;
+        const fin = t.finQueued && ((t.sndNxt + len) >>> 0) === dataEnd;
+        this.xmit(c, t.sndNxt, len, ACK | (fin ? FIN : 0), now, null);
+        t.sndNxt = (t.sndNxt + len + (fin ? 1 : 0)) >>> 0;
+        pipe += len;
+        sentAny = true;
+      }
+    } else {
+      // New data (and go-back-N after an RTO): cwnd, peer window, Nagle, sender SWS.
+      for (;;) {
+        const unsent = (dataEnd - t.sndNxt) | 0;
+        if (unsent <= 0) break;
+        const flight = (t.sndNxt - t.sndUna) >>> 0;
+        const emss = this.effMss(t);
+        const usable = Math.min((t.sndUna + t.sndWnd - t.sndNxt) | 0, t.cwnd - flight);
+        let len = Math.min(emss, unsent, usable);
+        if (len <= 0) {
+          if (force && flight === 0 && t.sndWnd > 0) len = Math.min(unsent, t.sndWnd, emss);
+          else break;
+        } else if (len < emss && !force) {
+          // RFC 9293 §3.8.6.2.1 (sender SWS) with RFC 1122 §4.2.3.4 (Nagle): a short segment
+          // goes only if it carries all queued data and nothing is unacknowledged (or Nagle
+          // is off), or it is at least half the largest window the peer offered.
+          const all = len === unsent;
+          const rexmit = seqLt(t.sndNxt, t.sndMax);
+          if (!(rexmit || (all && (t.noDelay || flight === 0 || t.finQueued)) || len >= t.maxSndWnd / 2)) break;
+        }
+        const fin = t.finQueued && ((t.sndNxt + len) >>> 0) === dataEnd;
+        const rexmit = seqLt(t.sndNxt, t.sndMax);
+        this.xmit(c, t.sndNxt, len, ACK | (fin ? FIN : 0), now, rexmit ? 'rto' : null);
+        t.sndNxt = (t.sndNxt + len + (fin ? 1 : 0)) >>> 0;
+        sentAny = true;
+        if (force) break;
+      }
+    }
+    // A FIN with no data left to carry it.
+    if (t.finQueued && t.sndNxt === dataEnd && this.unsent(t) === 0) {
+      const rexmit = seqLt(t.sndNxt, t.sndMax);
+      this.xmit(c, dataEnd, 0, ACK | FIN, now, rexmit ? 'rto' : null);
+      t.sndNxt = (dataEnd + 1) >>> 0;
+      sentAny = true;
+    }
+    if (!sentAny && t.ackNow) this.xmit(c, t.sndNxt, 0, ACK, now, null);
+
+    // Timers: retransmission while anything is outstanding (RFC 6298 (5.1)); persist when the
+    // peer's window keeps queued data back and nothing is in flight.
+    const T = t.timers;
+    if (t.sndUna !== t.sndMax && seqGt(t.sndNxt, t.sndUna)) {
+      if (T.rtx === Infinity) T.rtx = now + t.rto;
+    }
+    if (this.unsent(t) > 0 && t.sndNxt === t.sndUna && t.sndUna === t.sndMax) {
+      if (T.persist === Infinity) T.persist = now + this.persistInterval(t);
+    } else if (t.sndWnd > 0) {
+      T.persist = Infinity;
+    }
+  }
+
+  /** First lost, not yet retransmitted byte (RFC 6675 NextSeg rule 1), or −1. */
+  private nextLostHole(t: Tcb, lostEdge: number): number {
+    const sb = t.sacked;
+    let a = seqMax(t.sndUna, t.highRxt);
+    for (let i = 0; i <= sb.length; i += 2) {
+      const b = i < sb.length ? sb[i] : t.sndNxt;
+      if (i < sb.length && seqGe(a, sb[i]) && seqLt(a, sb[i + 1])) {
+        a = sb[i + 1];
+        continue;
+      }
+      if (seqLt(a, b) && seqLt(a, lostEdge)) return a;
+      if (i < sb.length && seqLt(a, sb[i + 1])) a = sb[i + 1];
+    }
+    return -1;
+  }
+
+  private holeEnd(t: Tcb, start: number, lostEdge: number): number {
+    const sb = t.sacked;
+    for (let i = 0; i < sb.length; i += 2) if (seqGt(sb[i], start)) return seqLt(sb[i], lostEdge) ? sb[i] : lostEdge;
+    return lostEdge;
+  }
+
+  /** Send MSS minus the options every data segment carries (RFC 9293 §3.7.1). */
+  private effMss(t: Tcb): number {
+    let m = t.sndMss - (t.tsOk ? 12 : 0);
+    if (t.sackOk && !t.ooo.empty) m -= 4 + 8 * Math.min(t.tsOk ? 3 : 4, t.ooo.segs.length);
+    return Math.max(8, m);
+  }
+
+  /** Window to advertise (bytes), with receiver SWS avoidance; updates RCV.NXT + RCV.WND. */
+  private advertise(t: Tcb): number {
+    const avail = Math.max(0, t.rcvBufSize - t.heldBytes);
+    const cur = Math.max(0, (t.rcvAdvEdge - t.rcvNxt) | 0);
+    let w = cur;
+    // RFC 9293 §3.8.6.2.2: move the right edge only by min(buffer/2, MSS) or more.
+    if (avail > cur && avail - cur >= Math.min(t.rcvBufSize / 2, t.rcvMss)) w = avail;
+    const max = 65535 * 2 ** t.rcvWscale;
+    if (w > max) w = max;
+    const unit = 2 ** t.rcvWscale;
+    let field = w === cur ? Math.ceil(w / unit) : Math.floor(w / unit);
+    if (field > 65535) field = 65535;
+    const edge = (t.rcvNxt + field * unit) >>> 0;
+    if (seqGt(edge, t.rcvAdvEdge)) t.rcvAdvEdge = edge;
+    return field;
+  }
+
+  private windowUpdateDue(t: Tcb): boolean {
+    const avail = Math.max(0, t.rcvBufSize - t.heldBytes);
+    const cur = Math.max(0, (t.rcvAdvEdge - t.rcvNxt) | 0);
+    return avail > cur && avail - cur >= Math.min(t.rcvBufSize / 2, t.rcvMss);
+  }
+
+  /** Send a SYN or SYN,ACK with our options. */
+  private emitSyn(t: Tcb, flags: number, seq: number, now: number, tsVal: number): void {
+    const o = this.txOpts;
+    clearTcpOptions(o);
+    o.mss = t.rcvMss;
+    if (t.wsOk) o.windowScale = t.rcvWscale;
+    if (t.sackOk) o.sackPermitted = true;
+    if (t.tsOk) {
+      o.tsVal = tsVal;
+      o.tsEcr = flags & ACK ? t.tsRecent : 0;
+    }
+    // RFC 7323 §2.2: the window in a SYN is not scaled.
+    const wnd = Math.min(65535, t.rcvBufSize);
+    if (flags & ACK) {
+      t.rcvAdvEdge = (t.rcvNxt + wnd) >>> 0;
+      t.lastAckSent = t.rcvNxt;
+    }
+    this.emit(t.localAddress, t.localPort, t.remoteAddress, t.remotePort, seq, flags & ACK ? t.rcvNxt : 0, flags, wnd, o, null, 0, 0);
+    void now;
+  }
+
+  /** Send one segment of a synchronized connection: ACK + optional data/FIN. */
+  private xmit(c: TcpConn, seq: number, len: number, flags: number, now: number, rtxCause: 'rto' | 'fast' | 'sack' | null): void {
+    const t = c.tcb;
+    const o = this.txOpts;
+    clearTcpOptions(o);
+    if (t.tsOk) {
+      o.tsVal = this.tsNow(t, now);
+      o.tsEcr = t.tsRecent;
+    }
+    if (t.sackOk && !t.ooo.empty) t.ooo.sackBlocks(t.rcvNxt, t.tsOk ? 3 : 4, o.sack);
+    const wnd = this.advertise(t);
+    if (len > 0 && ((seq + len) >>> 0) === ((t.bufSeq + t.sendBuf.length) >>> 0)) flags |= PSH;
+    const bufOff = (seq - t.bufSeq) >>> 0;
+    this.emit(t.localAddress, t.localPort, t.remoteAddress, t.remotePort, seq, t.rcvNxt, flags, wnd, o, len > 0 ? t : null, bufOff, len);
+    // Every segment carries the current ACK: the delayed ACK is satisfied.
+    t.lastAckSent = t.rcvNxt;
+    t.ackNow = false;
+    t.unackedBytes = 0;
+    t.timers.delack = Infinity;
+    const seqLen = len + (flags & FIN ? 1 : 0);
+    if (seqLen > 0) {
+      const end = (seq + seqLen) >>> 0;
+      if (rtxCause !== null || seqLt(seq, t.sndMax)) {
+        this.st.retransSegs++;
+        this.st.retransmits[rtxCause ?? 'rto']++;
+        // Karn: an RTT measured across a retransmission is ambiguous.
+        if (t.rttSeq >= 0 && seqLe(seq, t.rttSeq)) t.rttSeq = -1;
+      } else if (t.rttSeq < 0 && !t.tsOk) {
+        t.rttSeq = end;
+        t.rttTime = now;
+      }
+      if (seqGt(end, t.sndMax)) t.sndMax = end;
+      t.lastSendTime = now;
+      if (t.timers.rtx === Infinity) t.timers.rtx = now + t.rto;
+    }
+  }
+
+  private sendRst(la: number, lp: number, ra: number, rp: number, seq: number, ack: number, flags: number): void {
+    this.st.outRsts++;
+    clearTcpOptions(this.txOpts);
+    this.emit(la, lp, ra, rp, seq, ack, flags, 0, this.txOpts, null, 0, 0);
+  }
+
+  /** Build one segment in place behind the IP layer's headroom and hand it down. */
+  private emit(
+    la: number,
+    lp: number,
+    ra: number,
+    rp: number,
+    seq: number,
+    ack: number,
+    flags: number,
+    wnd: number,
+    o: TcpOptionsRepr,
+    dataFrom: Tcb | null,
+    bufOff: number,
+    len: number,
+  ): void {
+    const ip = this.ctx.ip;
+    const hr = ip.headroom;
+    const hl = TCP_HEADER_LEN + tcpOptionsLength(o);
+    const total = hl + len;
+    const buf = new Uint8Array(hr + total);
+    const v = this.txView.reset(buf, hr, total);
+    v.srcPort = lp;
+    v.dstPort = rp;
+    v.seq = seq;
+    v.ack = flags & ACK ? ack : 0;
+    buf[hr + 12] = (hl >>> 2) << 4;
+    v.flags = flags;
+    v.window = wnd;
+    emitTcpOptions(o, buf, hr + TCP_HEADER_LEN);
+    if (len > 0 && dataFrom) dataFrom.sendBuf.copyOut(bufOff, len, buf, hr + hl);
+    let tx: import('../link.js').TxMeta | undefined;
+    if (ip.offloads.txChecksum) {
+      v.fillPartialChecksum(la, ra);
+      tx = { csumStart: 0, csumOffset: 16 };
+    } else v.fillChecksum(la, ra);
+    this.st.outSegs++;
+    ip.sendIp(buf, total, tx ? { src: la, dst: ra, protocol: TCP_PROTO, tx } : { src: la, dst: ra, protocol: TCP_PROTO });
+  }
+}
+
+/** Sequence space a segment occupies: data + SYN + FIN. */
+function segLen(s: Seg): number {
+  return s.dataLen + (s.flags & SYN ? 1 : 0) + (s.flags & FIN ? 1 : 0);
+}
+
+/** start ≤ x < start + len (mod 2^32). */
+function inWin(x: number, start: number, len: number): boolean {
+  return ((x - start) >>> 0) < len;
+}
