@@ -56,7 +56,7 @@ export class ArpPacket {
 
   /** Length check only (28 bytes; trailing Ethernet padding allowed). */
   check(): WireError | null {
-    if (this.off < 0 || this.len < 0 || this.off + this.len > this.buf.length) return new WireError('truncated', 'view outside buffer');
+    if (!(this.off >= 0 && this.len >= 0 && this.off + this.len <= this.buf.length)) return new WireError('truncated', 'view outside buffer');
     if (this.len < ARP_LEN) return new WireError('truncated', `ARP packet of ${this.len} bytes`);
     return null;
   }

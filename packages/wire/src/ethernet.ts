@@ -66,7 +66,7 @@ export class EthernetPacket {
 
   /** Length check only: null when the header fits in the view and the view fits in `buf`. */
   check(): WireError | null {
-    if (this.off < 0 || this.len < 0 || this.off + this.len > this.buf.length) return new WireError('truncated', 'view outside buffer');
+    if (!(this.off >= 0 && this.len >= 0 && this.off + this.len <= this.buf.length)) return new WireError('truncated', 'view outside buffer');
     if (this.len < ETH_HEADER_LEN) return new WireError('truncated', `ethernet frame of ${this.len} bytes`);
     return null;
   }

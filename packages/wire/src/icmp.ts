@@ -93,7 +93,7 @@ export class IcmpPacket {
 
   /** Length check only: the 8-byte header fits. */
   check(): WireError | null {
-    if (this.off < 0 || this.len < 0 || this.off + this.len > this.buf.length) return new WireError('truncated', 'view outside buffer');
+    if (!(this.off >= 0 && this.len >= 0 && this.off + this.len <= this.buf.length)) return new WireError('truncated', 'view outside buffer');
     if (this.len < ICMP_HEADER_LEN) return new WireError('truncated', `ICMP message of ${this.len} bytes`);
     return null;
   }

@@ -78,7 +78,7 @@ export class IgmpPacket {
 
   /** Length check only: the 8-byte message fits. */
   check(): WireError | null {
-    if (this.off < 0 || this.len < 0 || this.off + this.len > this.buf.length) return new WireError('truncated', 'view outside buffer');
+    if (!(this.off >= 0 && this.len >= 0 && this.off + this.len <= this.buf.length)) return new WireError('truncated', 'view outside buffer');
     if (this.len < IGMP_LEN) return new WireError('truncated', `IGMP message of ${this.len} bytes`);
     return null;
   }

@@ -103,7 +103,7 @@ export class Ipv4Packet {
    * length <= view length. After this every accessor (and `payload`, `options`) is in bounds.
    */
   check(): WireError | null {
-    if (this.off < 0 || this.len < 0 || this.off + this.len > this.buf.length) return new WireError('truncated', 'view outside buffer');
+    if (!(this.off >= 0 && this.len >= 0 && this.off + this.len <= this.buf.length)) return new WireError('truncated', 'view outside buffer');
     if (this.len < IPV4_HEADER_LEN) return new WireError('truncated', `IPv4 packet of ${this.len} bytes`);
     const hl = this.headerLength;
     if (hl < IPV4_HEADER_LEN) return new WireError('bad-header-length', `IHL ${hl >> 2} < 5`);
@@ -116,7 +116,7 @@ export class Ipv4Packet {
 
   /** Everything `parseIpv4` checks (version, lengths, options, fragment bounds, checksum) without a repr. */
   validate(opts?: Ipv4ParseOptions): WireError | null {
-    if (this.off < 0 || this.len < 0 || this.off + this.len > this.buf.length) return new WireError('truncated', 'view outside buffer');
+    if (!(this.off >= 0 && this.len >= 0 && this.off + this.len <= this.buf.length)) return new WireError('truncated', 'view outside buffer');
     if (this.len < IPV4_HEADER_LEN) return new WireError('truncated', `IPv4 packet of ${this.len} bytes`);
     if (this.version !== 4) return new WireError('bad-version', `IP version ${this.version}`);
     const e = this.check();

@@ -66,7 +66,7 @@ export class UdpPacket {
 
   /** Length checks: header present, 8 <= length field <= view length. */
   check(): WireError | null {
-    if (this.off < 0 || this.len < 0 || this.off + this.len > this.buf.length) return new WireError('truncated', 'view outside buffer');
+    if (!(this.off >= 0 && this.len >= 0 && this.off + this.len <= this.buf.length)) return new WireError('truncated', 'view outside buffer');
     if (this.len < UDP_HEADER_LEN) return new WireError('truncated', `UDP datagram of ${this.len} bytes`);
     const l = this.length;
     if (l < UDP_HEADER_LEN) return new WireError('bad-length', `UDP length ${l} < 8`);
