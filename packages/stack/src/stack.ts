@@ -349,8 +349,8 @@ export class Stack {
     const host = formatIp(p.dst);
     const e =
       type === 3 && code === 0
-        ? err('ENETUNREACH', `network unreachable: ${host}`, { syscall: 'ping', info: { address: host, type, code } })
-        : err('EHOSTUNREACH', `host unreachable: ${host} (ICMP type ${type} code ${code})`, { syscall: 'ping', info: { address: host, type, code } });
+        ? err('ENETUNREACH', `network unreachable: ${host}`, { syscall: 'ping', info: { address: host, icmpType: type, icmpCode: code } })
+        : err('EHOSTUNREACH', `host unreachable: ${host} (ICMP type ${type} code ${code})`, { syscall: 'ping', info: { address: host, icmpType: type, icmpCode: code } });
     this.settlePing(seq, p, null, e);
   }
 
