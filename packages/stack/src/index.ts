@@ -1,1 +1,16 @@
-export {};
+export * from './errors.js';
+export * from './link.js';
+export * from './clock.js';
+export * from './stack.js';
+export * from './engine/types.js';
+export * from './engine/engine.js';
+export * from './engine/arp.js';
+export * from './engine/reassembly.js';
+export * from './udp/layer.js';
+export * from './udp/socket.js';
+export * from './links/faults.js';
+export * from './links/memory.js';
+export * from './links/faulty.js';
+export * from './links/pcap.js';
+export * from './util/random.js';
+export * from './util/addr.js';
