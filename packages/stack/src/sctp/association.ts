@@ -143,6 +143,8 @@ export class SctpAssoc {
   private lastDataSrc = -1;
   private aboveHighWater = false;
   private snapSeq = 0;
+  /** Our address the last packet from the peer was sent to. */
+  private lastLocal = 0;
 
   constructor(
     readonly host: AssocHost,
@@ -284,6 +286,7 @@ export class SctpAssoc {
     const c0 = repr.chunks[0];
     if (!c0) return;
     const C = this.host.counters;
+    this.lastLocal = dst;
     // §8.5 / §8.5.1: verification tag rules per first chunk.
     if (c0.kind === 'init') {
       if (repr.verificationTag !== 0) return void C.badVtag++;
@@ -1215,9 +1218,13 @@ export class SctpAssoc {
     ip.sendIp(buf, len, { src, dst, protocol: SCTP_PROTOCOL });
   }
 
-  /** Our source address towards `dst`: the first of our announced addresses that is local here. */
+  /**
+   * Our source address towards `dst`: the local address the peer last reached us on (replies go
+   * back the way they came, §6.4), else the first of our announced addresses that is local here.
+   */
   private sourceFor(dst: number): number | null {
     const ip = this.host.ip;
+    if (this.lastLocal !== 0 && ip.isLocalAddress(this.lastLocal)) return this.lastLocal;
     for (const a of this.s.localAddrs) if (ip.isLocalAddress(a)) return a;
     return ip.sourceFor(dst);
   }
