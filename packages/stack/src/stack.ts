@@ -22,6 +22,7 @@ import { UdpLayer, type UdpLayerOptions } from './udp/layer.js';
 import { UdpSocket, type MessageListener, type UdpSocketOptions } from './udp/socket.js';
 import { TcpLayer, type TcpOptions } from './tcp/index.js';
 import { createServer as tcpCreateServer, connect as tcpConnect } from './tcp/api.js';
+import { SctpLayer, type SctpLayerOptions } from './sctp/index.js';
 import { formatIp, formatMac, parseCidr, parseIp, parseMac } from './util/addr.js';
 import { randomMac } from './util/random.js';
 
@@ -52,6 +53,8 @@ export interface StackOptions {
   icmpRateLimit?: IcmpRateLimit;
   /** UDP receive queue bounds. */
   udp?: UdpLayerOptions;
+  /** SCTP protocol parameters (RTO, PF, buffers...). */
+  sctp?: SctpLayerOptions;
   /** Default TTL (64). */
   ttl?: number;
 }
@@ -89,6 +92,7 @@ export class Stack {
   private readonly eng: Engine;
   private readonly udpLayer: UdpLayer;
   private readonly tcpLayer: TcpLayer;
+  private readonly sctpLayer: SctpLayer;
   private readonly ctx: TransportContext;
   private readonly batchSize: number;
   private state = RUNNING;
@@ -157,6 +161,8 @@ export class Stack {
     this.eng.addTransport(this.udpLayer);
     this.tcpLayer = new TcpLayer(this.ctx, options.tcp);
     this.eng.addTransport(this.tcpLayer);
+    this.sctpLayer = new SctpLayer(this.ctx, options.sctp);
+    this.eng.addTransport(this.sctpLayer);
     this.eng.hooks.echoReply = (src, id, seq, _data, now) => this.onEchoReply(src, id, seq, now);
     this.eng.hooks.echoError = (id, seq, type, code) => this.onEchoError(id, seq, type, code);
     const handler: LinkHandler = {
@@ -246,6 +252,11 @@ export class Stack {
 
   get tcp(): TcpLayer {
     return this.tcpLayer;
+  }
+
+  /** SCTP (RFC 9260): createServer, connect, adopt. */
+  get sctp(): SctpLayer {
+    return this.sctpLayer;
   }
 
   /** The transport context handed to protocols (for code that plugs in more of them). */
