@@ -14,3 +14,4 @@ export * from './links/faulty.js';
 export * from './links/pcap.js';
 export * from './util/random.js';
 export * from './util/addr.js';
+export * from './sctp/index.js';
