@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './link.js';
+export * from './checkpoint-types.js';
 export * from './clock.js';
 export * from './stack.js';
 export * from './engine/types.js';

@@ -1,0 +1,196 @@
+#!/usr/bin/env node
+/**
+ * Checkpoint cost per connection: encode (validate + msgpack + HMAC-SHA256), decode (HMAC verify
+ * + msgpack + validate) and validate alone, for a typical object-mapped TCP checkpoint (no
+ * payload bytes), plus a full checkpoint carrying 64 KiB of send data, a UDP one and a bundle.
+ * Each is measured per call (median of several rounds over a batch) and for a batch of 10,000
+ * distinct connections.
+ *
+ *   npx tsc -b packages/checkpoint && node bench/checkpoint-cost.mjs [--json out.json] [--n 10000]
+ *
+ * Restore cost (building the unready socket) belongs to the TCP engine and is not measured here.
+ */
+import { createHmac } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { createRequire } from 'node:module';
+import { encodeCheckpoint, decodeCheckpoint, validateCheckpoint } from '../packages/checkpoint/dist/index.js';
+
+// msgpackr is a dependency of @hastack/checkpoint, not of the workspace root.
+const { Packr, Unpackr } = createRequire(new URL('../packages/checkpoint/package.json', import.meta.url))('msgpackr');
+
+const args = process.argv.slice(2);
+const argOf = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const N = Number(argOf('--n', '10000'));
+const jsonOut = argOf('--json', null);
+const KEY = Buffer.from('bench-key-0123456789abcdef-bench', 'utf8');
+
+const ip = (a, b, c, d) => ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+
+/** A typical object-mapped TCP checkpoint: state + one object ref, no payload bytes. */
+function objectMapped(i) {
+  const sndUna = (0x10000000 + i * 7919) >>> 0;
+  return {
+    kind: 'tcp',
+    meta: { version: 1, nodeId: 'node-a', takenAt: 1_763_800_000_000 + i, takenAtMono: 100_000 + i },
+    link: { localMac: new Uint8Array([2, 0, 0, 0, 0, 1]), peerMac: new Uint8Array([2, 0, 0, 0, 0, 2]) },
+    ip: { localAddress: ip(198, 18, 0, 1), remoteAddress: (ip(198, 19, 0, 0) + (i >> 8)) >>> 0, ttl: 64, tos: 0 },
+    tcp: {
+      state: 'ESTABLISHED',
+      localPort: 80,
+      remotePort: 1024 + (i % 60000),
+      iss: (sndUna - 5000) >>> 0,
+      irs: (i * 104729) >>> 0,
+      sndUna,
+      sndNxt: (sndUna + 64_000) >>> 0,
+      sndMax: (sndUna + 64_000) >>> 0,
+      sndWnd: 1_048_576,
+      sndWl1: (i * 104729 + 120) >>> 0,
+      sndWl2: sndUna,
+      rcvNxt: (i * 104729 + 120) >>> 0,
+      rcvWnd: 4_194_304,
+      sndWscale: 7,
+      rcvWscale: 7,
+      sndMss: 1460,
+      rcvMss: 1460,
+      sackPermitted: true,
+      timestamps: true,
+      tsOffset: (i * 2654435761) >>> 0,
+      tsRecent: 777_000 + i,
+      tsRecentAge: 3.25,
+      tsLastSent: (i * 2654435761 + 99_000) >>> 0,
+      cc: { algorithm: 'cubic', cwnd: 146_000, ssthresh: 300_000, srtt: 1.5, rttvar: 0.75, rto: 200, cubic: { wMax: 200_000, k: 1500.5, epochStart: -250 } },
+      finSent: false,
+      finReceived: false,
+      finSeq: null,
+      timers: { retransmit: 198.5 },
+      options: { noDelay: true },
+      sendLength: 1_000_000,
+      sendRanges: [],
+      recvBuffer: new Uint8Array(0),
+    },
+    app: {
+      protocol: 'http/1.1',
+      objects: [{ id: '/srv/www/file-' + (i % 100) + '.bin', seq: (sndUna - 200) >>> 0, offset: i, length: 1_000_200 }],
+    },
+  };
+}
+
+function full(i) {
+  const cp = objectMapped(i);
+  cp.app = { protocol: 'http/1.1', objects: [] };
+  cp.tcp.sendLength = 65536;
+  cp.tcp.sndNxt = cp.tcp.sndMax = (cp.tcp.sndUna + 32768) >>> 0;
+  cp.tcp.sendRanges = [{ seq: cp.tcp.sndUna, data: new Uint8Array(65536).fill(i & 0xff) }];
+  cp.tcp.recvBuffer = new Uint8Array(1024);
+  return cp;
+}
+
+function udp(i) {
+  return {
+    kind: 'udp',
+    meta: { version: 1, nodeId: 'node-a', takenAt: 1_763_800_000_000 + i, takenAtMono: 100_000 + i },
+    link: { localMac: new Uint8Array([2, 0, 0, 0, 0, 1]), peerMac: null },
+    ip: { localAddress: ip(198, 18, 0, 1), remoteAddress: ip(239, 1, 2, 3), ttl: 64, tos: 0 },
+    udp: { localPort: 5004 + (i % 1000), remotePort: 5004, multicast: [{ group: ip(239, 1, 2, 3), interfaceAddress: 0 }], options: { multicastTtl: 4 } },
+    app: { protocol: 'rtp', objects: [], state: { ssrc: i, seq: i & 0xffff } },
+  };
+}
+
+function bundle(i) {
+  const control = objectMapped(i);
+  control.app = { protocol: 'rtsp', objects: [] };
+  control.tcp.sendLength = 0;
+  control.tcp.sndNxt = control.tcp.sndMax = control.tcp.sndUna;
+  const a = udp(i);
+  const b = udp(i + 1);
+  a.meta = b.meta = control.meta;
+  return { kind: 'bundle', meta: control.meta, members: [control, a, b], app: { protocol: 'rtsp', objects: [], state: { session: 'S' + i } } };
+}
+
+const now = () => process.hrtime.bigint();
+
+/** ns per op: median over `rounds` passes of `fn` applied to every item. */
+function perOp(items, fn, rounds = 7) {
+  const res = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = now();
+    for (let i = 0; i < items.length; i++) fn(items[i]);
+    res.push(Number(now() - t0) / items.length);
+  }
+  res.sort((a, b) => a - b);
+  return res[Math.floor(res.length / 2)];
+}
+
+function measure(name, make, n) {
+  const cps = Array.from({ length: n }, (_, i) => make(i));
+  const encoded = cps.map((cp) => encodeCheckpoint(cp, { key: KEY }));
+  // warm-up
+  perOp(cps.slice(0, Math.min(n, 2000)), (cp) => encodeCheckpoint(cp, { key: KEY }), 3);
+  perOp(encoded.slice(0, Math.min(n, 2000)), (b) => decodeCheckpoint(b, { key: KEY }), 3);
+  const t0 = now();
+  for (const cp of cps) encodeCheckpoint(cp, { key: KEY });
+  const batchEncodeMs = Number(now() - t0) / 1e6;
+  const t1 = now();
+  for (const b of encoded) decodeCheckpoint(b, { key: KEY });
+  const batchDecodeMs = Number(now() - t1) / 1e6;
+  const sample = cps.slice(0, Math.min(n, 2000));
+  const sampleEnc = encoded.slice(0, sample.length);
+  const r = {
+    name,
+    connections: n,
+    encodedBytes: encoded[0].length,
+    encodeNs: perOp(sample, (cp) => encodeCheckpoint(cp, { key: KEY })),
+    decodeNs: perOp(sampleEnc, (b) => decodeCheckpoint(b, { key: KEY })),
+    validateNs: perOp(sample, (cp) => validateCheckpoint(cp)),
+    batchEncodeMs,
+    batchDecodeMs,
+  };
+  r.encodePlusDecodeNs = r.encodeNs + r.decodeNs;
+  return r;
+}
+
+/** The parts: HMAC-SHA256 of one typical frame, msgpack pack and unpack alone. */
+function parts() {
+  const cps = Array.from({ length: 2000 }, (_, i) => objectMapped(i));
+  const enc = cps.map((cp) => encodeCheckpoint(cp, { key: KEY }));
+  const packr = new Packr({ useRecords: false, structuredClone: false, moreTypes: false, bundleStrings: false });
+  const unpackr = new Unpackr({ useRecords: false, structuredClone: false, mapsAsObjects: true, copyBuffers: true });
+  const bodies = enc.map((b) => b.subarray(6, b.length - 32));
+  perOp(cps, (cp) => packr.pack(cp), 3);
+  return {
+    hmacNs: perOp(enc, (b) => createHmac('sha256', KEY).update(b.subarray(0, b.length - 32)).digest()),
+    msgpackPackNs: perOp(cps, (cp) => packr.pack(cp)),
+    msgpackUnpackNs: perOp(bodies, (b) => unpackr.unpack(b)),
+  };
+}
+
+const results = {
+  when: new Date().toISOString(),
+  node: process.version,
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  cpus: os.cpus().length,
+  loadavg: os.loadavg(),
+  target: 'encode + decode <= 5000 ns per object-mapped connection (issue 7)',
+  cases: [
+    measure('tcp object-mapped (no payload)', objectMapped, N),
+    measure('tcp full (64 KiB send + 1 KiB recv)', full, Math.min(N, 1000)),
+    measure('udp multicast', udp, N),
+    measure('bundle (tcp control + 2 udp)', bundle, N),
+  ],
+  parts: parts(),
+};
+
+const f = (x) => x.toFixed(0).padStart(8);
+console.log(`checkpoint cost — node ${results.node}, ${results.cpu} ×${results.cpus}, load ${results.loadavg.map((x) => x.toFixed(2)).join(' ')}`);
+console.log('case                                     bytes  encode ns  decode ns  enc+dec ns  validate ns   batch enc ms  batch dec ms  (n)');
+for (const c of results.cases) {
+  console.log(
+    `${c.name.padEnd(40)} ${String(c.encodedBytes).padStart(6)} ${f(c.encodeNs)}   ${f(c.decodeNs)}   ${f(c.encodePlusDecodeNs)}    ${f(c.validateNs)}      ${c.batchEncodeMs.toFixed(1).padStart(8)}      ${c.batchDecodeMs.toFixed(1).padStart(8)}  (${c.connections})`,
+  );
+}
+console.log(`parts (object-mapped): HMAC-SHA256 ${f(results.parts.hmacNs)} ns, msgpack pack ${f(results.parts.msgpackPackNs)} ns, unpack ${f(results.parts.msgpackUnpackNs)} ns`);
+if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2) + '\n');
