@@ -201,7 +201,7 @@ export class Engine implements IpLayer {
   readonly eth = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0 };
   readonly arp = { rxAccepted: 0, rxRequests: 0, rxReplies: 0, rxIgnored: 0, txRequests: 0, txReplies: 0, txGratuitous: 0, learned: 0, updated: 0, resolveFailed: 0, queued: 0, conflicts: 0 };
   readonly ip = {
-    rxPackets: 0, rxLoopback: 0, rxDelivered: 0, rxFragments: 0, fragQueued: 0, reassembled: 0, reasmTimeouts: 0, reasmFailed: 0,
+    rxPackets: 0, rxLoopback: 0, rxDelivered: 0, rxToTransport: 0, rxFragments: 0, fragQueued: 0, reassembled: 0, reasmTimeouts: 0, reasmFailed: 0,
     txPackets: 0, txFragments: 0, fragmented: 0, txLoopback: 0,
   };
   readonly icmp = { rxMessages: 0, rxAccepted: 0, rxEchoRequests: 0, rxEchoReplies: 0, rxErrors: 0, txEchoRequests: 0, txEchoReplies: 0, txUnreachable: 0, txTimeExceeded: 0, rateLimited: 0 };
@@ -623,6 +623,7 @@ export class Engine implements IpLayer {
       return;
     }
     this.ip.rxDelivered++;
+    this.ip.rxToTransport++;
     t.receive(rx, pkt.subarray(pOff + hl, pOff + pLen), pkt.subarray(pOff, pOff + pLen), now);
   }
 
@@ -633,7 +634,7 @@ export class Engine implements IpLayer {
     if (e) {
       const k = reasonKey('icmp', e) as keyof EngineDrops;
       if (k in this.drops) this.drops[k]++;
-      else this.drops.icmpUnsupported++;
+      else this.drops.icmpBadQuote++; // bad version / header length inside an error's quote
       return;
     }
     const rx = this.rx;
