@@ -22,6 +22,7 @@
  * Parsing is deliberately minimal and self-contained (Ethernet II, IPv4 without fragments, TCP):
  * it only reads what it needs and counts everything it cannot use.
  */
+import { checksum, pseudoHeaderSum } from '@hastack/wire';
 import { portInRanges, type PortRange } from './ports.js';
 
 /** One end of a snooped connection. Sequence numbers are raw 32-bit values. */
@@ -75,6 +76,12 @@ export interface SnooperOptions {
   maxTotalBytes?: number;
   /** Most states waiting in the output queue. Default 4096. */
   maxQueue?: number;
+  /**
+   * Verify IPv4 header and TCP checksums (default true): a corrupted segment the endpoint drops
+   * must not enter the replay buffer. Turn off where the link hands over frames whose checksums
+   * were offloaded and never filled in.
+   */
+  verifyChecksums?: boolean;
 }
 
 export interface SnooperStats {
@@ -84,6 +91,7 @@ export interface SnooperStats {
   notTcp: number;
   fragments: number;
   malformed: number;
+  badChecksum: number;
   unwatched: number;
   connectionsOpened: number;
   connectionsClosed: number;
@@ -179,6 +187,7 @@ export class ConnectionSnooper {
     notTcp: 0,
     fragments: 0,
     malformed: 0,
+    badChecksum: 0,
     unwatched: 0,
     connectionsOpened: 0,
     connectionsClosed: 0,
@@ -195,6 +204,7 @@ export class ConnectionSnooper {
   private readonly maxPerConn: number;
   private readonly maxTotal: number;
   private readonly maxQueue: number;
+  private readonly verify: boolean;
   private watched: Watched[] = [];
   private readonly byServer = new Map<number, Map<number, Conn>>();
   private count = 0;
@@ -209,6 +219,7 @@ export class ConnectionSnooper {
     this.maxPerConn = options.maxBytesPerConnection ?? 64 * 1024;
     this.maxTotal = options.maxTotalBytes ?? 16 * 1024 * 1024;
     this.maxQueue = options.maxQueue ?? 4096;
+    this.verify = options.verifyChecksums ?? true;
   }
 
   /** Watch connections whose server end is `ip` on one of `ports` (default all). */
@@ -278,6 +289,11 @@ export class ConnectionSnooper {
     }
     const src = u32((p[12] << 24) | (p[13] << 16) | (p[14] << 8) | p[15]);
     const dst = u32((p[16] << 24) | (p[17] << 16) | (p[18] << 8) | p[19]);
+    // RFC 791 §3.1 header checksum; RFC 9293 §3.1 TCP checksum over the pseudo-header.
+    if (this.verify && (checksum(p, 0, ihl) !== 0 || checksum(p, ihl, total, pseudoHeaderSum(src, dst, 6, total - ihl)) !== 0)) {
+      this.stats.badChecksum++;
+      return;
+    }
     this.receiveTcp(src, dst, p.subarray(ihl, total), now);
   }
 
