@@ -16,3 +16,16 @@ export * from './links/pcap.js';
 export * from './util/random.js';
 export * from './util/addr.js';
 export * from './sctp/index.js';
+export {
+  Socket,
+  Server,
+  TcpSocket,
+  TcpServer,
+  type ServerOptions as TcpServerOptions,
+  type ListenOptions as TcpServerListenOptions,
+  type SocketOptions as TcpSocketOptions,
+  type SocketConnectOptions as TcpConnectOptions,
+  type AddressInfo as TcpAddressInfo,
+  type ConnectionListener as TcpConnectionListener,
+  type TcpApiHost,
+} from './tcp/api.js';

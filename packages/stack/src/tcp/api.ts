@@ -1,11 +1,31 @@
-// Placeholder until the TCP API (net.Server / net.Socket look-alikes) lands; its owner replaces this file.
-import { err } from '../errors.js';
-import type { Stack } from '../stack.js';
+/**
+ * The node:net-shaped TCP API. `stack.createServer(...)` and `stack.connect(...)` call these with
+ * the stack first; everything else behaves like `net.createServer` / `net.connect`.
+ * See docs/tcp.md (guide) and docs/api/tcp.md (reference).
+ */
+import { Server, type ConnectionListener, type ServerOptions } from './server.js';
+import { Socket, normalizeConnectArgs, type SocketConnectOptions, type TcpApiHost } from './socket.js';
 
-export function createServer(_stack: Stack, ..._args: unknown[]): never {
-  throw err('ENOTSUP', 'TCP servers are not implemented yet');
+/** `net.createServer([options][, connectionListener])` on `stack`. */
+export function createServer(stack: TcpApiHost, options?: ServerOptions | ConnectionListener, connectionListener?: ConnectionListener): Server;
+export function createServer(stack: TcpApiHost, ...args: unknown[]): Server;
+export function createServer(stack: TcpApiHost, ...args: unknown[]): Server {
+  return new Server(stack, args[0] as ServerOptions | ConnectionListener | undefined, args[1] as ConnectionListener | undefined);
 }
 
-export function connect(_stack: Stack, ..._args: unknown[]): never {
-  throw err('ENOTSUP', 'TCP connections are not implemented yet');
+/** `net.connect(options[, connectListener])` / `net.connect(port[, host][, connectListener])` on `stack`. */
+export function connect(stack: TcpApiHost, options: SocketConnectOptions, connectListener?: () => void): Socket;
+export function connect(stack: TcpApiHost, port: number | string, host?: string, connectListener?: () => void): Socket;
+export function connect(stack: TcpApiHost, ...args: unknown[]): Socket;
+export function connect(stack: TcpApiHost, ...args: unknown[]): Socket {
+  const [opts] = normalizeConnectArgs(args);
+  const socket = new Socket({ ...opts, stack });
+  return socket.connect(...(args as [SocketConnectOptions]));
 }
+
+/** Alias of connect (Node's net.createConnection). */
+export const createConnection = connect;
+
+export { Socket, Server, Socket as TcpSocket, Server as TcpServer };
+export type { ServerOptions, ListenOptions, ConnectionListener } from './server.js';
+export type { SocketOptions, SocketConnectOptions, AddressInfo, AdoptOptions, TcpApiHost } from './socket.js';
