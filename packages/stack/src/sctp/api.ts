@@ -148,6 +148,12 @@ export class SctpAssociation extends EventEmitter {
     return this.engine.snapshot(this.host.now(), app);
   }
 
+  /** @internal Ask the stack for an output pass (replication). */
+  kick(): void {
+    this.engine.kick();
+    this.host.wake();
+  }
+
   /** Association counters. */
   stats(): Record<string, number> {
     return { ...this.engine.s.stats };

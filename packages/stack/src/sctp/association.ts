@@ -286,6 +286,11 @@ export class SctpAssoc {
     const c0 = repr.chunks[0];
     if (!c0) return;
     const C = this.host.counters;
+    if (this.frozen) {
+      // Handing over (seed 004): only heartbeats are answered; the secondary owns the rest.
+      for (const c of repr.chunks) if (c.kind === 'heartbeat' && repr.verificationTag === s.myTag) this.queueControl({ kind: 'heartbeat-ack', info: c.info.slice() }, src);
+      return;
+    }
     this.lastLocal = dst;
     // §8.5 / §8.5.1: verification tag rules per first chunk.
     if (c0.kind === 'init') {
@@ -1369,6 +1374,7 @@ export class SctpAssoc {
   kill(): void {
     if (this.closed) return;
     this.closed = true;
+    this.s.state = 'CLOSED';
     this.host.unregister(this);
   }
 
@@ -1376,7 +1382,14 @@ export class SctpAssoc {
   setGate(g: ReplicationGate | null): void {
     const before = this.gate;
     this.gate = g;
-    if (!g || !before || g.cumTsn !== before.cumTsn || g.rcvdAbove.length !== before.rcvdAbove.length) this.s.sackNow = this.s.sackNow || this.s.sackPending > 0 || !!before;
+    if (!g || !before || g.cumTsn !== before.cumTsn || g.rcvdAbove.length !== before.rcvdAbove.length) {
+      if (this.s.cumTsn !== seqAdd(this.s.peerInitialTsn, -1) || this.s.rcvdAbove.length > 0) this.s.sackNow = true;
+    }
+    this.needOutput = true;
+  }
+
+  /** Ask for an output pass without marking the state changed. */
+  kick(): void {
     this.needOutput = true;
   }
 

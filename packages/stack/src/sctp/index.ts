@@ -5,3 +5,13 @@
 export { SctpLayer, type SctpLayerOptions, type SctpConnectOptions, type SctpStandbyRecord } from './layer.js';
 export { SctpAssociation, SctpServer, type SctpSendOptions, type SctpMessageInfo, type SctpServerOptions } from './api.js';
 export { SCTP_DEFAULTS, type SctpSnapshot, type SctpPathInfo, type SctpStateName, type SctpPathStateName, type SctpProtocolOptions, type AssocState } from './types.js';
+export {
+  SctpReplicator,
+  SctpStandby,
+  SctpSnapshotStore,
+  sctpChannel,
+  type SctpSyncPolicy,
+  type ReplicationChannel,
+  type SctpReplicatorOptions,
+  type SctpStandbyOptions,
+} from './replication.js';

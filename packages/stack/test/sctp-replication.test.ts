@@ -1,0 +1,217 @@
+/**
+ * Seed 004 in memory: one association whose endpoint spans two hosts.
+ *   public network  : peer 198.18.0.10, host 1 = A1 198.18.0.1, host 2 = A2 198.18.0.2
+ *   cluster network : host 1 198.19.0.1, host 2 198.19.0.2, store host 198.19.0.3
+ * The peer streams numbered messages to an echo service; host 1 (primary) answers, replicating
+ * to host 2 (secondary) by one of the policies; host 1 is killed mid-transfer (stack.crash()), the
+ * peer's path failover moves to A2 and the secondary continues. Checks: every echo arrives
+ * exactly once and in order (SHA-256), the application state replicated with the association
+ * counted every message exactly once, and the peer kept one association throughout.
+ */
+import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import {
+  MemoryNetwork,
+  Stack,
+  VirtualClock,
+  SctpReplicator,
+  SctpStandby,
+  SctpSnapshotStore,
+  sctpChannel,
+  type SctpAssociation,
+  type SctpSyncPolicy,
+  type ReplicationChannel,
+} from '@hastack/stack';
+
+const A1 = '198.18.0.1';
+const A2 = '198.18.0.2';
+
+interface AppState {
+  count: number;
+  hash: number;
+}
+
+function fnv(h: number, d: Uint8Array): number {
+  let x = h >>> 0;
+  for (let i = 0; i < d.length; i++) x = Math.imul(x ^ d[i], 0x01000193) >>> 0;
+  return x;
+}
+
+/** The replicated service: echo every message; state = count and a running hash. */
+class EchoApp {
+  constructor(
+    readonly a: SctpAssociation,
+    readonly state: AppState,
+  ) {
+    a.on('message', (d: Uint8Array) => {
+      this.state.count++;
+      this.state.hash = fnv(this.state.hash, d);
+      a.send(d);
+    });
+  }
+}
+
+async function connectChannel(clock: VirtualClock, from: Stack, to: Stack, host: string, port: number, onServer: (ch: ReplicationChannel) => void): Promise<ReplicationChannel> {
+  let serverCh: ReplicationChannel | null = null;
+  to.sctp.createServer({ port }, (a) => {
+    serverCh = sctpChannel(a);
+    onServer(serverCh);
+  }).listen();
+  const c = from.sctp.connect({ host, port });
+  await clock.run(() => c.state === 'ESTABLISHED' && serverCh !== null, { maxMs: 10_000 });
+  return sctpChannel(c);
+}
+
+interface Run {
+  policy: SctpSyncPolicy;
+  store?: boolean;
+  messages?: number;
+  crashAt?: number;
+}
+
+async function replicated(r: Run) {
+  const clock = new VirtualClock();
+  const pub = new MemoryNetwork({ clock, seed: 1, delayMs: 5 });
+  const priv = new MemoryNetwork({ clock, seed: 2, delayMs: 1 });
+  const peer = new Stack({ link: pub.createPort(), address: '198.18.0.10/24', clock });
+  const h1 = new Stack({ link: pub.createPort(), address: `${A1}/24`, clock });
+  const h2 = new Stack({ link: pub.createPort(), address: `${A2}/24`, clock });
+  const c1 = new Stack({ link: priv.createPort(), address: '198.19.0.1/24', clock });
+  const c2 = new Stack({ link: priv.createPort(), address: '198.19.0.2/24', clock });
+  const c3 = new Stack({ link: priv.createPort(), address: '198.19.0.3/24', clock });
+
+  // Intra-cluster channels (SCTP associations on the cluster network).
+  let standbyCh: ReplicationChannel | null = null;
+  const primaryCh = await connectChannel(clock, c1, c2, '198.19.0.2', 7000, (ch) => (standbyCh = ch));
+  let storeForPrimary: ReplicationChannel | undefined;
+  let storeForStandby: ReplicationChannel | undefined;
+  const store = new SctpSnapshotStore();
+  if (r.store) {
+    storeForPrimary = await connectChannel(clock, c1, c3, '198.19.0.3', 7001, (ch) => store.serve(ch));
+    storeForStandby = await connectChannel(clock, c2, c3, '198.19.0.3', 7002, (ch) => store.serve(ch));
+  }
+
+  // Host 2: the standby.
+  const standby = new SctpStandby(h2.sctp, { channel: standbyCh!, store: storeForStandby, clock, failureTimeoutMs: 300 });
+  let app2: EchoApp | null = null;
+  standby.on('takeover', (a: SctpAssociation, app: AppState) => (app2 = new EchoApp(a, { ...app })));
+
+  // Host 1: the primary service, announcing A1 and A2.
+  let app1: EchoApp | null = null;
+  let rep: SctpReplicator | null = null;
+  h1.sctp.createServer({ port: 5000, addresses: [A1, A2] }, (a) => {
+    app1 = new EchoApp(a, { count: 0, hash: 0x811c9dc5 });
+    rep = new SctpReplicator(a, { channel: primaryCh, store: storeForPrimary, policy: r.policy, clock, appState: () => ({ ...app1!.state }) });
+  }).listen();
+
+  // The peer: one message every 5 ms.
+  const n = r.messages ?? 600;
+  const c = peer.sctp.connect({ host: A1, port: 5000 });
+  const sent: Buffer[] = [];
+  const echoes: Buffer[] = [];
+  const echoTimes: number[] = [];
+  const pathLog: string[] = [];
+  let peerError: unknown = null;
+  c.on('error', (e) => (peerError = e));
+  c.on('path-change', (e: { address: string; state: string }) => pathLog.push(`${clock.now()} ${e.address} ${e.state}`));
+  c.on('message', (d: Uint8Array) => {
+    echoes.push(Buffer.from(d));
+    echoTimes.push(clock.now());
+  });
+  let i = 0;
+  const tick = (): void => {
+    if (i >= n || c.state !== 'ESTABLISHED') return;
+    const m = createHash('sha256').update(`msg ${i}`).digest();
+    const payload = Buffer.concat([m, m, m, m, Buffer.alloc(872, i & 0xff)]);
+    sent.push(payload);
+    c.send(payload);
+    i++;
+    clock.setTimer(clock.now() + 5, tick);
+  };
+  c.on('connect', tick);
+  await clock.run(() => c.state === 'ESTABLISHED' && c.paths().every((p) => p.state === 'active'), { maxMs: 10_000 });
+
+  // Run to the crash point, then kill host 1 (public and cluster stacks).
+  const crashAt = clock.now() + (r.crashAt ?? 1500);
+  await clock.run(() => clock.now() >= crashAt, { maxMs: 10_000 });
+  if (r.policy.kind === 'impending-failure') {
+    let ready = false;
+    rep!.once('handover-ready', () => (ready = true));
+    rep!.impendingFailure();
+    await clock.run(() => ready, { maxMs: 5_000 });
+  }
+  const tCrash = clock.now();
+  const echoesAtCrash = echoes.length;
+  h1.crash();
+  c1.crash();
+  const done = await clock.run(() => echoes.length >= n, { maxMs: 120_000 });
+  // The peer-visible interruption: the longest silence between echoes after the crash.
+  let outage = 0;
+  let prev = tCrash;
+  for (let k = echoesAtCrash; k < echoTimes.length; k++) {
+    outage = Math.max(outage, echoTimes[k] - prev);
+    prev = echoTimes[k];
+  }
+  const pfLine = pathLog.find((l) => l.endsWith(`${A1} pf`) || l.endsWith(`${A1} inactive`));
+  const movedAfter = pfLine ? Number(pfLine.split(' ')[0]) - tCrash : NaN;
+  return { done, sent, echoes, app1: app1!, app2: app2 as EchoApp | null, rep: rep!, standby, c, peer, h2, tCrash, outage, movedAfter, pathLog, peerError: peerError as unknown, store, n };
+}
+
+function check(r: Awaited<ReturnType<typeof replicated>>) {
+  expect(r.done).toBe(true);
+  expect(r.peerError).toBeNull();
+  // Every echo exactly once, in order.
+  expect(r.echoes.length).toBe(r.n);
+  const h = (l: Buffer[]) => createHash('sha256').update(Buffer.concat(l)).digest('hex');
+  expect(h(r.echoes)).toBe(h(r.sent));
+  // The secondary's application state, carried in the snapshot, counted each message once.
+  expect(r.app2).not.toBeNull();
+  let want = 0x811c9dc5;
+  for (const m of r.sent) want = fnv(want, m);
+  expect(r.app2!.state.count).toBe(r.n);
+  expect(r.app2!.state.hash).toBe(want);
+  // One association throughout: still established; it moved to A2.
+  expect(r.c.state).toBe('ESTABLISHED');
+  const paths = r.c.paths();
+  expect(paths.find((p) => p.address === A2)!.state).toBe('active');
+  expect(paths.find((p) => p.address === A1)!.state).not.toBe('active');
+  expect(r.standby.association!.state).toBe('ESTABLISHED');
+}
+
+const policies: Array<[string, SctpSyncPolicy, boolean]> = [
+  ['after every update', { kind: 'every-update' }, false],
+  ['on a schedule (20 ms)', { kind: 'schedule', intervalMs: 20 }, false],
+  ['on events', { kind: 'events' }, false],
+  ['once on impending failure', { kind: 'impending-failure' }, false],
+  ['third-host store, every update', { kind: 'every-update' }, true],
+];
+
+describe('replicated SCTP association (seed 004)', () => {
+  for (const [name, policy, store] of policies) {
+    it(`primary killed mid-transfer, secondary continues: ${name}`, async () => {
+      const r = await replicated({ policy, store });
+      check(r);
+      console.log(
+        `[sctp replication] ${name}: peer moved off A1 (PF) +${r.movedAfter.toFixed(0)} ms after the crash; longest echo silence ${r.outage.toFixed(0)} ms; standby adopted +${(r.standby.adoptedAt - r.tCrash).toFixed(0)} ms; snapshots ${r.rep.counters.snapshots} (${(r.rep.counters.snapshotBytes / 1024).toFixed(0)} KiB)`,
+      );
+      if (policy.kind === 'impending-failure') {
+        expect(r.rep.counters.snapshots).toBe(1);
+        expect(r.standby.planned).toBe(true);
+      } else {
+        expect(r.rep.counters.snapshots).toBeGreaterThan(10);
+      }
+      if (store) expect(r.store.counters.gets).toBe(1);
+      // With PF (PFMR 0) and RTO.Min 1 s the peer moves after about one RTO.
+      expect(r.movedAfter).toBeGreaterThan(900);
+      expect(r.movedAfter).toBeLessThan(1200);
+      expect(r.outage).toBeLessThan(1500);
+    });
+  }
+
+  it('the standby answers heartbeats to A2 before the failure, so the peer sees A2 active', async () => {
+    const r = await replicated({ policy: { kind: 'every-update' }, messages: 200, crashAt: 400 });
+    expect(r.h2.sctp.stats()).toMatchObject({ standbyHeartbeatAcks: expect.any(Number) });
+    expect((r.h2.sctp.stats() as { standbyHeartbeatAcks: number }).standbyHeartbeatAcks).toBeGreaterThan(0);
+    check(r);
+  });
+});
