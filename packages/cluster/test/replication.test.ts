@@ -196,3 +196,27 @@ describe('ackAfterReplica: whenReplicated', () => {
     await expect(h.node('A').whenReplicated(conn(1).key, v)).resolves.toBeUndefined();
   });
 });
+
+describe('a third node asks the holder for a connection (seed 001 claim 10)', () => {
+  it('REQUEST_CONNECTION reaches the holder as an action; its reply resolves the request', async () => {
+    const h = cluster({ policy: 'events' });
+    h.node('A').updateCheckpoint(conn(1), new Uint8Array([1]));
+    h.node('A').on('connection-request', (a: { requestId: number; from: string; key: string }) => {
+      h.node('A').replyConnection(a.from, a.requestId, a.key, new Uint8Array([42, 43]));
+    });
+    const p = h.node('C').requestConnection(conn(1).key);
+    h.advance(2);
+    const got = await p;
+    expect([...got!]).toEqual([42, 43]);
+    expect(h.of('A', 'connection-request')).toMatchObject([{ from: 'C', key: conn(1).key }]);
+    // B does not hold it and stays silent.
+    expect(h.of('B', 'connection-request')).toHaveLength(0);
+  });
+
+  it('resolves null when nobody holds the connection', async () => {
+    const h = cluster({ policy: 'events' });
+    const p = h.node('C').requestConnection('tcp:nobody', null, 50);
+    h.advance(60);
+    expect(await p).toBeNull();
+  });
+});
