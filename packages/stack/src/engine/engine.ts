@@ -213,6 +213,8 @@ export class Engine implements IpLayer {
   /** Joined multicast groups (224.0.0.1 is implicit). */
   readonly groups = new Map<number, GroupState>();
   hooks: EngineHooks = {};
+  /** Why the last failed send failed (sendIp returned false). */
+  lastTxError: 'noRoute' | 'tooBig' | 'linkFull' | 'down' | null = null;
 
   private addrs: InterfaceAddress[] = [];
   private gateway = 0;
@@ -357,6 +359,7 @@ export class Engine implements IpLayer {
   sendIp(buf: Uint8Array, len: number, tx: IpTx): boolean {
     if (this.dead) {
       this.drops.txDown++;
+      this.lastTxError = 'down';
       return false;
     }
     this.refreshTime();
@@ -385,6 +388,7 @@ export class Engine implements IpLayer {
       nextHop = this.nextHop(dst);
       if (nextHop === 0) {
         this.drops.txNoRoute++;
+        this.lastTxError = 'noRoute';
         return false;
       }
     }
@@ -399,6 +403,7 @@ export class Engine implements IpLayer {
     if (total > this.mtu) {
       if (tx.dontFragment) {
         this.drops.txTooBigDf++;
+        this.lastTxError = 'tooBig';
         return false;
       }
       if (tx.tx && tx.tx.csumStart !== undefined) this.completeChecksum(buf, this.headroom, len, tx.tx, tx.protocol);
@@ -1042,6 +1047,7 @@ export class Engine implements IpLayer {
       e = cache.create(nextHop) ?? undefined;
       if (!e) {
         this.drops.txArpTableFull++;
+        this.lastTxError = 'linkFull';
         return false;
       }
     }
@@ -1068,6 +1074,7 @@ export class Engine implements IpLayer {
     this.eth.txBytes += frame.length;
     if (!this.output(frame, meta)) {
       this.drops.txLinkFull++;
+      this.lastTxError = 'linkFull';
       return false;
     }
     return true;
@@ -1076,6 +1083,7 @@ export class Engine implements IpLayer {
   private loop(pkt: Uint8Array): boolean {
     if (this.loopback.length >= this.loopbackMax) {
       this.drops.txLoopbackFull++;
+      this.lastTxError = 'linkFull';
       return false;
     }
     this.ip.txLoopback++;

@@ -41,6 +41,8 @@ export interface UdpHost {
   joinGroup(group: number): void;
   leaveGroup(group: number): boolean;
   isBroadcast(addr: number): boolean;
+  /** Why the last failed sendIp failed. */
+  readonly lastTxError: 'noRoute' | 'tooBig' | 'linkFull' | 'down' | null;
 }
 
 /** One queued datagram (plain data). */
@@ -267,7 +269,16 @@ export class UdpLayer implements TransportProtocol {
     this.ctx.wake();
     if (!ok) {
       this.counters.txErrors++;
-      return err('EHOSTUNREACH', `cannot send to ${info.address}`, { syscall: 'send', info });
+      switch (this.host.lastTxError) {
+        case 'linkFull':
+          return err('ENOBUFS', `no buffer space to send to ${info.address}`, { syscall: 'send', info });
+        case 'tooBig':
+          return err('EMSGSIZE', `datagram to ${info.address} exceeds the MTU with DF set`, { syscall: 'send', info });
+        case 'down':
+          return err('ERR_STACK_CLOSED', 'the stack is down', { syscall: 'send', info });
+        default:
+          return err('ENETUNREACH', `no route to ${info.address}`, { syscall: 'send', info });
+      }
     }
     this.counters.txDatagrams++;
     this.counters.txBytes += len;
