@@ -21,6 +21,7 @@ import {
   type SctpAssociation,
   type SctpSyncPolicy,
   type ReplicationChannel,
+  type SctpLayerOptions,
 } from '@hastack/stack';
 
 const A1 = '198.18.0.1';
@@ -67,13 +68,16 @@ interface Run {
   store?: boolean;
   messages?: number;
   crashAt?: number;
+  /** SCTP parameters of the outside peer (RTO.Min, PF...). */
+  peerSctp?: SctpLayerOptions;
+  failureTimeoutMs?: number;
 }
 
 async function replicated(r: Run) {
   const clock = new VirtualClock();
   const pub = new MemoryNetwork({ clock, seed: 1, delayMs: 5 });
   const priv = new MemoryNetwork({ clock, seed: 2, delayMs: 1 });
-  const peer = new Stack({ link: pub.createPort(), address: '198.18.0.10/24', clock });
+  const peer = new Stack({ link: pub.createPort(), address: '198.18.0.10/24', clock, sctp: r.peerSctp });
   const h1 = new Stack({ link: pub.createPort(), address: `${A1}/24`, clock });
   const h2 = new Stack({ link: pub.createPort(), address: `${A2}/24`, clock });
   const c1 = new Stack({ link: priv.createPort(), address: '198.19.0.1/24', clock });
@@ -92,7 +96,7 @@ async function replicated(r: Run) {
   }
 
   // Host 2: the standby.
-  const standby = new SctpStandby(h2.sctp, { channel: standbyCh!, store: storeForStandby, clock, failureTimeoutMs: 300 });
+  const standby = new SctpStandby(h2.sctp, { channel: standbyCh!, store: storeForStandby, clock, failureTimeoutMs: r.failureTimeoutMs ?? 300 });
   let app2: EchoApp | null = null;
   standby.on('takeover', (a: SctpAssociation, app: AppState) => (app2 = new EchoApp(a, { ...app })));
 
@@ -207,6 +211,21 @@ describe('replicated SCTP association (seed 004)', () => {
       expect(r.outage).toBeLessThan(1500);
     });
   }
+
+  it('a peer with RTO.Min 200 ms (and a 100 ms failure detector) moves in about 200 ms', async () => {
+    const r = await replicated({ policy: { kind: 'every-update' }, peerSctp: { rtoMin: 200, rtoInitial: 200 }, failureTimeoutMs: 100 });
+    check(r);
+    console.log(`[sctp replication] peer RTO.Min 200 ms: moved off A1 +${r.movedAfter.toFixed(0)} ms; longest echo silence ${r.outage.toFixed(0)} ms; standby adopted +${(r.standby.adoptedAt - r.tCrash).toFixed(0)} ms`);
+    expect(r.movedAfter).toBeLessThan(300);
+  });
+
+  it('a peer without PF (plain RFC 9260 defaults) keeps new data on A1 until it is inactive (~63 s), still intact', async () => {
+    const r = await replicated({ policy: { kind: 'schedule', intervalMs: 20 }, peerSctp: { pfMaxRetrans: Infinity } });
+    check(r);
+    console.log(`[sctp replication] peer without PF: moved off A1 +${r.movedAfter.toFixed(0)} ms; longest echo silence ${r.outage.toFixed(0)} ms`);
+    expect(r.movedAfter).toBeGreaterThan(60_000);
+    expect(r.movedAfter).toBeLessThan(70_000);
+  });
 
   it('the standby answers heartbeats to A2 before the failure, so the peer sees A2 active', async () => {
     const r = await replicated({ policy: { kind: 'every-update' }, messages: 200, crashAt: 400 });
