@@ -125,7 +125,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
       }
       this.evictFor(key, addEntries, bytes.length - oldSize);
     }
-    const copy = Uint8Array.prototype.slice.call(bytes) as Uint8Array;
+    const copy = new Uint8Array(bytes); // a plain copy, whatever the caller passed
     this.entries.set(key, { info: { key, nodeId: meta.nodeId, takenAt: meta.takenAt, size: copy.length }, bytes: copy });
     this.bytesUsed += copy.length - oldSize;
   }
@@ -146,7 +146,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
   async get(key: string): Promise<Uint8Array | undefined> {
     checkKey(key);
     const e = this.entries.get(key);
-    return e ? (Uint8Array.prototype.slice.call(e.bytes) as Uint8Array) : undefined;
+    return e ? new Uint8Array(e.bytes) : undefined;
   }
 
   async delete(key: string): Promise<boolean> {
@@ -273,7 +273,7 @@ export class FileCheckpointStore implements CheckpointStore {
 
   async get(key: string): Promise<Uint8Array | undefined> {
     const e = await this.readEntry(this.fileName(key));
-    return e && e.info.key === key ? e.body : undefined;
+    return e && e.info.key === key ? new Uint8Array(e.body.buffer, e.body.byteOffset, e.body.length) : undefined;
   }
 
   async delete(key: string): Promise<boolean> {

@@ -329,7 +329,8 @@ function validateRanges(v: unknown, p: string, name: string, base: number, minOf
     const data = bytes(r.data, p, `${name}[${i}].data`, 1, lim.maxBufferBytes);
     noExtraKeys(r, 2, RANGE, p, `${name}[${i}]`);
     const off = (seq - base) >>> 0; // RFC 9293 §3.4: offsets are modulo 2^32
-    if (off < prevEnd) fail(p, `${name}[${i}].seq`, i === 0 ? 'starts outside the allowed sequence range' : 'ranges overlap or are not sorted');
+    if (off < minOffset || off >= maxEnd) fail(p, `${name}[${i}].seq`, 'starts outside the allowed sequence range');
+    if (off < prevEnd) fail(p, `${name}[${i}].seq`, 'ranges overlap or are not sorted');
     if (off + data.length > maxEnd) fail(p, `${name}[${i}]`, 'extends beyond the allowed sequence range');
     prevEnd = off + data.length;
     total += data.length;

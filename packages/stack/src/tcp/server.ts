@@ -121,7 +121,7 @@ export class Server extends EventEmitter {
         localAddress: addr,
         localPort: p,
         backlog: bl,
-        onConnection: engineCallback((conn: TcpConnectionHandle) => this._onConnection(conn)),
+        onConnection: engineCallback((conn: TcpConnectionHandle) => this._onConnection(conn)) as (c: TcpConnectionHandle) => boolean,
       });
     } catch (e) {
       const er = systemError(codeOf(e), 'listen', hostStr, p, e);

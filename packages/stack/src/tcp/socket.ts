@@ -89,11 +89,11 @@ export function outsideEngine(fn: () => void): void {
 }
 
 /** Wrap an engine → API callback so `outsideEngine` knows we are inside the engine. */
-export function engineCallback<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+export function engineCallback<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
   return (...args: A) => {
     engineDepth++;
     try {
-      return fn(...args);
+      fn(...args);
     } finally {
       engineDepth--;
     }
