@@ -121,7 +121,7 @@ export class Server extends EventEmitter {
         localAddress: addr,
         localPort: p,
         backlog: bl,
-        onConnection: engineCallback((conn: TcpConnectionHandle) => this._onConnection(conn)) as (c: TcpConnectionHandle) => boolean,
+        onConnection: engineCallback((conn: TcpConnectionHandle) => this._onConnection(conn)),
       });
     } catch (e) {
       const er = systemError(codeOf(e), 'listen', hostStr, p, e);

@@ -89,11 +89,11 @@ export function outsideEngine(fn: () => void): void {
 }
 
 /** Wrap an engine → API callback so `outsideEngine` knows we are inside the engine. */
-export function engineCallback<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+export function engineCallback<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
   return (...args: A) => {
     engineDepth++;
     try {
-      fn(...args);
+      return fn(...args);
     } finally {
       engineDepth--;
     }
