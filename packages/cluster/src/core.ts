@@ -955,8 +955,10 @@ export class ClusterCore {
     const migrated: string[] = [];
     for (const c of result.migrated ?? []) {
       const h = this.table.get(c.ip)?.get(this.nodeId);
+      // Newer than anything replicated before, so the returning node never prefers an old replica.
+      const version = c.version ?? (this.local.get(c.key)?.version ?? 0) + 1;
       this.send(
-        { type: 'checkpoint', to: [g.to], key: c.key, ip: c.ip, port: c.port, version: c.version ?? 1, final: false, migrate: true, bytes: c.bytes },
+        { type: 'checkpoint', to: [g.to], key: c.key, ip: c.ip, port: c.port, version, final: false, migrate: true, bytes: c.bytes },
         h?.epoch ?? 0,
       );
       this.stats.checkpointsSent++;
@@ -1256,7 +1258,8 @@ export class ClusterCore {
     }
     const k = p.nodeId + '\0' + msg.key;
     const old = this.replicas.get(k);
-    if (old && old.version > msg.version) {
+    // A migrate checkpoint is an explicit handoff: it replaces whatever replica was there.
+    if (old && old.version > msg.version && !msg.migrate) {
       this.stats.checkpointsIgnoredOld++;
     } else {
       if (old) this.deleteReplica(k);

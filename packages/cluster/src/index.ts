@@ -25,3 +25,4 @@ export * from './core.js';
 export * from './snooper.js';
 export * from './transport.js';
 export * from './node.js';
+export * from './integration.js';

@@ -251,8 +251,12 @@ export class ConnectionSnooper {
     return false;
   }
 
-  /** Feed one Ethernet II frame (without FCS). Never throws. */
-  receiveFrame(frame: Uint8Array, now: number): void {
+  /**
+   * Feed one Ethernet II frame (without FCS). Never throws. `meta` is the link's metadata: when
+   * it says the transport checksum was verified (`csumValid`) or left to offload (`csumStart`),
+   * the TCP checksum is not checked here.
+   */
+  receiveFrame(frame: Uint8Array, now: number, meta?: { csumValid?: boolean; csumStart?: number }): void {
     this.stats.frames++;
     if (frame.length < 14) {
       this.stats.malformed++;
@@ -263,11 +267,11 @@ export class ConnectionSnooper {
       this.stats.notIpv4++;
       return;
     }
-    this.receiveIpv4(frame.subarray(14), now);
+    this.receiveIpv4(frame.subarray(14), now, meta);
   }
 
   /** Feed one IPv4 packet (for TUN links). Never throws. */
-  receiveIpv4(p: Uint8Array, now: number): void {
+  receiveIpv4(p: Uint8Array, now: number, meta?: { csumValid?: boolean; csumStart?: number }): void {
     if (p.length < 20 || p[0] >> 4 !== 4) {
       this.stats.malformed++;
       return;
@@ -290,7 +294,8 @@ export class ConnectionSnooper {
     const src = u32((p[12] << 24) | (p[13] << 16) | (p[14] << 8) | p[15]);
     const dst = u32((p[16] << 24) | (p[17] << 16) | (p[18] << 8) | p[19]);
     // RFC 791 §3.1 header checksum; RFC 9293 §3.1 TCP checksum over the pseudo-header.
-    if (this.verify && (checksum(p, 0, ihl) !== 0 || checksum(p, ihl, total, pseudoHeaderSum(src, dst, 6, total - ihl)) !== 0)) {
+    const tcpSumKnown = meta?.csumValid === true || meta?.csumStart !== undefined;
+    if (this.verify && (checksum(p, 0, ihl) !== 0 || (!tcpSumKnown && checksum(p, ihl, total, pseudoHeaderSum(src, dst, 6, total - ihl)) !== 0))) {
       this.stats.badChecksum++;
       return;
     }

@@ -37,9 +37,14 @@ describe('failback (seed 001 claim 5; seed 000 claims 10, 14)', () => {
     expect(fb[0]).toMatchObject({ to: 'A', mode: 'migrate' });
     expect(fb[0].connections.sort()).toEqual([conn(1).key, conn(2).key, conn(3).key]);
     expect(h.holders(VIP)).toEqual(['B']); // nothing moves until B has handed the connections over
-    // B's integration freezes and checkpoints each connection, then completes.
+    // Meanwhile B keeps replicating to A (now alive, B's successor): a newer ordinary replica.
+    h.node('B').updateCheckpoint(conn(1), new Uint8Array([99]), 7);
+    h.advance(1);
+    expect(h.node('A').core.replicaEntries('B').map((r) => [r.key, r.version, r.migrate])).toEqual([[conn(1).key, 7, false]]);
+    // B's integration freezes and checkpoints each connection, then completes (explicit low
+    // versions: the migrate checkpoint must still win over the ordinary replica).
     h.node('B').completeFailback(fb[0].requestId, {
-      migrated: fb[0].connections.map((key, i) => ({ key, ip: VIP, port: 80, bytes: new Uint8Array([10 + i]) })),
+      migrated: [conn(1).key, conn(2).key, conn(3).key].map((key, i) => ({ key, ip: VIP, port: 80, bytes: new Uint8Array([10 + i]), version: 1 })),
     });
     h.advance(5);
     const rel = h.of('B', 'release').find((r) => r.reason === 'failback')!;
@@ -49,6 +54,7 @@ describe('failback (seed 001 claim 5; seed 000 claims 10, 14)', () => {
     expect(ta).toMatchObject({ from: 'B', failedNode: null, epoch: 3, missing: [], draining: null });
     expect(ta.checkpoints.map((c) => c.key).sort()).toEqual([conn(1).key, conn(2).key, conn(3).key]);
     expect(ta.checkpoints.every((c) => c.migrate)).toBe(true);
+    expect(ta.checkpoints.find((c) => c.key === conn(1).key)!.bytes[0]).toBe(10);
     expect(h.holders(VIP)).toEqual(['A']);
     expect(h.node('B').core.holdersOf(VIP).map((x) => [x.node, x.epoch])).toEqual([['A', 3]]);
     expect(h.node('B').core.localConnections()).toHaveLength(0);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryNetwork, Stack, VirtualClock } from '@hastack/stack';
-import { ClusterNode, udpMulticastTransport, type DgramLike, type TakeoverAction } from '@hastack/cluster';
-import { KEY, MAC_A } from './harness.js';
+import { MemoryNetwork, Stack, VirtualClock, type Link, type LinkHandler, type TxMeta } from '@hastack/stack';
+import { ClusterNode, ConnectionSnooper, manageAddresses, snoopStack, udpMulticastTransport, type DgramLike, type ReleaseAction, type TakeoverAction } from '@hastack/cluster';
+import { KEY, MAC_A, VIP as SNOOP_VIP } from './harness.js';
+import { handshake, key } from './frames.js';
 
 describe('udpMulticastTransport', () => {
   it('binds, joins the group on the local address, queues until bound, sends to the group', () => {
@@ -62,13 +63,8 @@ describe('udpMulticastTransport', () => {
         transport: udpMulticastTransport(stack.createSocket('udp4'), { localAddress: ip }),
       });
       // The integration layer: own the address on this stack and announce it.
-      node.on('takeover', (a: TakeoverAction) => {
-        takeovers[id].push(a);
-        for (const x of a.addresses) {
-          stack.addAddress(`${x.ip}/24`);
-          stack.gratuitousArp(x.ip);
-        }
-      });
+      manageAddresses(node, stack);
+      node.on('takeover', (a: TakeoverAction) => takeovers[id].push(a));
       nodes.push(node.start());
     }
     await clock.run(() => sa.addresses().includes(`${VIP}/24`), { maxMs: 1000 });
@@ -97,5 +93,94 @@ describe('udpMulticastTransport', () => {
     nodes[1].close();
     await sb.close();
     await sc.close();
+  });
+});
+
+/** A link whose cable can be pulled: while `cut`, nothing goes out and nothing comes in. */
+class CuttableLink implements Link {
+  cut = false;
+  constructor(private readonly inner: Link) {}
+  get medium() {
+    return this.inner.medium;
+  }
+  get mtu() {
+    return this.inner.mtu;
+  }
+  get mac() {
+    return this.inner.mac;
+  }
+  get offloads() {
+    return this.inner.offloads;
+  }
+  attach(h: LinkHandler): void {
+    this.inner.attach({ frame: (d, m) => void (!this.cut && h.frame(d, m)), batchEnd: () => h.batchEnd(), writable: () => h.writable?.() });
+  }
+  send(frame: Uint8Array, meta?: TxMeta): boolean {
+    return this.cut ? true : this.inner.send(frame, meta);
+  }
+  close(): void {
+    this.inner.close();
+  }
+}
+
+describe('integration helpers', () => {
+  it('manageAddresses: split brain over hastack UDP, then the heal removes the loser\'s address', async () => {
+    const clock = new VirtualClock();
+    const net = new MemoryNetwork({ seed: 2, clock });
+    const VIP = '198.18.0.100';
+    const links = [1, 2].map(() => new CuttableLink(net.createPort()));
+    const stacks = links.map((l, i) => new Stack({ link: l, address: `198.18.0.${i + 1}/24`, clock }));
+    const releases: ReleaseAction[] = [];
+    const nodes = ['A', 'B'].map((id, i) => {
+      const n = new ClusterNode({
+        nodeId: id,
+        key: KEY,
+        clock,
+        bootId: 1,
+        heartbeatIntervalMs: 20,
+        missedBeats: 3,
+        home: id === 'A' ? [{ ip: VIP, mac: MAC_A }] : [],
+        failover: { successors: id === 'A' ? ['B'] : ['A'], failback: 'none' },
+        transport: udpMulticastTransport(stacks[i].createSocket('udp4'), { localAddress: `198.18.0.${i + 1}` }),
+      });
+      manageAddresses(n, stacks[i]);
+      n.on('release', (a: ReleaseAction) => releases.push(a));
+      return n.start();
+    });
+    const holds = (i: number) => stacks[i].addresses().includes(`${VIP}/24`);
+    await clock.run(() => holds(0), { maxMs: 1000 });
+    links[0].cut = true; // A's cable is pulled: both sides keep running
+    await clock.run(() => holds(1), { maxMs: 1000 });
+    expect(holds(0) && holds(1)).toBe(true); // split brain
+    links[0].cut = false;
+    await clock.run(() => !holds(0), { maxMs: 1000 });
+    expect(holds(1)).toBe(true);
+    expect(releases).toHaveLength(1);
+    expect(releases[0]).toMatchObject({ reason: 'superseded', winner: 'B' });
+    expect(nodes[0].core.holdersOf(VIP).map((h) => [h.node, h.epoch])).toEqual([['B', 2]]);
+    nodes.forEach((n) => n.close());
+    await Promise.all(stacks.map((s) => s.close()));
+  });
+
+  it('snoopStack feeds a hub-mode stack\'s foreign frames to the snooper', async () => {
+    const clock = new VirtualClock();
+    const net = new MemoryNetwork({ seed: 3, clock, hub: true });
+    const s1 = new Stack({ link: net.createPort(), address: '198.18.0.1/24', clock });
+    const s2 = new Stack({ link: net.createPort(), address: '198.18.0.2/24', clock });
+    const sn = new ConnectionSnooper();
+    sn.watch(SNOOP_VIP);
+    snoopStack(s2, sn, clock);
+    // Frames of a conversation between two other hosts, put on the segment by s1.
+    const frames: Uint8Array[] = [];
+    const capture = { receiveFrame: (f: Uint8Array) => frames.push(Uint8Array.from(f)) } as unknown as ConnectionSnooper;
+    handshake(capture);
+    for (const f of frames) {
+      f.set([0x02, 0, 0, 0, 0, 0x99], 0); // to some other host's MAC
+      s1.sendRawFrame(f);
+    }
+    await clock.run(() => sn.size > 0 && sn.get(key())?.state === 'established', { maxMs: 100 });
+    expect(sn.get(key())).toMatchObject({ state: 'established', client: { isn: 1000 }, server: { isn: 5000 } });
+    await s1.close();
+    await s2.close();
   });
 });

@@ -1,0 +1,72 @@
+/**
+ * Small glue between a ClusterNode and a hastack Stack, for the common case. Applications with
+ * connections to restore still handle 'takeover' themselves (checkpoints, snooped states); these
+ * helpers only move addresses and feed the snooper.
+ */
+import type { Clock } from '@hastack/stack';
+import type { ClusterNode } from './node.js';
+import type { ReleaseAction, TakeoverAction } from './core.js';
+import type { ConnectionSnooper } from './snooper.js';
+
+/** The address-management part of a Stack. */
+export interface AddressStack {
+  addAddress(cidr: string): void;
+  removeAddress(ip: string): boolean;
+  gratuitousArp(ip?: string): void;
+  addresses?(): string[];
+}
+
+export interface ManageAddressesOptions {
+  /** Prefix length of taken-over addresses. Default 24. */
+  prefixLength?: number;
+  /** Called with errors from the stack (default: rethrown asynchronously is avoided; ignored). */
+  onError?: (e: unknown) => void;
+}
+
+/**
+ * Follow the cluster's decisions on `stack`: on 'takeover' add each address and, under the
+ * gratuitous-ARP policy for whole addresses, announce it (RFC 5227 §3); on 'release' remove an
+ * address once no ports and no draining connections are left on it. Returns an unsubscribe.
+ */
+export function manageAddresses(node: ClusterNode, stack: AddressStack, opts: ManageAddressesOptions = {}): () => void {
+  const prefix = opts.prefixLength ?? 24;
+  const has = (ip: string): boolean => !!stack.addresses?.().some((a) => a.split('/')[0] === ip);
+  const onTakeover = (a: TakeoverAction): void => {
+    for (const x of a.addresses) {
+      try {
+        if (!has(x.ip)) stack.addAddress(`${x.ip}/${prefix}`);
+        if (a.arpPolicy === 'gratuitous-arp' && !a.partial) stack.gratuitousArp(x.ip);
+      } catch (e) {
+        opts.onError?.(e);
+      }
+    }
+  };
+  const onRelease = (a: ReleaseAction): void => {
+    if (a.draining.length > 0) return; // existing connections still live on these addresses
+    for (const x of a.addresses) {
+      if (x.remaining.length > 0) continue;
+      try {
+        stack.removeAddress(x.ip);
+      } catch (e) {
+        opts.onError?.(e);
+      }
+    }
+  };
+  node.on('takeover', onTakeover);
+  node.on('release', onRelease);
+  return () => {
+    node.off('takeover', onTakeover);
+    node.off('release', onRelease);
+  };
+}
+
+/** The hub-mode hook of a Stack. */
+export interface ForeignFrameSource {
+  onForeignFrame(fn: ((frame: Uint8Array, meta?: { csumValid?: boolean }) => void) | null): void;
+}
+
+/** Feed every frame the stack sees but that is not addressed to it into `snooper`. */
+export function snoopStack(stack: ForeignFrameSource, snooper: ConnectionSnooper, clock: Clock): () => void {
+  stack.onForeignFrame((frame, meta) => snooper.receiveFrame(frame, clock.now(), meta));
+  return () => stack.onForeignFrame(null);
+}
