@@ -242,14 +242,13 @@ export class UdpLayer implements TransportProtocol {
    */
   send(sock: UdpSocket, chunks: readonly Uint8Array[], len: number, dst: number, dport: number): HastackError | null {
     const ip = this.ctx.ip;
-    const info = { address: formatIp(dst), port: dport };
-    if (len > UDP_MAX_PAYLOAD) return err('EMSGSIZE', `datagram of ${len} bytes is larger than ${UDP_MAX_PAYLOAD}`, { syscall: 'send', info });
-    const isBcast = this.host.isBroadcast(dst);
-    if (isBcast && !sock.broadcast) return err('EACCES', `send to broadcast ${info.address} needs setBroadcast(true)`, { syscall: 'send', info });
+    if (len > UDP_MAX_PAYLOAD) return this.sendError('EMSGSIZE', `datagram of ${len} bytes is larger than ${UDP_MAX_PAYLOAD}`, dst, dport);
+    if (!sock.broadcast && this.host.isBroadcast(dst)) return this.sendError('EACCES', 'send to a broadcast address needs setBroadcast(true)', dst, dport);
     const src = sock.boundAddr !== 0 && !(sock.boundAddr >>> 28 === 0xe) ? sock.boundAddr : ip.sourceFor(dst);
-    if (src === null) return err('ENETUNREACH', `no route to ${info.address}`, { syscall: 'send', info });
+    if (src === null) return this.sendError('ENETUNREACH', 'no route', dst, dport);
     const h = ip.headroom;
-    const buf = new Uint8Array(h + UDP_HEADER_LEN + len);
+    // Every byte is written below (link + IP headers by the IP layer, UDP header, payload): no zero fill.
+    const buf: Uint8Array = Buffer.allocUnsafe(h + UDP_HEADER_LEN + len);
     let off = h + UDP_HEADER_LEN;
     for (const c of chunks) {
       buf.set(c, off);
@@ -271,18 +270,23 @@ export class UdpLayer implements TransportProtocol {
       this.counters.txErrors++;
       switch (this.host.lastTxError) {
         case 'linkFull':
-          return err('ENOBUFS', `no buffer space to send to ${info.address}`, { syscall: 'send', info });
+          return this.sendError('ENOBUFS', 'no buffer space', dst, dport);
         case 'tooBig':
-          return err('EMSGSIZE', `datagram to ${info.address} exceeds the MTU with DF set`, { syscall: 'send', info });
+          return this.sendError('EMSGSIZE', 'datagram exceeds the MTU with DF set', dst, dport);
         case 'down':
-          return err('ERR_STACK_CLOSED', 'the stack is down', { syscall: 'send', info });
+          return this.sendError('ERR_STACK_CLOSED', 'the stack is down', dst, dport);
         default:
-          return err('ENETUNREACH', `no route to ${info.address}`, { syscall: 'send', info });
+          return this.sendError('ENETUNREACH', 'no route', dst, dport);
       }
     }
     this.counters.txDatagrams++;
     this.counters.txBytes += len;
     return null;
+  }
+
+  private sendError(code: 'EMSGSIZE' | 'EACCES' | 'ENETUNREACH' | 'ENOBUFS' | 'ERR_STACK_CLOSED', what: string, dst: number, port: number): HastackError {
+    const address = formatIp(dst);
+    return err(code, `send to ${address}:${port}: ${what}`, { syscall: 'send', info: { address, port } });
   }
 
   // ------------------------------------------------------------ poll

@@ -6,12 +6,22 @@
 import { Address4 } from 'ip-address';
 import { err } from '../errors.js';
 
+// Validated strings are cached (bounded): a UDP send to the same peer should not re-parse.
+const PARSE_CACHE_MAX = 1024;
+const parseCache = new Map<string, number>();
+const formatCache = new Map<number, string>();
+
 /** Parse a dotted-quad IPv4 address (no prefix) into a uint32; throws ERR_INVALID_IP_ADDRESS. */
 export function parseIp(s: unknown): number {
   if (typeof s !== 'string') throw err('ERR_INVALID_ARG_TYPE', `IPv4 address must be a string, got ${typeof s}`);
+  const hit = parseCache.get(s);
+  if (hit !== undefined) return hit;
   if (!Address4.isValid(s) || s.includes('/')) throw err('ERR_INVALID_IP_ADDRESS', `invalid IPv4 address: ${JSON.stringify(s)}`);
   const parts = new Address4(s).toArray();
-  return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
+  const a = ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
+  if (parseCache.size >= PARSE_CACHE_MAX) parseCache.clear();
+  parseCache.set(s, a);
+  return a;
 }
 
 /** Parse 'a.b.c.d/len' (len defaults to 32). */
@@ -26,7 +36,12 @@ export function parseCidr(s: unknown): { address: number; prefix: number } {
 
 /** uint32 -> 'a.b.c.d'. */
 export function formatIp(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`;
+  const hit = formatCache.get(a);
+  if (hit !== undefined) return hit;
+  const s = `${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`;
+  if (formatCache.size >= PARSE_CACHE_MAX) formatCache.clear();
+  formatCache.set(a, s);
+  return s;
 }
 
 /** Netmask for a prefix length, as uint32. */
