@@ -56,6 +56,57 @@ export interface ExecOptions {
 
 export type LabNs = 'client' | 'switch';
 
+export interface PcapReport {
+  /** Frames in the capture. */
+  packets: number;
+  /** Frames tshark flags as malformed: "number src info". */
+  malformed: string[];
+  /** Frames with a bad IPv4/ICMP/UDP/TCP checksum (after `trustPartialFrom` exclusions). */
+  badChecksum: string[];
+  /** TCP segments flagged "previous segment(s) not captured", with their source address. */
+  lostSegments: { frame: number; src: string; info: string }[];
+}
+
+export interface PcapCheckOptions {
+  /**
+   * Don't check transport (TCP/UDP) checksums of frames from these sources: they were captured
+   * before the kernel (or a NIC) completed a checksum left partial for offload.
+   */
+  trustPartialFrom?: string[];
+  /** Don't check transport checksums at all (both sides offload). IPv4 header checksums are still checked. */
+  skipTransportChecksums?: boolean;
+}
+
+function tsharkLines(file: string, filter: string, fields: string[], extra: string[] = []): string[] {
+  const args = ['-r', file, '-n', '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', ...extra, '-Y', filter, '-T', 'fields', '-E', 'separator=|'];
+  for (const f of fields) args.push('-e', f);
+  const out = execFileSync('tshark', args, { encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+  return out.split('\n').filter((l) => l.length > 0);
+}
+
+/**
+ * Checks a capture with tshark: malformed frames, bad checksums (IPv4 header, ICMP, UDP, TCP) and
+ * TCP segments after a gap ("previous segment not captured"). Throws if tshark is missing.
+ */
+export function analyzePcap(file: string, opts: PcapCheckOptions = {}): PcapReport {
+  const packets = tsharkLines(file, 'frame', ['frame.number']).length;
+  const malformed = tsharkLines(file, '_ws.malformed', ['frame.number', 'ip.src', '_ws.col.Info']);
+  const trusted = new Set(opts.trustPartialFrom ?? []);
+  const bad = tsharkLines(file, 'ip.checksum.status == 0 || icmp.checksum.status == 0 || udp.checksum.status == 0 || tcp.checksum.status == 0', [
+    'frame.number', 'ip.src', 'ip.checksum.status', 'icmp.checksum.status', 'udp.checksum.status', 'tcp.checksum.status', '_ws.col.Info',
+  ]);
+  const badChecksum = bad.filter((l) => {
+    const [, src, ipS, icmpS] = l.split('|');
+    if (ipS === '0' || icmpS === '0') return true;
+    return !(opts.skipTransportChecksums || trusted.has(src));
+  });
+  const lostSegments = tsharkLines(file, 'tcp.analysis.lost_segment', ['frame.number', 'ip.src', '_ws.col.Info']).map((l) => {
+    const [frame, src, info] = l.split('|');
+    return { frame: Number(frame), src, info };
+  });
+  return { packets, malformed, badChecksum, lostSegments };
+}
+
 /** Why the lab cannot run here, or null when it can (root, /dev/net/tun, iproute2). */
 export function labUnavailableReason(): string | null {
   if (process.platform !== 'linux') return `lab tests need Linux (this is ${process.platform})`;
@@ -289,7 +340,7 @@ export class Lab {
 
   /** Starts tcpdump on a device of a namespace (full frames) writing `file`; resolves once it listens. */
   async capture(ns: LabNs | string, dev: string, file: string, filter: string[] = []): Promise<{ stop(): Promise<void> }> {
-    const child = this.spawn(ns, 'tcpdump', ['-i', dev, '-U', '-n', '-s', '0', '-w', file, ...filter]);
+    const child = this.spawn(ns, 'tcpdump', ['-i', dev, '--immediate-mode', '-U', '-Z', 'root', '-n', '-s', '0', '-w', file, ...filter]);
     await new Promise<void>((resolve, reject) => {
       let errText = '';
       const timer = setTimeout(() => reject(err('ERR_TAP_IO', `tcpdump did not start: ${errText}`)), 10_000);

@@ -1,0 +1,3 @@
+import { icmpUdpSuite } from './icmp-udp-suite.js';
+
+icmpUdpSuite(false);
