@@ -1,0 +1,210 @@
+// hastack SCTP against a userland SCTP implementation nobody here wrote: Debian's usrsctp example
+// programs (/usr/lib/usrsctp/), which speak SCTP over raw IPv4 in the lab's client namespace (the
+// kernel has no SCTP module). hastack runs on TAP devices in the lab's switch namespace.
+//   1. usrsctp `client` -> hastack echo server
+//   2. hastack client -> usrsctp `echo_server`, and -> `discard_server` (1 MB, graceful shutdown)
+//   3. seed 004 with usrsctp as the outside peer: a primary hastack stack answers on A1 and
+//      announces A2 (a second hastack stack, the standby); the primary is crashed mid-transfer and
+//      the usrsctp client's association survives, its echoes complete in order.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { MemoryNetwork, RealClock, Stack, SctpReplicator, SctpStandby, sctpChannel, type SctpAssociation, type SctpMessageInfo, type ReplicationChannel } from '@hastack/stack';
+import { Lab, labUnavailableReason } from '@hastack/tap';
+
+const BIN = '/usr/lib/usrsctp';
+const reason = labUnavailableReason() ?? (existsSync(`${BIN}/client`) && existsSync(`${BIN}/echo_server`) ? null : `usrsctp example programs not found in ${BIN} (apt install libusrsctp-examples)`);
+if (reason) console.warn(`[lab skipped] ${reason}`);
+
+function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const tick = (): void => {
+      if (cond()) return resolve();
+      if (Date.now() - t0 > ms) return reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
+      setTimeout(tick, 10);
+    };
+    tick();
+  });
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function exited(p: ChildProcess): Promise<number | null> {
+  return new Promise((r) => {
+    if (p.exitCode !== null) return r(p.exitCode);
+    p.once('exit', (code) => r(code));
+  });
+}
+
+describe.skipIf(reason !== null)('hastack SCTP vs usrsctp (lab)', () => {
+  let lab: Lab;
+  let host = 10;
+  const stacks: Stack[] = [];
+  beforeAll(async () => {
+    Lab.cleanupStale();
+    lab = await Lab.create();
+  });
+  afterAll(async () => {
+    for (const s of stacks) s.crash();
+    await lab?.destroy();
+  });
+
+  function stackOnTap(): { stack: Stack; ip: string } {
+    const tap = lab.addTap({ offloads: false });
+    const ip = lab.addr(host++);
+    const stack = new Stack({ link: tap, address: `${ip}/24` });
+    stacks.push(stack);
+    return { stack, ip };
+  }
+
+  it('usrsctp client -> hastack echo server: lines echoed in order, graceful shutdown', async () => {
+    const { stack, ip } = stackOnTap();
+    let assoc: SctpAssociation | null = null;
+    stack.sctp
+      .createServer({ port: 7 }, (a) => {
+        assoc = a;
+        a.on('message', (d: Uint8Array, info: SctpMessageInfo) => a.send(d, { stream: info.stream, ppid: info.ppid }));
+      })
+      .listen();
+    const p = lab.spawn('client', `${BIN}/client`, [ip, '7', '0', '9899']);
+    let out = '';
+    p.stdout!.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    p.stderr!.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    await waitFor(() => assoc !== null, 10_000, 'the association');
+    const lines = Array.from({ length: 30 }, (_, i) => `line ${i} ${'abcdefghij'.repeat(i % 6)}`);
+    for (const l of lines) {
+      p.stdin!.write(`${l}\n`);
+      await sleep(10);
+    }
+    await waitFor(() => lines.every((l) => out.includes(`${l}\n`)), 10_000, 'all echoes');
+    let pos = 0;
+    for (const l of lines) {
+      const at = out.indexOf(`${l}\n`, pos);
+      expect(at, `"${l}" echoed in order`).toBeGreaterThanOrEqual(pos);
+      pos = at + l.length;
+    }
+    p.stdin!.end(); // the client shuts down (SHUTDOWN, §9.2) and exits on SHUTDOWN COMPLETE
+    const code = await Promise.race([exited(p), sleep(15_000).then(() => 'timeout')]);
+    if (code === 'timeout') p.kill('SIGKILL');
+    expect(code).toBe(0);
+    await waitFor(() => assoc!.state === 'CLOSED', 5_000, 'association closed');
+    const st = stack.stats() as { sctp: Record<string, number> };
+    expect(st.sctp.badChecksum).toBe(0);
+    expect(st.sctp.malformed).toBe(0);
+  });
+
+  it('hastack client -> usrsctp echo_server: messages up to 10 kB (fragmented) echoed intact', async () => {
+    const { stack } = stackOnTap();
+    const srv = lab.spawn('client', `${BIN}/echo_server`, []);
+    // The programs print a line per message: drain their output or they block on a full pipe.
+    srv.stdout?.resume();
+    srv.stderr?.resume();
+    try {
+      await sleep(500);
+      const c = stack.sctp.connect({ host: lab.clientIp, port: 7 });
+      let e: unknown = null;
+      c.on('error', (x) => (e = x));
+      await waitFor(() => c.state === 'ESTABLISHED' || e !== null, 10_000, 'connect');
+      expect(e).toBeNull();
+      const sent: Buffer[] = [];
+      const got: Buffer[] = [];
+      c.on('message', (d: Uint8Array) => got.push(Buffer.from(d)));
+      for (let i = 0; i < 100; i++) {
+        const b = Buffer.alloc(1 + ((i * 997) % 10_000), i & 0xff);
+        b.writeUInt8(i, 0);
+        sent.push(b);
+        c.send(b, { ppid: 99 });
+      }
+      await waitFor(() => got.length === sent.length, 20_000, 'echoes');
+      expect(Buffer.concat(got).equals(Buffer.concat(sent))).toBe(true);
+      c.shutdown();
+      await waitFor(() => c.state === 'CLOSED', 10_000, 'shutdown');
+    } finally {
+      srv.kill('SIGKILL');
+    }
+  });
+
+  it('hastack client -> usrsctp discard_server: 1 MB acknowledged, graceful shutdown', async () => {
+    const { stack } = stackOnTap();
+    const srv = lab.spawn('client', `${BIN}/discard_server`, []);
+    srv.stdout?.resume();
+    srv.stderr?.resume();
+    try {
+      await sleep(500);
+      const c = stack.sctp.connect({ host: lab.clientIp, port: 9 });
+      await waitFor(() => c.state === 'ESTABLISHED', 10_000, 'connect');
+      const t0 = Date.now();
+      let i = 0;
+      const pump = (): void => {
+        while (i < 1000 && c.send(Buffer.alloc(1000, i & 0xff))) i++;
+      };
+      c.on('drain', pump);
+      pump();
+      await waitFor(() => i >= 1000 && c.bufferedAmount === 0, 30_000, '1 MB acknowledged');
+      const ms = Date.now() - t0;
+      console.log(`[sctp lab] 1 MB to usrsctp discard_server in ${ms} ms`);
+      c.shutdown();
+      await waitFor(() => c.state === 'CLOSED', 10_000, 'shutdown');
+    } finally {
+      srv.kill('SIGKILL');
+    }
+  });
+
+  it('seed 004: usrsctp client keeps its association when the primary hastack stack dies; the standby on A2 continues', async () => {
+    const { stack: h1, ip: A1 } = stackOnTap();
+    const { stack: h2, ip: A2 } = stackOnTap();
+    // Intra-cluster network: in-process memory network, real clock.
+    const clock = new RealClock();
+    const priv = new MemoryNetwork({ clock, seed: 1 });
+    const c1 = new Stack({ link: priv.createPort(), address: '198.19.250.1/24', clock });
+    const c2 = new Stack({ link: priv.createPort(), address: '198.19.250.2/24', clock });
+    stacks.push(c1, c2);
+    let standbyCh: ReplicationChannel | null = null;
+    c2.sctp.createServer({ port: 7000 }, (a) => (standbyCh = sctpChannel(a))).listen();
+    const ca = c1.sctp.connect({ host: '198.19.250.2', port: 7000 });
+    await waitFor(() => ca.state === 'ESTABLISHED' && standbyCh !== null, 5_000, 'cluster channel');
+    const standby = new SctpStandby(h2.sctp, { channel: standbyCh!, clock: h2.clock, failureTimeoutMs: 300 });
+    let adoptedAt = 0;
+    standby.on('takeover', (a: SctpAssociation) => (void a, (adoptedAt = Date.now())));
+    standby.on('takeover', (a: SctpAssociation) => a.on('message', (d: Uint8Array, info: SctpMessageInfo) => a.send(d, { stream: info.stream, ppid: info.ppid })));
+    let primary: SctpAssociation | null = null;
+    h1.sctp
+      .createServer({ port: 7, addresses: [A1, A2] }, (a) => {
+        primary = a;
+        a.on('message', (d: Uint8Array, info: SctpMessageInfo) => a.send(d, { stream: info.stream, ppid: info.ppid }));
+        new SctpReplicator(a, { channel: sctpChannel(ca), policy: { kind: 'every-update' }, clock: h1.clock });
+      })
+      .listen();
+    const p = lab.spawn('client', `${BIN}/client`, [A1, '7', '0', '9899']);
+    let out = '';
+    p.stdout!.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    try {
+      await waitFor(() => primary !== null, 10_000, 'association');
+      await waitFor(() => out.includes(`Peer address ${A2} is now SCTP_ADDR_CONFIRMED`) || out.includes(`${A2}`), 5_000, 'A2 known').catch(() => {});
+      const lines = Array.from({ length: 60 }, (_, i) => `seed004 ${i} ${'x'.repeat(i)}`);
+      let tCrash = 0;
+      for (let i = 0; i < lines.length; i++) {
+        if (i === 30) {
+          tCrash = Date.now();
+          h1.crash();
+          c1.crash();
+        }
+        p.stdin!.write(`${lines[i]}\n`);
+        await sleep(20);
+      }
+      await waitFor(() => lines.every((l) => out.includes(`${l}\n`)), 150_000, 'all echoes after failover');
+      const done = Date.now() - tCrash;
+      let pos = 0;
+      for (const l of lines) {
+        const at = out.indexOf(`${l}\n`, pos);
+        expect(at, `"${l}" echoed once, in order`).toBeGreaterThanOrEqual(pos);
+        pos = at + l.length;
+      }
+      expect(out).not.toContain('SCTP_COMM_LOST');
+      expect(standby.association?.state).toBe('ESTABLISHED');
+      console.log(`[sctp lab] usrsctp peer: all echoes ${done} ms after the primary crashed; standby adopted +${adoptedAt - tCrash} ms`);
+    } finally {
+      p.kill('SIGKILL');
+    }
+  }, 180_000);
+});
