@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { HastackError } from '../errors.js';
 import { formatIp } from '../util/addr.js';
-import type { TcpConnectionHandle, TcpConnectionOptions, TcpListenerHandle } from './contract.js';
+import type { TcpConnectionHandle, TcpConnectionOptions, TcpListenOptions, TcpListenerHandle } from './contract.js';
 import {
   Socket,
   codeOf,
@@ -43,6 +43,38 @@ export interface ListenOptions {
 }
 
 export type ConnectionListener = (socket: Socket) => void;
+
+/** Ephemeral range for listen(0) when the engine does not pick a port itself (IANA, RFC 6335). */
+const EPHEMERAL_LO = 49152;
+const EPHEMERAL_HI = 65535;
+const nextEphemeral = new WeakMap<TcpApiHost, number>();
+
+/**
+ * listen() on port 0: let the engine choose if it can; otherwise walk the ephemeral range from
+ * where the last search for this stack stopped, skipping ports in use.
+ */
+function listenEphemeral(stack: TcpApiHost, opts: TcpListenOptions): TcpListenerHandle {
+  try {
+    return stack.tcp.listen(opts);
+  } catch (e) {
+    const code = codeOf(e);
+    if (code !== 'ERR_SOCKET_BAD_PORT' && code !== 'EINVAL') throw e;
+  }
+  const span = EPHEMERAL_HI - EPHEMERAL_LO + 1;
+  let p = nextEphemeral.get(stack) ?? EPHEMERAL_LO + ((Math.random() * span) | 0);
+  for (let i = 0; i < span; i++) {
+    const port = p;
+    p = p >= EPHEMERAL_HI ? EPHEMERAL_LO : p + 1;
+    try {
+      const l = stack.tcp.listen({ ...opts, localPort: port });
+      nextEphemeral.set(stack, p);
+      return l;
+    } catch (e) {
+      if (codeOf(e) !== 'EADDRINUSE') throw e;
+    }
+  }
+  throw new HastackError('EADDRINUSE', 'no free ephemeral port', { syscall: 'listen' });
+}
 
 export class Server extends EventEmitter {
   /** Refuse (close at once) new connections while this many are open. Unset: no limit. */
@@ -116,13 +148,14 @@ export class Server extends EventEmitter {
     const hostStr = formatIp(addr);
     let l: TcpListenerHandle;
     try {
-      l = this._stack.tcp.listen({
+      const opts: TcpListenOptions = {
         ...this._engineOpts,
         localAddress: addr,
         localPort: p,
         backlog: bl,
         onConnection: engineCallback((conn: TcpConnectionHandle) => this._onConnection(conn)),
-      });
+      };
+      l = p === 0 ? listenEphemeral(this._stack, opts) : this._stack.tcp.listen(opts);
     } catch (e) {
       const er = systemError(codeOf(e), 'listen', hostStr, p, e);
       process.nextTick(() => this.emit('error', er));
