@@ -186,6 +186,8 @@ export interface ClusterStats {
   };
   notForMe: number;
   peersDeclaredDead: number;
+  /** Polls that came more than two intervals late (this node was not running). */
+  localStalls: number;
   takeovers: number;
   releases: number;
   conflicts: number;
@@ -261,6 +263,7 @@ export class ClusterCore {
     dropped: { forged: 0, replayed: 0, stale: 0, malformed: 0, version: 0, self: 0, tooLarge: 0 },
     notForMe: 0,
     peersDeclaredDead: 0,
+    localStalls: 0,
     takeovers: 0,
     releases: 0,
     conflicts: 0,
@@ -295,6 +298,7 @@ export class ClusterCore {
 
   private state: 'idle' | 'joining' | 'active' | 'leaving' | 'stopped' = 'idle';
   private now = 0;
+  private lastPoll = 0;
   private counter = 0;
   private infoVersion = 0;
   private nextHeartbeat = Infinity;
@@ -364,6 +368,7 @@ export class ClusterCore {
     if (this.state !== 'idle') throw err('ERR_CLUSTER_CONFIG', 'cluster node already started');
     this.now = now;
     this.state = 'joining';
+    this.lastPoll = now;
     this.infoVersion++;
     this.send({ type: 'announce', info: this.ownershipInfo(), reply: false });
     this.send({ type: 'solicit', target: null });
@@ -453,6 +458,16 @@ export class ClusterCore {
   poll(now: number): void {
     this.now = now;
     if (this.state === 'stopped' || this.state === 'idle') return;
+    // A local stall (GC pause, blocked event loop): the heartbeat timer guarantees a poll at least
+    // every interval, so a longer gap means *we* were not running and the peers' datagrams are
+    // still queued unread. Give every peer one more interval instead of declaring it dead.
+    if (now - this.lastPoll > 2 * this.interval) {
+      this.stats.localStalls++;
+      for (const p of this.peers.values()) {
+        if (p.status === 'alive' || p.status === 'suspect') p.lastHeard = Math.max(p.lastHeard, now - this.interval);
+      }
+    }
+    this.lastPoll = now;
     // Failure detection (checked before sending our own beat).
     for (const p of [...this.peers.values()]) {
       if (p.status !== 'alive' && p.status !== 'suspect') continue;

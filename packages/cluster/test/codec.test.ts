@@ -255,3 +255,38 @@ describe('message-layer fragmentation', () => {
     expect(h.node('B').core.stats.dropped.malformed - before).toBe(1);
   });
 });
+
+describe('fuzz', () => {
+  it('mutated and random datagrams never throw and are all counted as dropped', () => {
+    const h = new Harness([
+      { nodeId: 'A', home: [{ ip: VIP, mac: MAC_A }], failover: { successors: ['B'] } },
+      { nodeId: 'B' },
+    ]);
+    h.startAll();
+    h.node('A').updateCheckpoint({ key: 'k', ip: VIP, port: 80 }, new Uint8Array(3000));
+    h.advance(100);
+    const corpus = h.bus.log.map((l) => l.bytes);
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed % n;
+    };
+    const b = h.node('B').core;
+    const dropsBefore = Object.values(b.stats.dropped).reduce((x, y) => x + y, 0);
+    const N = 3000;
+    for (let i = 0; i < N; i++) {
+      let m: Uint8Array;
+      if (i % 3 === 0) m = Uint8Array.from({ length: rnd(300) }, () => rnd(256));
+      else {
+        m = Uint8Array.from(corpus[rnd(corpus.length)]);
+        const flips = 1 + rnd(4);
+        for (let f = 0; f < flips && m.length > 0; f++) m[rnd(m.length)] ^= 1 << rnd(8);
+        if (i % 7 === 0) m = m.subarray(0, rnd(m.length + 1));
+      }
+      expect(() => b.receive(m, h.clock.now())).not.toThrow();
+    }
+    const dropsAfter = Object.values(b.stats.dropped).reduce((x, y) => x + y, 0);
+    expect(dropsAfter - dropsBefore).toBe(N);
+    expect(h.holders(VIP)).toEqual(['A']);
+  });
+});

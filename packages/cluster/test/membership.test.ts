@@ -223,3 +223,42 @@ describe('partition and heal (split brain)', () => {
     expect(h.node('B').core.stats.conflicts + h.node('C').core.stats.conflicts).toBeGreaterThan(0);
   });
 });
+
+describe('local stalls', () => {
+  it('a node that was itself paused does not declare its peers dead; real silence still counts', async () => {
+    const { ClusterCore } = await import('@hastack/cluster');
+    const { KEY } = await import('./harness.js');
+    const mk = (id: string) => new ClusterCore({ nodeId: id, bootId: 1, key: KEY, heartbeatIntervalMs: 20, missedBeats: 3 });
+    const a = mk('A');
+    const b = mk('B');
+    const pump = (t: number) => {
+      for (const m of a.takeOutbound()) b.receive(m, t);
+      for (const m of b.takeOutbound()) a.receive(m, t);
+    };
+    a.start(0);
+    b.start(0);
+    let t = 0;
+    for (; t <= 200; t += 5) {
+      a.poll(t);
+      b.poll(t);
+      pump(t);
+    }
+    expect(b.peerStatus('A')).toBe('alive');
+    // B's process stalls for 500 ms; A keeps running (its datagrams queue up unread).
+    const queued: Uint8Array[] = [];
+    for (; t <= 700; t += 5) {
+      a.poll(t);
+      queued.push(...a.takeOutbound());
+    }
+    b.poll(t); // first thing after the stall: the timer fires before the socket is read
+    expect(b.peerStatus('A')).toBe('alive');
+    expect(b.stats.localStalls).toBe(1);
+    for (const m of queued) b.receive(m, t);
+    expect(b.peerStatus('A')).toBe('alive');
+    // Now A really goes silent: B declares it dead after the usual threshold.
+    const t0 = t;
+    for (; t <= t0 + 100 && b.peerStatus('A') !== 'dead'; t += 1) b.poll(t);
+    expect(b.peerStatus('A')).toBe('dead');
+    expect(t - t0).toBeLessThanOrEqual(61);
+  });
+});

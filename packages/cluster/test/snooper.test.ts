@@ -188,3 +188,33 @@ describe('snooped states reach the takeover host (seed 001 claim 8)', () => {
     expect(t.checkpoints).toEqual([]);
   });
 });
+
+describe('snooper fuzz', () => {
+  it('random and mutated frames never throw and memory stays bounded', () => {
+    const sn = new ConnectionSnooper({ maxTotalBytes: 4096, maxConnections: 16, verifyChecksums: false });
+    sn.watch(VIP);
+    const frames: Uint8Array[] = [];
+    const cap = { receiveFrame: (f: Uint8Array) => frames.push(Uint8Array.from(f)) } as unknown as ConnectionSnooper;
+    handshake(cap);
+    frames.push(frame({ from: 'c', seq: 1001, ack: 5001, flags: 'PA', data: 'GET / HTTP/1.1\r\n\r\n' }));
+    frames.push(frame({ from: 's', seq: 5001, ack: 1020, flags: 'PA', data: new Uint8Array(300) }));
+    let seed = 99;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed % n;
+    };
+    for (let i = 0; i < 20000; i++) {
+      let f: Uint8Array;
+      if (i % 4 === 0) f = Uint8Array.from({ length: rnd(200) }, () => rnd(256));
+      else {
+        f = Uint8Array.from(frames[rnd(frames.length)]);
+        for (let k = 0, n = 1 + rnd(3); k < n; k++) f[14 + rnd(f.length - 14)] ^= 1 << rnd(8);
+      }
+      expect(() => sn.receiveFrame(f, i)).not.toThrow();
+      if (i % 1000 === 0) for (const s of sn.states()) expect(s.replay.bytes.length).toBeLessThanOrEqual(4096);
+    }
+    expect(sn.size).toBeLessThanOrEqual(16);
+    expect(sn.stats.bytesStored).toBeLessThanOrEqual(4096);
+    expect(sn.stats.bytesStored).toBeGreaterThanOrEqual(0);
+  });
+});
