@@ -27,6 +27,7 @@ import {
   EthernetPacket,
   ICMP_HEADER_LEN,
   IcmpPacket,
+  IgmpPacket,
   IcmpType,
   IPV4_HEADER_LEN,
   IPV4_OFF,
@@ -34,6 +35,7 @@ import {
   checksum,
   checksumPartial,
   emitIcmp,
+  emitIgmp,
   emitIpv4,
   foldChecksum,
   icmpQuoteLength,
@@ -138,6 +140,7 @@ function newDrops() {
     // IGMP
     igmpTruncated: 0,
     igmpBadChecksum: 0,
+    igmpBadField: 0,
     igmpUnsupported: 0,
     // The engine was crashed
     rxDown: 0,
@@ -242,6 +245,7 @@ export class Engine implements IpLayer {
   private readonly rxArp = new ArpPacket(new Uint8Array(0));
   private readonly rxIp = new Ipv4Packet(new Uint8Array(0));
   private readonly rxIcmp = new IcmpPacket(new Uint8Array(0));
+  private readonly rxIgmp = new IgmpPacket(new Uint8Array(0));
   private readonly txIp = new Ipv4Packet(new Uint8Array(0));
   private readonly rx: IpRx = { src: 0, dst: 0, protocol: 0, ttl: 0, tos: 0, nonUnicast: false, meta: undefined };
 
@@ -707,31 +711,30 @@ export class Engine implements IpLayer {
   /** IGMPv2 host side (RFC 2236 §3). */
   private receiveIgmp(pkt: Uint8Array, off: number, len: number, now: number): void {
     this.igmp.rxMessages++;
-    if (len < IGMP_LEN) {
-      this.drops.igmpTruncated++;
+    const m = this.rxIgmp.reset(pkt, off, len);
+    const e = m.validate();
+    if (e) {
+      if (e.reason === 'truncated') this.drops.igmpTruncated++;
+      else if (e.reason === 'bad-checksum') this.drops.igmpBadChecksum++;
+      else if (e.reason === 'bad-field') this.drops.igmpBadField++;
+      else this.drops.igmpUnsupported++;
       return;
     }
-    if (checksum(pkt, off, off + len) !== 0) {
-      this.drops.igmpBadChecksum++;
-      return;
-    }
-    const type = pkt[off];
-    const group = ((pkt[off + 4] << 24) | (pkt[off + 5] << 16) | (pkt[off + 6] << 8) | pkt[off + 7]) >>> 0;
+    const type = m.type;
+    const group = m.group;
+    this.igmp.rxAccepted++;
     if (type === IgmpType.QUERY) {
-      this.igmp.rxAccepted++;
       this.igmp.rxQueries++;
-      // Max response time in 1/10 s; 0 means an IGMPv1 query: 10 s (RFC 2236 §4).
-      const maxResp = (pkt[off + 1] || 100) * 100;
+      // RFC 2236 §3: answer after a random delay in [0, max response time]; max response time
+      // is in 1/10 s, and 0 means an IGMPv1 query: 10 s (RFC 2236 §4).
+      const maxResp = (m.maxRespTime || 100) * 100;
       for (const g of this.groups.values()) {
         if (group !== 0 && g.group !== group) continue;
         const at = now + this.rng.next() * maxResp;
         if (at < g.reportAt) g.reportAt = at;
         if (at < this.igmpNextAt) this.igmpNextAt = at;
       }
-      return;
-    }
-    if (type === IgmpType.V2_REPORT || type === IgmpType.V1_REPORT) {
-      this.igmp.rxAccepted++;
+    } else if (type === IgmpType.V2_REPORT || type === IgmpType.V1_REPORT) {
       this.igmp.rxReports++;
       // RFC 2236 §3: another member's report for the group cancels our pending one.
       const g = this.groups.get(group);
@@ -739,13 +742,8 @@ export class Engine implements IpLayer {
         g.reportAt = Infinity;
         this.igmp.suppressed++;
       }
-      return;
     }
-    if (type === IgmpType.LEAVE) {
-      this.igmp.rxAccepted++;
-      return;
-    }
-    this.drops.igmpUnsupported++;
+    // Leave Group messages concern routers only.
   }
 
   // ---------------------------------------------------------------- poll
@@ -894,16 +892,7 @@ export class Engine implements IpLayer {
     const lh = this.linkHeader;
     const hl = IPV4_HEADER_LEN + ROUTER_ALERT.length;
     const buf = new Uint8Array(lh + hl + IGMP_LEN);
-    const o = lh + hl;
-    buf[o] = type;
-    buf[o + 1] = 0;
-    buf[o + 4] = group >>> 24;
-    buf[o + 5] = (group >>> 16) & 0xff;
-    buf[o + 6] = (group >>> 8) & 0xff;
-    buf[o + 7] = group & 0xff;
-    const c = checksum(buf, o, o + IGMP_LEN);
-    buf[o + 2] = c >>> 8;
-    buf[o + 3] = c & 0xff;
+    emitIgmp({ kind: type === IgmpType.LEAVE ? 'leave' : 'report-v2', maxRespTime: 0, group }, buf, lh + hl);
     emitIpv4(
       {
         src: this.addrs[0].address, dst, protocol: PROTO_IGMP, ttl: 1, tos: 0xc0, ident: this.nextIdent(),
