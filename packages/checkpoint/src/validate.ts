@@ -178,8 +178,8 @@ const TCP = [
 ];
 const TCP_REQUIRED = TCP.length - 1; // all but recvOutOfOrder
 const CC = ['algorithm', 'cwnd', 'ssthresh', 'srtt', 'rttvar', 'rto', 'recover', 'cubic'];
-const CUBIC = ['wMax', 'wLastMax', 'k', 'epochStart', 'wEst'];
-const TIMERS = ['retransmit', 'persist', 'keepalive', 'delayedAck', 'finWait2', 'userTimeout'];
+const CUBIC = ['wMax', 'wLastMax', 'k', 'epochStart', 'wEst', 'cwndEpoch'];
+const TIMERS = ['rtx', 'delack', 'persist', 'keepalive'];
 const TCP_OPTIONS = [
   'noDelay', 'keepAlive', 'keepAliveInitialDelay', 'keepAliveInterval', 'keepAliveProbes', 'userTimeout',
   'sendBufferSize', 'receiveBufferSize', 'timeWait', 'allowHalfOpen',
@@ -282,10 +282,11 @@ function validateCongestion(v: unknown, p: string): void {
     const q = obj(c.cubic, p, 'tcp.cc.cubic');
     num(q.wMax, p, 'tcp.cc.cubic.wMax', 0, Number.MAX_SAFE_INTEGER);
     if (q.wLastMax !== undefined) num(q.wLastMax, p, 'tcp.cc.cubic.wLastMax', 0, Number.MAX_SAFE_INTEGER);
-    num(q.k, p, 'tcp.cc.cubic.k', 0, MAX_RELATIVE_MS);
+    num(q.k, p, 'tcp.cc.cubic.k', 0, MAX_RELATIVE_MS); // seconds
     if (q.epochStart !== null) rel(q.epochStart, p, 'tcp.cc.cubic.epochStart');
     if (q.wEst !== undefined) num(q.wEst, p, 'tcp.cc.cubic.wEst', 0, Number.MAX_SAFE_INTEGER);
-    noExtraKeys(q, 3 + has(q.wLastMax) + has(q.wEst), CUBIC, p, 'tcp.cc.cubic');
+    if (q.cwndEpoch !== undefined) num(q.cwndEpoch, p, 'tcp.cc.cubic.cwndEpoch', 0, Number.MAX_SAFE_INTEGER);
+    noExtraKeys(q, 3 + has(q.wLastMax) + has(q.wEst) + has(q.cwndEpoch), CUBIC, p, 'tcp.cc.cubic');
   }
   noExtraKeys(c, 6 + has(c.recover) + has(c.cubic), CC, p, 'tcp.cc');
 }

@@ -24,8 +24,8 @@
  *                  finReceived, finSeq|nil, timers, options, sendLength, [seq, data, ...],
  *                  recvBuffer, [seq, data, ...]|nil]
  *   cc          = [algorithm, cwnd, ssthresh, srtt, rttvar, rto, recover|nil, cubic|nil]
- *   cubic       = [wMax, wLastMax|nil, k, epochStart|nil, wEst|nil]
- *   timers      = [retransmit, persist, keepalive, delayedAck, finWait2, userTimeout]   (nil = not armed)
+ *   cubic       = [wMax, wLastMax|nil, k, epochStart|nil, wEst|nil, cwndEpoch|nil]
+ *   timers      = [rtx, delack, persist, keepalive]   (nil = not armed)
  *   tcpOptions  = [noDelay, keepAlive, keepAliveInitialDelay, keepAliveInterval, keepAliveProbes,
  *                  userTimeout, sendBufferSize, receiveBufferSize, timeWait, allowHalfOpen] (nil = unset)
  *   udp         = [localPort, remotePort, [group, interfaceAddress, ...], udpOptions]
@@ -90,7 +90,7 @@ function ccW(c: TcpCongestionState): W {
   const q = c.cubic;
   return [
     c.algorithm, c.cwnd, c.ssthresh, c.srtt, c.rttvar, c.rto, nil(c.recover),
-    q === undefined ? null : [q.wMax, nil(q.wLastMax), q.k, q.epochStart, nil(q.wEst)],
+    q === undefined ? null : [q.wMax, nil(q.wLastMax), q.k, q.epochStart, nil(q.wEst), nil(q.cwndEpoch)],
   ];
 }
 
@@ -102,7 +102,7 @@ function tcpW(t: TcpCheckpointSection): W {
     t.sndWl2, t.rcvNxt, t.rcvWnd, t.sndWscale, t.rcvWscale, t.sndMss, t.rcvMss, t.sackPermitted,
     t.timestamps, t.tsOffset, t.tsRecent, t.tsRecentAge, t.tsLastSent, ccW(t.cc), t.finSent,
     t.finReceived, t.finSeq,
-    [nil(tm.retransmit), nil(tm.persist), nil(tm.keepalive), nil(tm.delayedAck), nil(tm.finWait2), nil(tm.userTimeout)],
+    [nil(tm.rtx), nil(tm.delack), nil(tm.persist), nil(tm.keepalive)],
     [
       nil(o.noDelay), nil(o.keepAlive), nil(o.keepAliveInitialDelay), nil(o.keepAliveInterval), nil(o.keepAliveProbes),
       nil(o.userTimeout), nil(o.sendBufferSize), nil(o.receiveBufferSize), nil(o.timeWait), nil(o.allowHalfOpen),
@@ -167,10 +167,11 @@ function ccO(v: unknown, p: string): TcpCongestionState {
   const cc = { algorithm: c[0], cwnd: c[1], ssthresh: c[2], srtt: c[3], rttvar: c[4], rto: c[5] } as TcpCongestionState;
   if (c[6] !== null) cc.recover = c[6] as number;
   if (c[7] !== null) {
-    const q = tuple(c[7], 5, p + 'tcp.cc.cubic');
+    const q = tuple(c[7], 6, p + 'tcp.cc.cubic');
     const cubic = { wMax: q[0], k: q[2], epochStart: q[3] } as NonNullable<TcpCongestionState['cubic']>;
     if (q[1] !== null) cubic.wLastMax = q[1] as number;
     if (q[4] !== null) cubic.wEst = q[4] as number;
+    if (q[5] !== null) cubic.cwndEpoch = q[5] as number;
     cc.cubic = cubic;
   }
   return cc;
@@ -182,14 +183,12 @@ function setOpt(o: Record<string, unknown>, k: string, v: unknown): void {
 
 function tcpO(v: unknown, p: string): TcpCheckpointSection {
   const t = tuple(v, 33, p + 'tcp');
-  const tw = tuple(t[27], 6, p + 'tcp.timers');
+  const tw = tuple(t[27], 4, p + 'tcp.timers');
   const timers: Record<string, unknown> = {};
-  setOpt(timers, 'retransmit', tw[0]);
-  setOpt(timers, 'persist', tw[1]);
-  setOpt(timers, 'keepalive', tw[2]);
-  setOpt(timers, 'delayedAck', tw[3]);
-  setOpt(timers, 'finWait2', tw[4]);
-  setOpt(timers, 'userTimeout', tw[5]);
+  setOpt(timers, 'rtx', tw[0]);
+  setOpt(timers, 'delack', tw[1]);
+  setOpt(timers, 'persist', tw[2]);
+  setOpt(timers, 'keepalive', tw[3]);
   const ow = tuple(t[28], 10, p + 'tcp.options');
   const options: Record<string, unknown> = {};
   setOpt(options, 'noDelay', ow[0]);

@@ -97,7 +97,7 @@ describe('tcp fields', () => {
     check(T, (c) => (c.tcp.sackPermitted = 1 as never), 'tcp.sackPermitted', /boolean/);
     check(T, (c) => (c.tcp.timestamps = null as never), 'tcp.timestamps', /boolean/);
     check(T, (c) => (c.tcp.tsRecentAge = -1), 'tcp.tsRecentAge');
-    check(T, (c) => (c.tcp.timers.retransmit = 2 ** 31 + 1), 'tcp.timers.retransmit');
+    check(T, (c) => (c.tcp.timers.rtx = 2 ** 31 + 1), 'tcp.timers.rtx');
     check(T, (c) => (c.tcp.timers.persist = Infinity), 'tcp.timers.persist');
   });
   it('sequence order: SND.UNA ≤ SND.NXT ≤ SND.MAX, nothing in flight beyond the queue', () => {
@@ -233,7 +233,7 @@ describe('bundles', () => {
     check(B, (c) => (c.members = []), 'members', /at least one/);
     check(B, (c) => (c.members[1].meta.nodeId = 'node-b'), 'members[1].meta.nodeId', /bundle node id/);
     check(B, (c) => c.members.push(c.members[0]), 'members[2].', /duplicate/);
-    check(B, (c) => (c.members[0].tcp = { ...(c.members[0] as TcpCheckpoint).tcp, sndWscale: 99 } as never), 'members[0].tcp.sndWscale');
+    check(B, (c) => ((c.members[0] as TcpCheckpoint).tcp = { ...(c.members[0] as TcpCheckpoint).tcp, sndWscale: 99 } as never), 'members[0].tcp.sndWscale');
     check(B, (c) => (c.app!.objects = [{ id: 'a', seq: 1, offset: 0, length: 1 }]), 'app.objects', /member connection/);
     check(B, (c) => (c.members = Array.from({ length: 3 }, (_, i) => ({ ...(c.members[1] as UdpCheckpoint), udp: { ...(c.members[1] as UdpCheckpoint).udp, localPort: 1000 + i } }))), 'members', /too many/, { limits: { maxMembers: 2 } });
   });

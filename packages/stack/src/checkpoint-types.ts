@@ -90,25 +90,31 @@ export interface TcpCongestionState {
   rto: number;
   /** NewReno `recover` (RFC 6582 §3.2), uint32, when the engine tracks it. */
   recover?: number;
-  /** CUBIC state (RFC 9438 §4) when `algorithm` is 'cubic'. */
+  /** CUBIC state (RFC 9438 §4) when `algorithm` is 'cubic' (units as in the engine's CubicState). */
   cubic?: {
     /** W_max, bytes: the window before the last reduction. */
     wMax: number;
     /** W_max before the previous reduction (fast convergence, RFC 9438 §4.7), bytes. */
     wLastMax?: number;
-    /** K, ms: time to grow back to W_max. */
+    /** K, SECONDS (RFC 9438 §4.2): time to grow back to W_max. */
     k: number;
-    /** Start of the current congestion-avoidance epoch, ms relative to takenAtMono (≤ 0), or null. */
+    /** Start of the current congestion-avoidance epoch, ms relative to takenAtMono (≤ 0), or null if none. */
     epochStart: number | null;
     /** Reno-friendly estimate W_est (RFC 9438 §4.3), bytes. */
     wEst?: number;
+    /** cwnd at the start of the epoch, bytes. */
+    cwndEpoch?: number;
   };
 }
 
-/** Timer kinds a TCB may have armed. */
-export type TcpTimerKind = 'retransmit' | 'persist' | 'keepalive' | 'delayedAck' | 'finWait2' | 'userTimeout';
+/**
+ * Timers a checkpointable TCB may have armed (names as in the engine's TcpTimers): retransmission
+ * (RFC 6298), delayed ACK (RFC 9293 §3.8.6.3), persist / zero-window probe (§3.8.6.1), keepalive
+ * (RFC 1122 §4.2.3.6). TIME_WAIT is not checkpointable, so its timer never appears.
+ */
+export type TcpTimerKind = 'rtx' | 'delack' | 'persist' | 'keepalive';
 
-export const TCP_TIMER_KINDS: readonly TcpTimerKind[] = ['retransmit', 'persist', 'keepalive', 'delayedAck', 'finWait2', 'userTimeout'];
+export const TCP_TIMER_KINDS: readonly TcpTimerKind[] = ['rtx', 'delack', 'persist', 'keepalive'];
 
 /** Armed timers: deadline − takenAtMono in ms (negative = already overdue). Absent = not armed. */
 export type TcpTimerDeadlines = Partial<Record<TcpTimerKind, number>>;
