@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emitEthernet, emitIpv4, emitUdp, EtherType, IpProtocol, UDP_HEADER_LEN } from '@hastack/wire';
+import { emitEthernet, emitIgmp, emitIpv4, emitUdp, EtherType, IpProtocol, IPV4_ROUTER_ALERT, UDP_HEADER_LEN } from '@hastack/wire';
 import {
   NO_OFFLOADS,
   Stack,
@@ -181,5 +181,37 @@ describe("TUN mode ('ip' medium)", () => {
       expect(p.length).toBeLessThanOrEqual(1400);
     }
     expect(a.stats().ip.txFragments).toBe(4);
+  });
+});
+
+describe('IGMPv2 host', () => {
+  it('answers a general query after a random delay within the max response time; reports suppress ours', async () => {
+    const { clock, stacks: [router, m1, m2] } = lan(3);
+    for (const st of [m1, m2]) {
+      const s = st.createSocket('udp4');
+      s.bind(5000);
+      s.addMembership('239.7.7.7');
+    }
+    await clock.runFor(1);
+    expect(m1.stats().igmp.txReports).toBe(1);
+    // router sends a general query: max response time 1 s (10 tenths)
+    const q = new Uint8Array(8);
+    emitIgmp({ kind: 'query', maxRespTime: 10, group: 0 }, q, 0);
+    const f = new Uint8Array(14 + 24 + 8);
+    emitEthernet({ dst: parseMac('01:00:5e:00:00:01'), src: parseMac(router.mac), ethertype: EtherType.IPV4 }, f, 0);
+    emitIpv4(
+      { src: parseIp('198.18.0.1'), dst: parseIp('224.0.0.1'), protocol: 2, ttl: 1, tos: 0xc0, ident: 1, dontFragment: false, moreFragments: false, fragmentOffset: 0, payloadLength: 8, options: IPV4_ROUTER_ALERT },
+      f,
+      14,
+    );
+    f.set(q, 38);
+    router.sendRawFrame(f);
+    await clock.runFor(1100);
+    const reports = m1.stats().igmp.txReports + m2.stats().igmp.txReports - 2;
+    const suppressed = m1.stats().igmp.suppressed + m2.stats().igmp.suppressed;
+    expect(m1.stats().igmp.rxQueries).toBe(1);
+    // one member answered; the other heard it and stayed quiet (RFC 2236 §3)
+    expect(reports).toBe(1);
+    expect(suppressed).toBe(1);
   });
 });

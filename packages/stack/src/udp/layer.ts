@@ -61,6 +61,8 @@ export class UdpLayer implements TransportProtocol {
   readonly recvBufferSize: number;
   /** Bound sockets by local port. */
   readonly ports = new Map<number, UdpSocket[]>();
+  /** Every open socket, bound or not (closed together with the stack). */
+  readonly open = new Set<UdpSocket>();
   private readonly view = new UdpPacket(new Uint8Array(0));
   private readonly pending: UdpSocket[] = [];
   private readonly rng: Random;
@@ -328,11 +330,11 @@ export class UdpLayer implements TransportProtocol {
   }
 
   crash(): void {
-    for (const list of [...this.ports.values()]) for (const s of [...list]) s.destroyNow();
+    for (const s of [...this.open]) s.destroyNow();
     this.pending.length = 0;
   }
 
   close(): void {
-    for (const list of [...this.ports.values()]) for (const s of [...list]) s.close();
+    for (const s of [...this.open]) s.close();
   }
 }

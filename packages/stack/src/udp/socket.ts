@@ -99,6 +99,7 @@ export class UdpSocket extends EventEmitter {
     this.reuseAddr = options.reuseAddr ?? false;
     this.recvBufferSize = options.recvBufferSize ?? layer.recvBufferSize;
     if (onMessage) this.on('message', onMessage);
+    layer.open.add(this);
   }
 
   /** @internal multicast membership test for demultiplexing. */
@@ -272,6 +273,7 @@ export class UdpSocket extends EventEmitter {
   }
 
   private release(): void {
+    this.layer.open.delete(this);
     if (this.bindState === BOUND) this.layer.unbind(this, this.localPort);
     this.bindState = UNBOUND;
     for (const g of this.memberships) this.layer.host.leaveGroup(g);
