@@ -284,7 +284,7 @@ export class ClusterCore {
   private readonly key: Uint8Array;
   private readonly home: AddressSpec[];
   private readonly failover: FailoverPolicy;
-  private readonly applications: Application[];
+  private applications: Application[];
   private readonly arpPolicy: ArpPolicy;
   private readonly protocols: string[];
   private readonly interval: number;
@@ -305,6 +305,7 @@ export class ClusterCore {
   private joinEnds = Infinity;
   private nextFlush = Infinity;
   private announceDue = false;
+  private snoopSig = '';
   private outbox: Uint8Array[] = [];
   private actions: ClusterAction[] = [];
   private readonly peers = new Map<string, PeerState>();
@@ -1155,7 +1156,35 @@ export class ClusterCore {
     if (info.state === 'leaving' && (p.status === 'alive' || p.status === 'suspect')) this.peerFailed(p, 'impending-failure');
   }
 
+  /**
+   * Point an attached snooper at every address slice other nodes hold: those are the
+   * connections this node may have to hand to a takeover host.
+   */
+  private syncSnooper(): void {
+    if (!this.snooper) return;
+    const list: { ip: string; ports: PortRange[] }[] = [];
+    for (const [ip, m] of this.table) {
+      let ports: PortRange[] = [];
+      for (const h of m.values()) if (h.node !== this.nodeId) ports = unionPorts(ports, h.ports);
+      if (ports.length > 0) list.push({ ip, ports });
+    }
+    const sig = JSON.stringify(list);
+    if (sig === this.snoopSig) return;
+    this.snoopSig = sig;
+    this.snooper.setWatched(list);
+  }
+
+  /** Change the applications announced in the ownership information. */
+  setApplications(apps: Application[], now = this.now): void {
+    this.now = now;
+    this.applications = apps.map((a) => ({ ...a, ports: normalizePorts(a.ports) }));
+    this.infoVersion++;
+    this.announceDue = true;
+    this.flushAnnounce();
+  }
+
   private flushAnnounce(): void {
+    this.syncSnooper();
     if (!this.announceDue || this.state === 'stopped' || this.state === 'idle') return;
     this.announceDue = false;
     this.send({ type: 'announce', info: this.ownershipInfo(), reply: true });

@@ -14,7 +14,7 @@ import { RealClock, type Clock, type TimerHandle } from '@hastack/stack';
 import { ClusterCore, type ClusterAction, type ClusterCoreOptions } from './core.js';
 import type { ClusterTransport } from './transport.js';
 import type { SnoopedState } from './snooper.js';
-import type { FailbackMode } from './types.js';
+import type { Application, FailbackMode } from './types.js';
 
 export interface ClusterNodeOptions extends Omit<ClusterCoreOptions, 'bootId'> {
   transport: ClusterTransport;
@@ -118,6 +118,11 @@ export class ClusterNode extends EventEmitter {
     result?: { migrated?: { key: string; ip: string; port: number; bytes: Uint8Array; version?: number }[]; draining?: string[] },
   ): void {
     this.core.completeFailback(requestId, result, this.clock.now());
+    this.flush();
+  }
+
+  setApplications(apps: Application[]): void {
+    this.core.setApplications(apps, this.clock.now());
     this.flush();
   }
 

@@ -44,6 +44,18 @@ describe('ownership announce and solicit (seed 001 claims 2-4)', () => {
     expect(h.node('A').core.stats.rxByType.solicit).toBeGreaterThanOrEqual(1);
   });
 
+  it('a change of applications is announced to everyone', () => {
+    const h = three();
+    h.startAll();
+    h.advance(100);
+    h.node('B').setApplications([{ name: 'ftp', protocol: 'tcp', ports: [{ from: 21, to: 21 }] }]);
+    h.advance(1);
+    for (const id of ['A', 'C']) {
+      const info = h.node(id).core.peerViews().find((p) => p.nodeId === 'B')!.info!;
+      expect(info.applications.map((a) => a.name)).toEqual(['ftp']);
+    }
+  });
+
   it('a change of ownership is announced and heartbeats carry the version', () => {
     const h = three();
     h.startAll();

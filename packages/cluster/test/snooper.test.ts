@@ -150,8 +150,7 @@ describe('ConnectionSnooper (seed 000)', () => {
 
 describe('snooped states reach the takeover host (seed 001 claim 8)', () => {
   it('a third node\'s snooper sends its states to whoever claims the failed node\'s address', () => {
-    const snC = new ConnectionSnooper();
-    snC.watch(VIP);
+    const snC = new ConnectionSnooper(); // no watch(): the cluster points it at A's address
     const h = new Harness([
       { nodeId: 'A', home: [{ ip: VIP, mac: MAC_A }], failover: { successors: ['B'], failback: 'none' } },
       { nodeId: 'B' },
