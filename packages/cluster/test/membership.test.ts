@@ -274,3 +274,41 @@ describe('local stalls', () => {
     expect(t - t0).toBeLessThanOrEqual(61);
   });
 });
+
+describe('robustness', () => {
+  it('cascade: when the successor that took over dies too, the next one takes the address', () => {
+    const h = three();
+    h.startAll();
+    h.advance(100);
+    h.crash('A');
+    h.advance(100);
+    expect(h.holders(VIP)).toEqual(['B']);
+    h.crash('B');
+    h.advance(100);
+    expect(h.holders(VIP)).toEqual(['C']);
+    expect(h.holders(VIP2)).toEqual(['C']);
+    expect(h.node('C').core.holdersOf(VIP)[0].epoch).toBe(3);
+    const t = h.of('C', 'takeover').filter((a) => a.reason === 'failure');
+    expect(t.map((a) => a.failedNode)).toEqual(['B']);
+  });
+
+  it('5% seeded datagram loss at 20 ms x 4: no false deaths, and a real crash is still taken over', () => {
+    const h = new Harness(
+      [
+        { nodeId: 'A', home: [{ ip: VIP, mac: MAC_A }], failover: { successors: ['B', 'C'], failback: 'none' } },
+        { nodeId: 'B' },
+        { nodeId: 'C' },
+      ],
+      { missedBeats: 4 },
+      { loss: 0.05, seed: 7 },
+    );
+    h.startAll();
+    h.advance(5000);
+    for (const id of ['A', 'B', 'C']) expect(h.node(id).core.stats.peersDeclaredDead).toBe(0);
+    expect(h.holders(VIP)).toEqual(['A']);
+    h.crash('A');
+    h.advance(300);
+    expect(h.holders(VIP)).toEqual(['B']);
+    expect(h.node('C').core.holdersOf(VIP).map((x) => x.node)).toEqual(['B']);
+  });
+});
