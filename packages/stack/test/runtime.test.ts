@@ -174,3 +174,48 @@ describe('runtime', () => {
     expect(await settle(clock, s.close()).then(() => 'closed')).toBe('closed');
   });
 });
+
+describe('transports plug in through TransportProtocol', () => {
+  it('registerTransport: receive with RxMeta passed through; TSO super-segments go out unfragmented with rebased TxMeta', () => {
+    const clock = new VirtualClock();
+    const sent: { f: Uint8Array; m?: TxMeta }[] = [];
+    let handler: LinkHandler | null = null;
+    const link: Link = {
+      medium: 'ip',
+      mtu: 1500,
+      offloads: { rxChecksum: true, txChecksum: true, tso: true, gro: true, maxFrame: 65535 },
+      attach: (h) => (handler = h),
+      send: (f, m) => {
+        sent.push({ f, m });
+        return true;
+      },
+      close: () => {},
+    };
+    const stack = new Stack({ link, address: '198.18.0.1/24', clock });
+    const seen: { meta: unknown; len: number; src: number }[] = [];
+    const proto = stack.registerTransport((ctx) => ({
+      name: 'exp',
+      protocol: 253,
+      receive: (rx, payload) => seen.push({ meta: rx.meta, len: payload.length, src: rx.src }),
+      poll: () => {},
+      pollAt: () => Infinity,
+      stats: () => ({ custom: 1 }),
+      send(len: number) {
+        const h = ctx.ip.headroom;
+        const buf = new Uint8Array(h + len);
+        return ctx.ip.sendIp(buf, len, { src: parseIp('198.18.0.1'), dst: parseIp('198.18.0.2'), protocol: 253, dontFragment: true, tx: { csumStart: 0, csumOffset: 16, gsoSize: 1448, hdrLen: 20 } });
+      },
+    }));
+    expect(proto.send(10_000)).toBe(true);
+    expect(sent).toHaveLength(1);
+    expect(sent[0].f.length).toBe(20 + 10_000);
+    expect(sent[0].m).toEqual({ csumStart: 20, csumOffset: 16, gsoSize: 1448, hdrLen: 40 });
+    // receive: a GRO super-segment flagged by the link reaches the transport with its meta
+    const p = new Uint8Array(20 + 3000);
+    emitIpv4({ src: parseIp('198.18.0.2'), dst: parseIp('198.18.0.1'), protocol: 253, ttl: 64, tos: 0, ident: 1, dontFragment: true, moreFragments: false, fragmentOffset: 0, payloadLength: 3000 }, p, 0);
+    handler!.frame(p, { csumValid: true, gsoSize: 1448 });
+    handler!.batchEnd();
+    expect(seen).toEqual([{ meta: { csumValid: true, gsoSize: 1448 }, len: 3000, src: parseIp('198.18.0.2') }]);
+    expect(stack.stats().exp).toEqual({ custom: 1 });
+  });
+});

@@ -404,7 +404,9 @@ export class Engine implements IpLayer {
       if (tx.tx && tx.tx.csumStart !== undefined) this.completeChecksum(copy, IPV4_HEADER_LEN, len, tx.tx, tx.protocol);
       this.loop(copy);
     }
-    if (total > this.mtu) {
+    // TSO: a TCP super-segment for a link that segments it itself is not fragmented.
+    const tso = tx.tx !== undefined && tx.tx.gsoSize !== undefined && this.offloads.tso && lh + total <= this.offloads.maxFrame;
+    if (total > this.mtu && !tso) {
       if (tx.dontFragment) {
         this.drops.txTooBigDf++;
         this.lastTxError = 'tooBig';
@@ -417,8 +419,14 @@ export class Engine implements IpLayer {
     void ident;
     let meta: TxMeta | undefined;
     if (tx.tx && tx.tx.csumStart !== undefined) {
+      // Rebase transport-relative offsets onto the frame (TxMeta is frame-relative).
       if (this.offloads.txChecksum) meta = { csumStart: this.headroom + tx.tx.csumStart, csumOffset: tx.tx.csumOffset };
       else this.completeChecksum(buf, this.headroom, len, tx.tx, tx.protocol);
+    }
+    if (tso) {
+      meta = meta ?? {};
+      meta.gsoSize = tx.tx!.gsoSize;
+      if (tx.tx!.hdrLen !== undefined) meta.hdrLen = this.headroom + tx.tx!.hdrLen;
     }
     this.ip.txPackets++;
     const frame = buf.length === lh + total ? buf : buf.subarray(0, lh + total);

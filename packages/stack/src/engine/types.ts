@@ -33,6 +33,10 @@ export interface IpTx {
   /**
    * Offload request with offsets relative to the start of the *transport* header; the IP layer
    * rebases them onto the frame. Only set what `IpLayer.offloads` says the link supports.
+   * `csumStart`/`csumOffset`: the checksum field holds the folded pseudo-header sum (Linux
+   * CHECKSUM_PARTIAL); the IP layer completes it itself when it must (fragments, loopback).
+   * `gsoSize` (+ `hdrLen` = transport header length): a TSO super-segment, passed to the link
+   * unfragmented when the link does TSO and it fits `offloads.maxFrame`.
    */
   tx?: TxMeta;
 }
