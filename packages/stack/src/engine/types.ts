@@ -6,7 +6,10 @@
 import type { Clock } from '../clock.js';
 import type { LinkOffloads, RxMeta, TxMeta } from '../link.js';
 
-/** What the IP layer tells a transport about a received datagram. */
+/**
+ * What the IP layer tells a transport about a received datagram. The engine reuses one IpRx
+ * object for every datagram (no per-packet allocation): copy the fields you keep.
+ */
 export interface IpRx {
   src: number;
   dst: number;
