@@ -314,11 +314,22 @@ async function hashObject(read: (s: number, e: number) => Chunks, size: number):
   return h.digest('hex');
 }
 
-/** GET `path` with Node's http client over a hastack socket (`createConnection`). */
+/** An http.Agent that opens every connection with `connect` (a hastack socket). */
+class StackAgent extends http.Agent {
+  constructor(private readonly connectFn: () => net.Socket) {
+    super({ keepAlive: false });
+  }
+  override createConnection = ((): net.Socket => this.connectFn()) as unknown as http.Agent['createConnection'];
+}
+
+/** GET `path` with Node's http client over a hastack socket. */
 export function fetchViaStack(stack: any, host: string, port: number, path: string): Promise<{ bytes: number; sha256: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host, port, path, createConnection: () => stack.connect({ host, port }) as net.Socket, agent: false },
+      // An agent whose only way to connect is the hastack stack: Node ignores
+      // options.createConnection whenever an agent is in play, and this request must never fall
+      // back to the host's own network.
+      { host, port, path, agent: new StackAgent(() => stack.connect({ host, port }) as net.Socket) },
       (res) => {
         const h = createHash('sha256');
         let bytes = 0;

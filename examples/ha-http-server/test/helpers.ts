@@ -23,8 +23,8 @@ export function request(
         path,
         method: opts.method ?? 'GET',
         headers: opts.headers,
-        agent: opts.agent ?? false,
-        ...(opts.createConnection ? { createConnection: opts.createConnection } : {}),
+        // Node ignores options.createConnection whenever an agent is in play.
+        ...(opts.createConnection ? { createConnection: opts.createConnection } : { agent: opts.agent ?? false }),
       },
       (res) => {
         const parts: Buffer[] = [];
@@ -41,7 +41,7 @@ export function request(
 /** GET streaming into SHA-256 (for large bodies). */
 export function hashGet(port: number, path: string, host = '127.0.0.1', createConnection?: () => net.Socket): Promise<{ status: number; bytes: number; sha256: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host, port, path, agent: false, ...(createConnection ? { createConnection } : {}) }, (res) => {
+    const req = http.request({ host, port, path, ...(createConnection ? { createConnection } : { agent: false }) }, (res) => {
       const h = createHash('sha256');
       let bytes = 0;
       res.on('data', (c: Buffer) => {
