@@ -19,10 +19,23 @@
  * Sans-IO: time is passed in, nothing is sent. `enqueue()` snapshots states into a bounded output
  * queue; the cluster core drains it (`takeOutput()`) and sends the states to the takeover host.
  *
- * Parsing is deliberately minimal and self-contained (Ethernet II, IPv4 without fragments, TCP):
- * it only reads what it needs and counts everything it cannot use.
+ * Parsing uses the reusable `@hastack/wire` views (Ethernet II, IPv4 without fragments, TCP and
+ * its options); everything the snooper cannot use is counted, never thrown.
  */
-import { checksum, pseudoHeaderSum } from '@hastack/wire';
+import {
+  clearTcpOptions,
+  emptyTcpOptions,
+  ETH_HEADER_LEN,
+  EthernetPacket,
+  EtherType,
+  Ipv4Packet,
+  parseTcpOptionsInto,
+  TCP_HEADER_LEN,
+  TCP_MAX_WINDOW_SCALE,
+  TCP_PROTOCOL,
+  TcpPacket,
+  type TcpOptionsRepr,
+} from '@hastack/wire';
 import { portInRanges, type PortRange } from './ports.js';
 
 /** One end of a snooped connection. Sequence numbers are raw 32-bit values. */
@@ -169,15 +182,7 @@ interface Watched {
   ports: PortRange[];
 }
 
-/** Scratch for option parsing (reused: no per-packet garbage). */
-interface Opts {
-  mss: number | null;
-  wscale: number | null;
-  sackPerm: boolean;
-  ts: boolean;
-  tsval: number;
-  tsecr: number;
-}
+const EMPTY = new Uint8Array(0);
 
 export class ConnectionSnooper {
   readonly stats: SnooperStats = {
@@ -212,7 +217,11 @@ export class ConnectionSnooper {
   private head: Conn | null = null;
   private tail: Conn | null = null;
   private readonly queue: SnoopedState[] = [];
-  private readonly opts: Opts = { mss: null, wscale: null, sackPerm: false, ts: false, tsval: 0, tsecr: 0 };
+  /** Reused views and option scratch: no per-frame garbage. */
+  private readonly eth = new EthernetPacket(EMPTY);
+  private readonly ip = new Ipv4Packet(EMPTY);
+  private readonly tcp = new TcpPacket(EMPTY);
+  private readonly opts: TcpOptionsRepr = emptyTcpOptions();
 
   constructor(options: SnooperOptions = {}) {
     this.maxConnections = options.maxConnections ?? 4096;
@@ -258,63 +267,53 @@ export class ConnectionSnooper {
    */
   receiveFrame(frame: Uint8Array, now: number, meta?: { csumValid?: boolean; csumStart?: number }): void {
     this.stats.frames++;
-    if (frame.length < 14) {
+    const eth = this.eth.reset(frame);
+    if (eth.check()) {
       this.stats.malformed++;
       return;
     }
-    const ethertype = (frame[12] << 8) | frame[13];
-    if (ethertype !== 0x0800) {
+    if (eth.ethertype !== EtherType.IPV4) {
       this.stats.notIpv4++;
       return;
     }
-    this.receiveIpv4(frame.subarray(14), now, meta);
+    this.receiveIpv4(frame.subarray(ETH_HEADER_LEN), now, meta);
   }
 
   /** Feed one IPv4 packet (for TUN links). Never throws. */
-  receiveIpv4(p: Uint8Array, now: number, meta?: { csumValid?: boolean; csumStart?: number }): void {
-    if (p.length < 20 || p[0] >> 4 !== 4) {
+  receiveIpv4(packet: Uint8Array, now: number, meta?: { csumValid?: boolean; csumStart?: number }): void {
+    const ip = this.ip.reset(packet);
+    if (packet.length < 1 || ip.version !== 4 || ip.check()) {
       this.stats.malformed++;
       return;
     }
-    const ihl = (p[0] & 15) * 4;
-    const total = (p[2] << 8) | p[3];
-    if (ihl < 20 || total < ihl || total > p.length) {
-      this.stats.malformed++;
-      return;
-    }
-    if (p[9] !== 6) {
+    if (ip.protocol !== TCP_PROTOCOL) {
       this.stats.notTcp++;
       return;
     }
-    const frag = ((p[6] << 8) | p[7]) & 0x3fff; // MF flag + fragment offset (RFC 791 §3.1)
-    if (frag !== 0) {
+    if (ip.isFragment) {
       this.stats.fragments++;
       return;
     }
-    const src = u32((p[12] << 24) | (p[13] << 16) | (p[14] << 8) | p[15]);
-    const dst = u32((p[16] << 24) | (p[17] << 16) | (p[18] << 8) | p[19]);
+    const src = ip.src;
+    const dst = ip.dst;
+    const tcp = this.tcp.reset(packet, ip.payloadOffset, ip.payloadLength);
+    if (tcp.check()) {
+      this.stats.malformed++;
+      return;
+    }
     // RFC 791 §3.1 header checksum; RFC 9293 §3.1 TCP checksum over the pseudo-header.
     const tcpSumKnown = meta?.csumValid === true || meta?.csumStart !== undefined;
-    if (this.verify && (checksum(p, 0, ihl) !== 0 || (!tcpSumKnown && checksum(p, ihl, total, pseudoHeaderSum(src, dst, 6, total - ihl)) !== 0))) {
+    if (this.verify && (!ip.verifyChecksum() || (!tcpSumKnown && !tcp.verifyChecksum(src, dst)))) {
       this.stats.badChecksum++;
       return;
     }
-    this.receiveTcp(src, dst, p.subarray(ihl, total), now);
+    this.receiveTcp(src >>> 0, dst >>> 0, tcp, now);
   }
 
-  private receiveTcp(src: number, dst: number, t: Uint8Array, now: number): void {
-    if (t.length < 20) {
-      this.stats.malformed++;
-      return;
-    }
-    const dataOff = (t[12] >> 4) * 4;
-    if (dataOff < 20 || dataOff > t.length) {
-      this.stats.malformed++;
-      return;
-    }
+  private receiveTcp(src: number, dst: number, t: TcpPacket, now: number): void {
     this.stats.segments++;
-    const sport = (t[0] << 8) | t[1];
-    const dport = (t[2] << 8) | t[3];
+    const sport = t.srcPort;
+    const dport = t.dstPort;
     let fromClient: boolean;
     if (this.isWatched(dst, dport)) fromClient = true;
     else if (this.isWatched(src, sport)) fromClient = false;
@@ -322,15 +321,17 @@ export class ConnectionSnooper {
       this.stats.unwatched++;
       return;
     }
-    const seq = u32((t[4] << 24) | (t[5] << 16) | (t[6] << 8) | t[7]);
-    const ack = u32((t[8] << 24) | (t[9] << 16) | (t[10] << 8) | t[11]);
-    const flags = t[13];
-    const window = (t[14] << 8) | t[15];
-    if (!this.parseOptions(t, dataOff)) {
+    const seq = t.seq >>> 0;
+    const ack = t.ack >>> 0;
+    const flags = t.flags;
+    const window = t.window;
+    const o = this.opts;
+    clearTcpOptions(o);
+    if (parseTcpOptionsInto(t.buf, t.off + TCP_HEADER_LEN, t.off + t.headerLength, o)) {
       this.stats.malformed++;
       return;
     }
-    const payload = t.subarray(dataOff);
+    const payload = t.payload;
     const sIp = fromClient ? dst : src;
     const sPort = fromClient ? dport : sport;
     const cIp = fromClient ? src : dst;
@@ -399,9 +400,9 @@ export class ConnectionSnooper {
       me.started = true;
       if (!fromClient) conn.baseS = seq;
     }
-    if (this.opts.ts) {
-      me.tsval = this.opts.tsval;
-      me.tsecr = this.opts.tsecr;
+    if (this.opts.tsVal !== undefined) {
+      me.tsval = this.opts.tsVal >>> 0;
+      me.tsecr = (this.opts.tsEcr ?? 0) >>> 0;
     }
     me.rawWindow = window;
 
@@ -516,42 +517,12 @@ export class ConnectionSnooper {
     d.nxt = u32(seq + 1);
     d.started = true;
     d.rawWindow = window;
-    d.mss = o.mss;
-    d.wscale = o.wscale;
-    d.sackPerm = o.sackPerm;
-    d.ts = o.ts;
+    d.mss = o.mss ?? null;
+    // RFC 7323 §2.3: a shift above 14 is treated as 14.
+    d.wscale = o.windowScale === undefined ? null : Math.min(o.windowScale, TCP_MAX_WINDOW_SCALE);
+    d.sackPerm = o.sackPermitted;
+    d.ts = o.tsVal !== undefined;
     d.fin = false;
-  }
-
-  /** Parse the TCP options into `this.opts` (RFC 9293 §3.2, RFC 7323 §2.2, §3.2, RFC 2018 §2). */
-  private parseOptions(t: Uint8Array, dataOff: number): boolean {
-    const o = this.opts;
-    o.mss = null;
-    o.wscale = null;
-    o.sackPerm = false;
-    o.ts = false;
-    let i = 20;
-    while (i < dataOff) {
-      const kind = t[i];
-      if (kind === 0) break;
-      if (kind === 1) {
-        i++;
-        continue;
-      }
-      if (i + 1 >= dataOff) return false;
-      const len = t[i + 1];
-      if (len < 2 || i + len > dataOff) return false;
-      if (kind === 2 && len === 4) o.mss = (t[i + 2] << 8) | t[i + 3];
-      else if (kind === 3 && len === 3) o.wscale = Math.min(t[i + 2], 14);
-      else if (kind === 4 && len === 2) o.sackPerm = true;
-      else if (kind === 8 && len === 10) {
-        o.ts = true;
-        o.tsval = u32((t[i + 2] << 24) | (t[i + 3] << 16) | (t[i + 4] << 8) | t[i + 5]);
-        o.tsecr = u32((t[i + 6] << 24) | (t[i + 7] << 16) | (t[i + 8] << 8) | t[i + 9]);
-      }
-      i += len;
-    }
-    return true;
   }
 
   private create(sIp: number, sPort: number, cIp: number, cPort: number, sEp: number, cEp: number, now: number): Conn {
@@ -698,7 +669,6 @@ export class ConnectionSnooper {
   }
 }
 
-const EMPTY = new Uint8Array(0);
 
 /** Validate a snooped state received from the network; null when malformed. */
 export function validateSnoopedState(v: unknown): SnoopedState | null {
