@@ -531,7 +531,9 @@ export class ConnectionSnooper {
       this.remove(this.head);
     }
     const conn: Conn = {
-      key: `tcp:${ipToString(sIp)}:${sPort}:${ipToString(cIp)}:${cPort}`,
+      // Same form as @hastack/checkpoint connectionKey (local end first), so a snooped state and a
+      // checkpoint of the same connection share their key.
+      key: `tcp:${ipToString(sIp)}:${sPort}-${ipToString(cIp)}:${cPort}`,
       sEp,
       cEp,
       sIp,

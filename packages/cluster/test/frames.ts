@@ -66,6 +66,6 @@ export function handshake(sn: ConnectionSnooper, cport = 40000, t = 0) {
   sn.receiveFrame(frame({ from: 's', seq: 5000, ack: 1001, flags: 'SA', opts: [...mss(1400), ...sackp, ...ts(200, 100), 1, ...ws(8)], cport, win: 65535 }), t);
   sn.receiveFrame(frame({ from: 'c', seq: 1001, ack: 5001, flags: 'A', opts: [1, 1, ...ts(101, 200)], cport, win: 502 }), t);
 }
-export const key = (cport = 40000) => `tcp:${VIP}:80:${CLIENT}:${cport}`;
+export const key = (cport = 40000) => `tcp:${VIP}:80-${CLIENT}:${cport}`;
 export const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
