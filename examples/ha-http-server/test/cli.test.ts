@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateRange, parseArgs, run, UsageError } from '../src/index.js';
+import { request, sha256 } from './helpers.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ha-cli-'));
+  writeFileSync(join(dir, 'hello.txt'), 'hi\n');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('parseArgs', () => {
+  it('defaults to node:net on 127.0.0.1:8080', () => {
+    const c = parseArgs(['--root', '/srv']);
+    expect(c).toMatchObject({ root: '/srv', mode: 'kernel', host: '127.0.0.1', port: 8080, index: 'index.html', etag: 'mtime', generated: true });
+  });
+
+  it('parses hastack modes and options, --flag=value form too', () => {
+    const c = parseArgs(['--root=/srv', '--port', '80', '--tap', 'hs0', '--netns', '/run/netns/x', '--address', '198.18.0.10/24', '--gateway', '198.18.0.1', '--etag', 'sha256', '--idle-timeout', '250', '--no-index', '--no-gen', '--quiet']);
+    expect(c).toMatchObject({ mode: 'tap', tap: 'hs0', netns: '/run/netns/x', address: '198.18.0.10/24', gateway: '198.18.0.1', port: 80, etag: 'sha256', idleTimeout: 250, index: null, generated: false, quiet: true });
+    expect(parseArgs(['--memory', '--address', '198.18.0.10/24', '--self-test', '4M'])).toMatchObject({ mode: 'memory', selfTest: 4 * 1024 * 1024, root: null });
+  });
+
+  it('reads a JSON config file; flags override it', () => {
+    const f = join(dir, 'cfg.json');
+    writeFileSync(f, JSON.stringify({ root: dir, port: 9000, mode: 'memory', address: '198.18.0.5/24', 'idle-timeout': 1000, etag: 'sha256' }));
+    const c = parseArgs(['--config', f, '--port', '9001']);
+    expect(c).toMatchObject({ root: dir, port: 9001, mode: 'memory', address: '198.18.0.5/24', idleTimeout: 1000, etag: 'sha256' });
+  });
+
+  it.each([
+    [['--port', '70000']],
+    [['--port']],
+    [['--bogus', '1']],
+    [['stray']],
+    [['--memory']],
+    [['--tap', 'x']],
+    [['--address', '198.18.0.1']],
+    [['--etag', 'md5']],
+    [['--no-gen']],
+  ])('refuses %j', (argv) => {
+    expect(() => parseArgs(argv)).toThrow(UsageError);
+  });
+
+  it('refuses a bad config file', () => {
+    const f = join(dir, 'bad.json');
+    writeFileSync(f, '{ nope');
+    expect(() => parseArgs(['--config', f])).toThrow(/cannot read config/);
+    writeFileSync(f, JSON.stringify({ colour: 'red' }));
+    expect(() => parseArgs(['--config', f])).toThrow(/unknown option/);
+  });
+});
+
+describe('run', () => {
+  it('kernel mode serves files and /gen/ on 127.0.0.1', async () => {
+    const r = await run(parseArgs(['--root', dir, '--port', '0', '--quiet']));
+    try {
+      const got = await request(r.address.port, '/hello.txt');
+      expect(got.status).toBe(200);
+      expect(got.body.toString()).toBe('hi\n');
+      expect((await request(r.address.port, '/gen/1000?seed=2')).body.length).toBe(1000);
+    } finally {
+      await r.stop();
+    }
+  });
+
+  it('memory mode self-test downloads /gen/ through a second hastack stack', async () => {
+    const r = await run(parseArgs(['--memory', '--address', '198.18.0.10/24', '--port', '80', '--self-test', '1M', '--quiet']));
+    try {
+      const t = await r.selfTest!;
+      expect(t.bytes).toBe(1024 * 1024);
+      expect(t.sha256).toBe(t.expected);
+      expect(t.sha256).toBe(sha256(Buffer.concat([...generateRange(1, 0, 1024 * 1024)])));
+    } finally {
+      await r.stop();
+    }
+  });
+
+  it('cluster mode is reserved', async () => {
+    const f = join(dir, 'cl.json');
+    writeFileSync(f, JSON.stringify({ root: dir, cluster: { nodeId: 'a' } }));
+    await expect(run(parseArgs(['--config', f]))).rejects.toThrow(/cluster mode is not implemented/);
+  });
+});
