@@ -136,6 +136,7 @@ export interface HttpServerStats {
   bodyErrors: number;
   timeouts: number;
   resumed: number;
+  internalErrors: number;
 }
 
 const DEFAULT_MAX_MAP = 2 ** 30;
@@ -186,6 +187,7 @@ export class HttpFileServer {
     bodyErrors: 0,
     timeouts: 0,
     resumed: 0,
+    internalErrors: 0,
   };
 
   constructor(options: HttpFileServerOptions) {
@@ -471,7 +473,13 @@ class HttpConnection {
     } else if (req.path === '') {
       p = errorResponse(400, 'unsupported request-target form', !req.keepAlive);
     } else {
-      p = await this.route(req);
+      try {
+        p = await this.route(req);
+      } catch {
+        // An unexpected failure before the head is written (EMFILE, EIO...): answer 500.
+        this.server.c.internalErrors++;
+        p = errorResponse(500, 'internal error', !req.keepAlive);
+      }
     }
     await this.send(req.method, req.path, p, head);
     return p.close;

@@ -68,7 +68,7 @@ function get(path: string, opts: { method?: string; headers?: Record<string, str
 }
 
 /** Raw bytes over a hastack socket until the server closes. */
-function rawHastack(text: string): Promise<Buffer> {
+function rawHastack(text: string, halfClose = false): Promise<Buffer> {
   return drive(
     new Promise<Buffer>((resolve, reject) => {
       const s = conn();
@@ -80,6 +80,7 @@ function rawHastack(text: string): Promise<Buffer> {
       });
       s.on('error', reject);
       s.write(text);
+      if (halfClose) s.end();
     }),
   );
 }
@@ -151,6 +152,13 @@ describe('HTTP over hastack TCP (MemoryNetwork)', () => {
     expect(rs.map((r) => r.status)).toEqual([200, 200, 200]);
     expect(rs[0].body.toString()).toBe('hello over hastack\n');
     expect(rs[2].body.equals(Buffer.concat([...generateRange(1, 0, 70000)]))).toBe(true);
+  });
+
+  it('a client that half-closes after pipelined requests gets every response (allowHalfOpen)', async () => {
+    const out = await rawHastack('GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /gen/300000?seed=4 HTTP/1.1\r\nHost: x\r\n\r\n', true);
+    const rs = splitResponses(out, ['GET', 'GET']);
+    expect(rs.map((r) => r.status)).toEqual([200, 200]);
+    expect(rs[1].body.equals(Buffer.concat([...generateRange(4, 0, 300000)]))).toBe(true);
   });
 
   it('keep-alive: one connection for several requests through an Agent', async () => {

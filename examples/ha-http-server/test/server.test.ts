@@ -120,6 +120,15 @@ describe('errors and path safety', () => {
     expect(r.body.toString()).not.toContain('outside the root');
   });
 
+  it('500 when the root itself is unusable; the connection stays usable', async () => {
+    const s4 = createHttpFileServer({ root: join(dir, 'no-such-root'), net: net as unknown as NetLike });
+    const p4 = (await s4.listen(0)).port;
+    const out = await raw(p4, 'GET /x HTTP/1.1\r\nHost: x\r\n\r\nGET /gen/10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(splitResponses(out.bytes, ['GET', 'GET']).map((r) => r.status)).toEqual([500, 200]);
+    expect(s4.stats().internalErrors).toBe(1);
+    await s4.close(100);
+  });
+
   it('follows a symlink that stays inside the root', async () => {
     const r = await request(port, '/inside-link.txt');
     expect(r.status).toBe(200);
