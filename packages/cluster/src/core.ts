@@ -1147,6 +1147,12 @@ export class ClusterCore {
       this.stats.dropped.malformed++;
       return;
     }
+    // The replay window accepts reordered datagrams: an older ANNOUNCE must not roll back a
+    // newer view of the same incarnation.
+    if (p.info && info.version < p.info.version) {
+      this.stats.dropped.stale++;
+      return;
+    }
     p.info = info;
     // The announcer's held list is authoritative for it: replace its holdings, resolving conflicts.
     for (const m of this.table.values()) m.delete(p.nodeId);
