@@ -77,33 +77,32 @@ export interface PcapCheckOptions {
   skipTransportChecksums?: boolean;
 }
 
-function tsharkLines(file: string, filter: string, fields: string[], extra: string[] = []): string[] {
-  const args = ['-r', file, '-n', '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', ...extra, '-Y', filter, '-T', 'fields', '-E', 'separator=|'];
-  for (const f of fields) args.push('-e', f);
-  const out = execFileSync('tshark', args, { encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
-  return out.split('\n').filter((l) => l.length > 0);
-}
-
 /**
- * Checks a capture with tshark: malformed frames, bad checksums (IPv4 header, ICMP, UDP, TCP) and
- * TCP segments after a gap ("previous segment not captured"). Throws if tshark is missing.
+ * Checks a capture with tshark in one pass: malformed frames, bad checksums (IPv4 header, ICMP,
+ * UDP, TCP) and TCP segments after a gap ("previous segment not captured"). TCP reassembly and
+ * HTTP dissection are off (they only cost time on bulk captures). Throws if tshark is missing.
  */
 export function analyzePcap(file: string, opts: PcapCheckOptions = {}): PcapReport {
-  const packets = tsharkLines(file, 'frame', ['frame.number']).length;
-  const malformed = tsharkLines(file, '_ws.malformed', ['frame.number', 'ip.src', '_ws.col.Info']);
+  const info = execFileSync('capinfos', ['-c', '-M', '-T', '-r', file], { encoding: 'utf8' });
+  const packets = Number(info.trim().split('\n').pop()!.split('\t')[1] ?? 0);
+  const filter = '_ws.malformed || ip.checksum.status == 0 || icmp.checksum.status == 0 || udp.checksum.status == 0 || tcp.checksum.status == 0 || tcp.analysis.lost_segment';
+  const args = ['-r', file, '-n', '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', '-o', 'tcp.desegment_tcp_streams:FALSE',
+    '--disable-protocol', 'http', '-Y', filter, '-T', 'fields', '-E', 'separator=|'];
+  for (const f of ['frame.number', 'ip.src', 'ip.checksum.status', 'icmp.checksum.status', 'udp.checksum.status', 'tcp.checksum.status', '_ws.col.Info']) args.push('-e', f);
+  const out = execFileSync('tshark', args, { encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
   const trusted = new Set(opts.trustPartialFrom ?? []);
-  const bad = tsharkLines(file, 'ip.checksum.status == 0 || icmp.checksum.status == 0 || udp.checksum.status == 0 || tcp.checksum.status == 0', [
-    'frame.number', 'ip.src', 'ip.checksum.status', 'icmp.checksum.status', 'udp.checksum.status', 'tcp.checksum.status', '_ws.col.Info',
-  ]);
-  const badChecksum = bad.filter((l) => {
-    const [, src, ipS, icmpS] = l.split('|');
-    if (ipS === '0' || icmpS === '0') return true;
-    return !(opts.skipTransportChecksums || trusted.has(src));
-  });
-  const lostSegments = tsharkLines(file, 'tcp.analysis.lost_segment', ['frame.number', 'ip.src', '_ws.col.Info']).map((l) => {
-    const [frame, src, info] = l.split('|');
-    return { frame: Number(frame), src, info };
-  });
+  const malformed: string[] = [];
+  const badChecksum: string[] = [];
+  const lostSegments: PcapReport['lostSegments'] = [];
+  for (const line of out.split('\n')) {
+    if (!line) continue;
+    const [frame, src, ipS, icmpS, udpS, tcpS, ...rest] = line.split('|');
+    const text = rest.join('|');
+    if (text.includes('Malformed')) malformed.push(`${frame} ${src} ${text}`);
+    const transportBad = udpS === '0' || tcpS === '0';
+    if (ipS === '0' || icmpS === '0' || (transportBad && !opts.skipTransportChecksums && !trusted.has(src))) badChecksum.push(`${frame} ${src} ${text}`);
+    if (text.includes('Previous segment not captured') || text.includes('previous segment not captured')) lostSegments.push({ frame: Number(frame), src, info: text });
+  }
   return { packets, malformed, badChecksum, lostSegments };
 }
 
@@ -338,29 +337,38 @@ export class Lab {
     return { input: count('INPUT'), output: count('OUTPUT') };
   }
 
-  /** Starts tcpdump on a device of a namespace (full frames) writing `file`; resolves once it listens. */
-  async capture(ns: LabNs | string, dev: string, file: string, filter: string[] = []): Promise<{ stop(): Promise<void> }> {
-    const child = this.spawn(ns, 'tcpdump', ['-i', dev, '--immediate-mode', '-U', '-Z', 'root', '-n', '-s', '0', '-w', file, ...filter]);
+  /**
+   * Starts tcpdump on a device of a namespace (full frames, 128 MiB kernel buffer) writing `file`;
+   * resolves once it listens. `stop()` resolves with the number of frames the kernel dropped
+   * because tcpdump fell behind (a gap in the capture is then not the stack's doing).
+   */
+  async capture(ns: LabNs | string, dev: string, file: string, filter: string[] = []): Promise<{ stop(): Promise<{ dropped: number }> }> {
+    const child = this.spawn(ns, 'tcpdump', ['-i', dev, '--immediate-mode', '-B', '131072', '-U', '-Z', 'root', '-n', '-s', '0', '-w', file, ...filter]);
+    let errText = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      errText += d.toString();
+    });
     await new Promise<void>((resolve, reject) => {
-      let errText = '';
       const timer = setTimeout(() => reject(err('ERR_TAP_IO', `tcpdump did not start: ${errText}`)), 10_000);
-      child.stderr!.on('data', (d: Buffer) => {
-        errText += d.toString();
+      const poll = setInterval(() => {
         if (errText.includes('listening on')) {
           clearTimeout(timer);
+          clearInterval(poll);
           resolve();
         }
-      });
+      }, 5);
       child.once('exit', (code) => {
         clearTimeout(timer);
+        clearInterval(poll);
         reject(err('ERR_TAP_IO', `tcpdump exited (${code}): ${errText}`));
       });
     });
+    const dropped = (): { dropped: number } => ({ dropped: Number(/(\d+) packets? dropped by kernel/.exec(errText)?.[1] ?? 0) });
     return {
       stop: () =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null) return resolve();
-          child.once('exit', () => resolve());
+        new Promise((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve(dropped());
+          child.once('exit', () => resolve(dropped()));
           child.kill('SIGINT');
           setTimeout(() => child.kill('SIGKILL'), 5000).unref();
         }),

@@ -44,6 +44,6 @@ export function pcapOpts(offloads: boolean): PcapCheckOptions {
   return offloads ? { skipTransportChecksums: true } : {};
 }
 
-export async function captureTap(lab: Lab, dev: string, file: string): Promise<{ stop(): Promise<void> }> {
+export async function captureTap(lab: Lab, dev: string, file: string): Promise<{ stop(): Promise<{ dropped: number }> }> {
   return lab.capture('switch', dev, file);
 }

@@ -28,13 +28,15 @@ describe.skipIf(reason !== null)(`hastack over TAP: ICMP and UDP against the ker
     const stack = new Stack({ link, address: `${ip}/24` });
     const file = pcaps.file(`${tap.name}.pcap`);
     const cap = await captureTap(lab, tap.name, file);
+    let dropped = -1;
     try {
       await body(stack, ip, tap);
     } finally {
       await stack.close().catch(() => {});
-      await cap.stop();
+      dropped = (await cap.stop()).dropped;
       link.close();
     }
+    expect(dropped, 'frames tcpdump missed').toBe(0);
     expectCleanPcap(file, ip, pcapOpts(offloads));
   }
 
