@@ -254,8 +254,9 @@ export class Scripted {
   }
   /** Advance to `t` firing engine timers on the way; returns everything emitted. */
   advance(ms: number): TcpRepr[] {
-    const end = this.clock.now() + ms;
     const all: TcpRepr[] = [];
+    if (!Number.isFinite(ms)) return this.out();
+    const end = this.clock.now() + ms;
     for (;;) {
       all.push(...this.out());
       const next = this.tcp.pollAt();

@@ -724,7 +724,8 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     if (c.removed) return;
     const t = c.tcb;
     if (t.state === 'SYN_RECEIVED' && c.listener && !c.fromCookie) c.listener.synQueue--;
-    this.setState(c, 'CLOSED');
+    this.countState(t.state, undefined);
+    t.state = 'CLOSED';
     c.removed = true;
     this.remove(c);
     const T = t.timers;
