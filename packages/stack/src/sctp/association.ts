@@ -143,6 +143,10 @@ export class SctpAssoc {
   private lastDataSrc = -1;
   private aboveHighWater = false;
   private snapSeq = 0;
+  /** Some chunk may be marked gap-acked (so a SACK without gap blocks must look for reneging). */
+  private maybeGapAcked = true;
+  /** Bytes newly acknowledged since the last output pass (ack clocking for Max.Burst). */
+  private ackedSinceEmit = 0;
   /** Our address the last packet from the peer was sent to. */
   private lastLocal = 0;
 
@@ -384,9 +388,12 @@ export class SctpAssoc {
     const s = this.s;
     this.lastDataSrc = pathIdx;
     s.sackPending++;
-    // §6.2: SACK at least every second packet with DATA, and within sackDelay.
-    if (s.sackPending >= this.host.opts.sackFreq) s.sackNow = true;
-    else if (s.sackAt === Infinity) s.sackAt = now + this.host.opts.sackDelay;
+    // §6.2: SACK at least every second packet with DATA (sent right away, so a burst of packets
+    // processed in one batch is still acknowledged every second packet), and within sackDelay.
+    if (s.sackPending >= this.host.opts.sackFreq) {
+      if (s.state === 'ESTABLISHED' && !this.frozen) this.sendSackNow();
+      else s.sackNow = true;
+    } else if (s.sackAt === Infinity) s.sackAt = now + this.host.opts.sackDelay;
     // §6.7: SACK immediately while there are gaps.
     if (s.rcvdAbove.length > 0) s.sackNow = true;
     // In SHUTDOWN_SENT every DATA packet is answered by SACK + SHUTDOWN (§9.2).
@@ -712,6 +719,19 @@ export class SctpAssoc {
     return this.gate ? this.gate.cumTsn : this.s.cumTsn;
   }
 
+  /** Build and send a SACK at once (to the source of the latest DATA). */
+  private sendSackNow(): void {
+    const s = this.s;
+    const sack = this.buildSack();
+    s.sackNow = false;
+    s.sackPending = 0;
+    s.sackAt = Infinity;
+    s.stats.sacksOut++;
+    this.host.counters.sacksOut++;
+    const p = this.lastDataSrc >= 0 && s.paths[this.lastDataSrc] ? s.paths[this.lastDataSrc] : this.currentPath();
+    this.sendNow([sack], p, s.peerTag);
+  }
+
   private buildSack(): SctpSackChunk {
     const s = this.s;
     const cum = this.reportedCum();
@@ -783,9 +803,12 @@ export class SctpAssoc {
     if (n > 0) s.out.splice(0, n);
     s.outBytes -= freed;
     if (cumAdvanced) s.peerCumAck = cum;
-    // Gap blocks.
+    // Gap blocks (skipped when there are none now and none were reported before).
     let highestGapAcked = -1;
-    for (const ch of s.out) {
+    const walkGaps = gaps.length > 0 || this.maybeGapAcked;
+    this.maybeGapAcked = gaps.length > 0;
+    for (let k = 0; walkGaps && k < s.out.length; k++) {
+      const ch = s.out[k];
       if (!ch.sent) break;
       const off = seqSub(ch.tsn, cum);
       let inGap = false;
@@ -840,6 +863,7 @@ export class SctpAssoc {
       }
     }
     if (newFastRetx) this.fastRetxPending = true;
+    for (const b of ackedPerPath) this.ackedSinceEmit += b;
     if (s.fastRecovery && seqGe(cum, s.recoverTsn)) s.fastRecovery = false;
     // Congestion window growth per destination (§7.2.1, §7.2.2).
     for (let i = 0; i < s.paths.length; i++) {
@@ -1268,27 +1292,33 @@ export class SctpAssoc {
     const sackDst = this.lastDataSrc >= 0 && s.paths[this.lastDataSrc] ? this.lastDataSrc : this.dataPathIndex();
     let packets = 0;
     const o = this.host.opts;
-    const maxPackets = o.maxBurst + (this.fastRetxPending ? 1 : 0);
+    // §6.1 / RFC 4960 §6.1 Max.Burst: limit a pass to Max.Burst packets only when the window has
+    // much more room than what is in flight (after idle, or a SACK acknowledging a lot); otherwise
+    // the window is the limit (bounded work per call: 256 packets).
+    // Packets acknowledged since the last pass may be replaced one for one (ack clocking), plus
+    // Max.Burst more.
+    const cp = s.paths[this.dataPathIndex()];
+    const cmtu = cp ? this.mtu(cp.addr) : 1500;
+    const burstLimited = !!cp && cp.flight + o.maxBurst * cmtu < cp.cwnd;
+    const clocked = Math.ceil(this.ackedSinceEmit / (cmtu - IP_HEADER - SCTP_HEADER_LEN - DATA_HDR));
+    this.ackedSinceEmit = 0;
+    const maxPackets = (burstLimited ? Math.min(256, o.maxBurst + clocked) : 256) + (this.fastRetxPending ? 1 : 0);
     const allowed = (c: OutChunk): boolean => !this.gate || seqLt(c.tsn, this.gate.nextTsn);
     const canData = s.state === 'ESTABLISHED' || s.state === 'SHUTDOWN_PENDING' || s.state === 'SHUTDOWN_RECEIVED';
+    // Two monotonic scan pointers keep a pass linear in the queue: `fu` is the first never-sent
+    // chunk (sent chunks form a prefix of `out`), `ri` walks the sent prefix for retransmissions.
+    let fu = 0;
+    while (fu < s.out.length && s.out[fu].sent) fu++;
+    let ri = 0;
     while (canData && packets < maxPackets) {
       // Pick the first chunk needing transmission: retransmissions have priority (§6.1 C).
       let first = -1;
-      for (let k = 0; k < s.out.length; k++) {
-        const c = s.out[k];
-        if (c.retx && allowed(c)) {
-          first = k;
-          break;
-        }
-      }
+      while (ri < fu && !s.out[ri].retx) ri++;
+      if (ri < fu && allowed(s.out[ri])) first = ri;
       const isRetx = first >= 0;
       if (!isRetx) {
-        for (let k = 0; k < s.out.length; k++) {
-          if (!s.out[k].sent) {
-            if (allowed(s.out[k])) first = k;
-            break;
-          }
-        }
+        while (fu < s.out.length && s.out[fu].sent) fu++;
+        if (fu < s.out.length && allowed(s.out[fu])) first = fu;
       }
       if (first < 0) break;
       const pi = isRetx ? this.retxPathIndex(s.out[first].path) : this.dataPathIndex();
