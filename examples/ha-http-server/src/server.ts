@@ -82,6 +82,19 @@ export interface ResponseState {
   pieceOffset: number;
   /** Close the connection after this response. */
   close: boolean;
+  /** The response head as sent (latin1), so a resume can complete a head cut short. ~300 bytes. */
+  head: string;
+}
+
+/** How `resume()` finds its resume point. */
+export interface ResumeOptions {
+  /**
+   * The sequence number just past the last byte the restored socket will (re)send by itself: the
+   * checkpoint's SND.UNA + its send-buffer length. With the response's mapped `seq`, the resume
+   * point is exact whatever was still queued in the old socket's Writable. Without it (or without
+   * a mapped seq) the response continues at `start + written`.
+   */
+  sendEndSeq?: number;
 }
 
 /** Everything a connection needs to continue elsewhere (msgpack-able plain data). */
@@ -233,10 +246,13 @@ export class HttpFileServer {
    * the response in progress resumes at `start + written` — bytes before that are the stack's
    * (its checkpoint's object map) — then pipelined requests are answered.
    */
-  resume(socket: NetSocketLike, state: ConnectionState): void {
+  resume(socket: NetSocketLike, state: ConnectionState, opts: ResumeOptions = {}): void {
     if (!state || state.v !== 1) throw new TypeError('unsupported connection state');
+    if (opts.sendEndSeq !== undefined && !(Number.isInteger(opts.sendEndSeq) && opts.sendEndSeq >= 0 && opts.sendEndSeq <= 0xffffffff)) {
+      throw new RangeError('sendEndSeq must be a uint32');
+    }
     this.counters.resumed++;
-    this.attach(socket, state);
+    this.attach(socket, state, opts);
   }
 
   /** The plain-data state of a connection (null if the socket is not ours). */
@@ -269,13 +285,13 @@ export class HttpFileServer {
     await closed;
   }
 
-  private attach(socket: NetSocketLike, state: ConnectionState | null): void {
+  private attach(socket: NetSocketLike, state: ConnectionState | null, opts: ResumeOptions = {}): void {
     if (this.closing) {
       socket.destroy();
       return;
     }
     this.counters.connections++;
-    const c = new HttpConnection(this, socket, state);
+    const c = new HttpConnection(this, socket, state, opts.sendEndSeq);
     this.conns.set(socket, c);
     c.start();
   }
@@ -330,6 +346,7 @@ class HttpConnection {
     private readonly server: HttpFileServer,
     private readonly socket: NetSocketLike,
     private readonly resumeState: ConnectionState | null,
+    private readonly resumeSendEnd?: number,
   ) {
     this.parser = resumeState ? RequestParser.restore(resumeState.parser, server.o.limits) : new RequestParser(server.o.limits);
     if (resumeState) {
@@ -565,7 +582,8 @@ class HttpConnection {
       p.object?.obj.close();
       throw GONE;
     }
-    this.socket.write(formatResponseHead(p.status, headers));
+    const headBytes = formatResponseHead(p.status, headers);
+    this.socket.write(headBytes);
     let bytes = 0;
     if (p.object) {
       const { obj, start, end } = p.object;
@@ -583,6 +601,7 @@ class HttpConnection {
           seq: null,
           pieceOffset: start,
           close: p.close,
+          head: headBytes.toString('latin1'),
         };
         this.response = r;
         await this.pump(obj.read(start, end), r);
@@ -598,8 +617,25 @@ class HttpConnection {
 
   /** Resume a response from a ConnectionState (see HttpFileServer.resume). */
   private async continueResponse(r: ResponseState): Promise<void> {
-    const from = r.start + r.written;
-    this.response = { ...r };
+    let from = r.start + r.written;
+    const sendEnd = this.resumeSendEnd;
+    if (sendEnd !== undefined && r.seq !== null) {
+      // Exact resume point from the sequence space: the restored stack resends everything up to
+      // sendEnd itself; we continue with the byte after it. Bytes we had handed to the socket
+      // but that never reached the TCP send buffer (a Writable's own queue) are re-sent here.
+      const bodyStartSeq = (r.seq - (r.pieceOffset - r.start)) >>> 0;
+      const d = (sendEnd - bodyStartSeq) | 0; // signed distance (RFC 9293 §3.4 arithmetic)
+      if (d < 0) {
+        // Even part of the head is missing: send its tail, then the body from its start.
+        const head = Buffer.from(r.head, 'latin1');
+        if (-d > head.length) throw new RangeError('sendEndSeq is before this response');
+        this.socket.write(head.subarray(head.length + d));
+        from = r.start;
+      } else {
+        from = r.start + Math.min(d, r.end - r.start);
+      }
+    }
+    this.response = { ...r, written: from - r.start };
     if (from >= r.end) return;
     const src = this.server.objectSource(r.id, from);
     // The old host mapped its current piece to its end; map again from here on (a stack that

@@ -252,6 +252,66 @@ describe('object mapping', () => {
   });
 });
 
+describe('resume at the exact point given by the sequence space', () => {
+  let server: HttpFileServer;
+  let port: number;
+  const calls: Array<MapObjectOptions & { id: string; pos: number }> = [];
+  const SEQ0 = 0x7ffffff0;
+  beforeAll(async () => {
+    server = createHttpFileServer({ root, net: mappingNet(calls, SEQ0) });
+    port = (await server.listen(0)).port;
+  });
+  afterAll(() => server.close(100));
+
+  async function midTransfer(): Promise<{ st: ConnectionState; bodyStartSeq: number }> {
+    calls.length = 0;
+    const s = net.connect({ host: '127.0.0.1', port });
+    await new Promise<void>((r) => s.on('connect', () => r()));
+    s.pause();
+    s.write('GET /gen/8M?seed=12 HTTP/1.1\r\nHost: x\r\n\r\nGET /small.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    let st: ConnectionState | null = null;
+    for (let i = 0; i < 300 && !(st?.response && st.response.written > 0); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      const sock = server.sockets().find((x) => x.remotePort === s.localPort);
+      st = sock ? server.connectionState(sock) : null;
+    }
+    s.destroy();
+    if (!st?.response || st.response.seq === null) throw new Error('no mapped response in progress');
+    return { st, bodyStartSeq: (SEQ0 + calls[0].pos) >>> 0 };
+  }
+
+  async function resumeWith(st: ConnectionState, sendEndSeq: number): Promise<Buffer> {
+    const l = net.createServer({ allowHalfOpen: true }, (s) => server.resume(s, structuredClone(st), { sendEndSeq }));
+    await new Promise<void>((r) => l.listen(0, '127.0.0.1', () => r()));
+    const out = await raw((l.address() as net.AddressInfo).port, '');
+    l.close();
+    return out.bytes;
+  }
+
+  it('continues with the byte after sendEndSeq, not at the written count', async () => {
+    const { st, bodyStartSeq } = await midTransfer();
+    const size = 8 * 1024 * 1024;
+    const K = 12_345; // the stack's checkpoint ends here (the rest was still queued in the socket)
+    expect(st.response!.written).toBeGreaterThan(K);
+    const out = await resumeWith(st, (bodyStartSeq + K) >>> 0);
+    expect(sha256(out.subarray(0, size - K))).toBe(sha256(gen(size, 12).subarray(K)));
+    expect(splitResponses(out.subarray(size - K), ['GET'])[0].body.toString()).toBe('small file\n');
+  });
+
+  it('completes a head that was cut short, then sends the whole body', async () => {
+    const { st, bodyStartSeq } = await midTransfer();
+    const size = 8 * 1024 * 1024;
+    const out = await resumeWith(st, (bodyStartSeq - 10) >>> 0);
+    expect(out.subarray(0, 10).toString('latin1')).toBe(st.response!.head.slice(-10));
+    expect(out.subarray(0, 10).toString('latin1').endsWith('\r\n\r\n')).toBe(true);
+    expect(sha256(out.subarray(10, 10 + size))).toBe(sha256(gen(size, 12)));
+  });
+
+  it('refuses a sendEndSeq that is not a uint32', () => {
+    expect(() => server.resume(new net.Socket(), { v: 1, requests: 0, parser: { pending: new Uint8Array(0), skip: 0 }, response: null, peerEnded: false }, { sendEndSeq: -1 })).toThrow(RangeError);
+  });
+});
+
 describe('connection state and resume', () => {
   let server: HttpFileServer;
   let port: number;
@@ -335,7 +395,7 @@ describe('connection state and resume', () => {
       v: 1,
       requests: 3,
       parser: { pending: Buffer.from('HEAD /small.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), skip: 0 },
-      response: { id: 'gen:1:200000:7', path: '/gen/200000', etag: '"gen1-30d40-7"', status: 206, start: 1000, end: 150_000, written: 99_000, seq: null, pieceOffset: 1000, close: false },
+      response: { id: 'gen:1:200000:7', path: '/gen/200000', etag: '"gen1-30d40-7"', status: 206, start: 1000, end: 150_000, written: 99_000, seq: null, pieceOffset: 1000, close: false, head: '' },
       peerEnded: false,
     };
     const r = await resumer(state);
