@@ -721,7 +721,9 @@ export class ClusterCore {
   /**
    * Split a holding into slices by the failover policy (first matching rule wins, the rest goes
    * to the default list) and pick for each slice the first eligible candidate that is not
-   * `exclude`. Candidates: the rule's list, then the home node's default list, then the holder's.
+   * `exclude`. Candidates: the rule's list, then the home node's default list, then the holder's,
+   * then the home node itself (an address whose interim holder dies goes home if nobody else can
+   * take it).
    */
   private slices(h: Holding, exclude: string, count = 1): { ports: PortRange[]; successors: string[] }[] {
     const policy = this.policyFor(h.home, h.node);
@@ -731,7 +733,6 @@ export class ClusterCore {
     const pick = (lists: string[][]): string[] => {
       const seen = new Set<string>();
       const res: string[] = [];
-      // A returning home node takes precedence when it is listed nowhere else.
       for (const l of lists) {
         for (const n of l) {
           if (seen.has(n) || n === exclude) continue;
@@ -745,10 +746,10 @@ export class ClusterCore {
     for (const rule of policy.rules ?? []) {
       const part = intersectPorts(rest, rule.ports);
       if (part.length === 0) continue;
-      out.push({ ports: part, successors: pick([rule.successors, policy.successors, holderPolicy.successors]) });
+      out.push({ ports: part, successors: pick([rule.successors, policy.successors, holderPolicy.successors, [h.home]]) });
       rest = subtractPorts(rest, part);
     }
-    if (rest.length > 0) out.push({ ports: rest, successors: pick([policy.successors, holderPolicy.successors]) });
+    if (rest.length > 0) out.push({ ports: rest, successors: pick([policy.successors, holderPolicy.successors, [h.home]]) });
     return out;
   }
 

@@ -126,3 +126,23 @@ describe('failback (seed 001 claim 5; seed 000 claims 10, 14)', () => {
     expect(h.holders(VIP)).toEqual(['A']);
   });
 });
+
+describe('home as last resort', () => {
+  it('when the interim holder dies, the address goes back to its home node if nobody else can take it', () => {
+    const h = new Harness([
+      { nodeId: 'A', home: [{ ip: VIP, mac: MAC_A }], failover: { successors: ['B'], failback: 'none' } },
+      { nodeId: 'B', failover: { successors: [] } },
+    ]);
+    h.startAll();
+    h.advance(100);
+    h.crash('A');
+    h.advance(100);
+    h.restart('A', 2);
+    h.advance(100);
+    expect(h.holders(VIP)).toEqual(['B']); // failback 'none': A stays a backup
+    h.crash('B');
+    h.advance(100);
+    expect(h.holders(VIP)).toEqual(['A']);
+    expect(h.of('A', 'takeover').find((t) => t.failedNode === 'B')).toMatchObject({ reason: 'failure', epoch: 3 });
+  });
+});
