@@ -297,3 +297,25 @@ export function pattern(n: number, seed = 1): Uint8Array {
   for (let i = 0; i < n; i++) b[i] = (r() * 256) | 0;
   return b;
 }
+
+/**
+ * Scripted passive open on port 80 from B:40000 with peer ISN 1000. Returns the accepted
+ * handle, its recorder, our ISS, and the peer's next sequence number (1001).
+ */
+export function establish(
+  s: Scripted,
+  o: { ts?: boolean; sack?: boolean; ws?: number | null; window?: number; mss?: number; listen?: Partial<import('../src/tcp/contract.js').TcpListenOptions> } = {},
+) {
+  let h: TcpConnectionHandle | null = null;
+  const rec = new Recorder();
+  s.tcp.listen({ localAddress: 0, localPort: 80, ...(o.listen ?? {}), onConnection: (c) => { h = c; rec.handle = c; c.setEvents(rec); } });
+  const ts = o.ts ?? true;
+  const options: Partial<TcpOptionsRepr> = { mss: o.mss ?? 1460, sackPermitted: o.sack ?? true };
+  if (o.ws !== null) options.windowScale = o.ws ?? 0;
+  if (ts) (options.tsVal = 100), (options.tsEcr = 0);
+  s.inject({ dport: 80, seq: 1000, flags: SYN, options });
+  const [sa] = s.out();
+  s.inject({ dport: 80, seq: 1001, ack: sa.seq + 1, flags: ACK, window: o.window ?? 65535, options: ts ? { tsVal: 101, tsEcr: sa.options.tsVal } : {} });
+  if (!h) throw new Error('not established');
+  return { h: h as TcpConnectionHandle, rec, iss: sa.seq, una: (sa.seq + 1) >>> 0, rcv: 1001, tsEcr: sa.options.tsVal ?? 0 };
+}
