@@ -6,7 +6,7 @@
  * Each is measured per call (median of several rounds over a batch) and for a batch of 10,000
  * distinct connections.
  *
- *   npx tsc -b packages/checkpoint && node bench/checkpoint-cost.mjs [--json out.json] [--n 10000]
+ *   npx tsc -b packages/checkpoint && node bench/checkpoint-cost.mjs [--json out.json] [--n 10000] [--md]
  *
  * Restore cost (building the unready socket) belongs to the TCP engine and is not measured here.
  */
@@ -221,3 +221,14 @@ for (const c of results.cases) {
 const p = results.parts;
 console.log(`parts (object-mapped): HMAC-SHA256 ${f(p.hmacNs)} ns; msgpack of the positional body: pack ${f(p.msgpackPackWireNs)} ns, unpack ${f(p.msgpackUnpackWireNs)} ns; as maps: pack ${f(p.msgpackPackMapsNs)} ns, unpack ${f(p.msgpackUnpackMapsNs)} ns`);
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2) + '\n');
+if (args.includes('--md')) {
+  const us = (ns) => (ns / 1000).toFixed(2);
+  console.log('\n| case | bytes | encode µs | decode µs | encode + decode µs | validate µs | 10k encode ms | 10k decode ms |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const c of results.cases) {
+    const scale = 10_000 / c.connections;
+    console.log(`| ${c.name} | ${c.encodedBytes} | ${us(c.encodeNs)} | ${us(c.decodeNs)} | ${us(c.encodePlusDecodeNs)} | ${us(c.validateNs)} | ${(c.batchEncodeMs * scale).toFixed(0)}${scale !== 1 ? '*' : ''} | ${(c.batchDecodeMs * scale).toFixed(0)}${scale !== 1 ? '*' : ''} |`);
+  }
+  console.log(`\nParts (object-mapped): HMAC-SHA256 ${us(p.hmacNs)} µs; msgpack pack/unpack of the positional body ${us(p.msgpackPackWireNs)}/${us(p.msgpackUnpackWireNs)} µs (as maps: ${us(p.msgpackPackMapsNs)}/${us(p.msgpackUnpackMapsNs)} µs).`);
+  console.log(`Machine: ${results.cpu} ×${results.cpus}, Node ${results.node}, load average ${results.loadavg.map((x) => x.toFixed(1)).join(' / ')}. (* scaled from ${Math.min(N, 1000)} connections)`);
+}

@@ -15,14 +15,15 @@
  *               | [2, meta, link, ip, udp, app|nil]           kind udp
  *               | [3, meta, [member...], app|nil]              kind bundle (members are tcp/udp bodies)
  *   meta        = [version, nodeId, takenAt, takenAtMono]
- *   link        = [localMac, peerMac|nil]
+ *   link        = [localMac, peerMac|nil]      MACs as 48-bit integers (a msgpack number is ~4x
+ *                                              cheaper to pack than a 6-byte bin)
  *   ip          = [localAddress, remoteAddress, ttl, tos]
  *   app         = [protocol, [id, seq, offset, length, ...], state?]   (length 2: no state)
  *   tcp         = [state, localPort, remotePort, iss, irs, sndUna, sndNxt, sndMax, sndWnd, sndWl1,
  *                  sndWl2, rcvNxt, rcvWnd, sndWscale, rcvWscale, sndMss, rcvMss, sackPermitted,
  *                  timestamps, tsOffset, tsRecent, tsRecentAge, tsLastSent, cc, finSent,
  *                  finReceived, finSeq|nil, timers, options, sendLength, [seq, data, ...],
- *                  recvBuffer, [seq, data, ...]|nil]
+ *                  recvBuffer|nil, [seq, data, ...]|nil]   (recvBuffer nil = empty, the usual case)
  *   cc          = [algorithm, cwnd, ssthresh, srtt, rttvar, rto, recover|nil, cubic|nil]
  *   cubic       = [wMax, wLastMax|nil, k, epochStart|nil, wEst|nil, cwndEpoch|nil]
  *   timers      = [rtx, delack, persist, keepalive]   (nil = not armed)
@@ -66,6 +67,18 @@ const nil = (v: unknown): unknown => (v === undefined ? null : v);
 // ---------------------------------------------------------------------------------------------
 // object → wire (input already validated)
 
+/** 6-byte MAC ↔ 48-bit integer (exact in a float64). */
+function macW(m: Uint8Array): number {
+  return m[0] * 0x10000000000 + m[1] * 0x100000000 + (((m[2] << 24) | (m[3] << 16) | (m[4] << 8) | m[5]) >>> 0);
+}
+
+function macO(v: unknown, field: string): Uint8Array {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= 2 ** 48) bad(field, 'expected a 48-bit MAC number in the wire form');
+  const hi = Math.floor(v / 0x100000000);
+  const lo = v >>> 0;
+  return new Uint8Array([hi >>> 8, hi & 0xff, lo >>> 24, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff]);
+}
+
 function metaW(m: CheckpointMeta): W {
   return [m.version, m.nodeId, m.takenAt, m.takenAtMono];
 }
@@ -107,7 +120,7 @@ function tcpW(t: TcpCheckpointSection): W {
       nil(o.noDelay), nil(o.keepAlive), nil(o.keepAliveInitialDelay), nil(o.keepAliveInterval), nil(o.keepAliveProbes),
       nil(o.userTimeout), nil(o.sendBufferSize), nil(o.receiveBufferSize), nil(o.timeWait), nil(o.allowHalfOpen),
     ],
-    t.sendLength, rangesW(t.sendRanges), t.recvBuffer,
+    t.sendLength, rangesW(t.sendRanges), t.recvBuffer.length === 0 ? null : t.recvBuffer,
     t.recvOutOfOrder === undefined ? null : rangesW(t.recvOutOfOrder),
   ];
 }
@@ -123,7 +136,11 @@ function udpW(u: UdpCheckpointSection): W {
 }
 
 function connW(c: ConnectionCheckpoint): W {
-  const head = [metaW(c.meta), [c.link.localMac, c.link.peerMac], [c.ip.localAddress, c.ip.remoteAddress, c.ip.ttl, c.ip.tos]];
+  const head = [
+    metaW(c.meta),
+    [macW(c.link.localMac), c.link.peerMac === null ? null : macW(c.link.peerMac)],
+    [c.ip.localAddress, c.ip.remoteAddress, c.ip.ttl, c.ip.tos],
+  ];
   return c.kind === 'tcp'
     ? [KIND_TCP, head[0], head[1], head[2], tcpW(c.tcp), appW(c.app)]
     : [KIND_UDP, head[0], head[1], head[2], udpW(c.udp), appW(c.app)];
@@ -206,7 +223,8 @@ function tcpO(v: unknown, p: string): TcpCheckpointSection {
     sndWnd: t[8], sndWl1: t[9], sndWl2: t[10], rcvNxt: t[11], rcvWnd: t[12], sndWscale: t[13], rcvWscale: t[14],
     sndMss: t[15], rcvMss: t[16], sackPermitted: t[17], timestamps: t[18], tsOffset: t[19], tsRecent: t[20],
     tsRecentAge: t[21], tsLastSent: t[22], cc: ccO(t[23], p), finSent: t[24], finReceived: t[25], finSeq: t[26],
-    timers, options, sendLength: t[29], sendRanges: rangesO(t[30], p + 'tcp.sendRanges'), recvBuffer: t[31],
+    timers, options, sendLength: t[29], sendRanges: rangesO(t[30], p + 'tcp.sendRanges'),
+    recvBuffer: (t[31] === null ? new Uint8Array(0) : t[31]) as Uint8Array,
   } as TcpCheckpointSection;
   if (t[32] !== null) tcp.recvOutOfOrder = rangesO(t[32], p + 'tcp.recvOutOfOrder');
   return tcp;
@@ -236,7 +254,7 @@ function connO(v: unknown, p: string): ConnectionCheckpoint {
   const ip = tuple(c[3], 4, p + 'ip');
   const base = {
     meta: metaO(c[1], p),
-    link: { localMac: l[0], peerMac: l[1] },
+    link: { localMac: macO(l[0], p + 'link.localMac'), peerMac: l[1] === null ? null : macO(l[1], p + 'link.peerMac') },
     ip: { localAddress: ip[0], remoteAddress: ip[1], ttl: ip[2], tos: ip[3] },
   };
   let out: ConnectionCheckpoint;
