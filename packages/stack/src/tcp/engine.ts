@@ -1394,7 +1394,9 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
           t.rcvFinSeq = (seq + n) >>> 0;
           fin = false;
         }
-        t.ackNow = true;
+        // One duplicate ACK per out-of-order segment, even inside a batch, so the sender
+        // sees DupThresh duplicates (RFC 5681 §3.2).
+        this.xmit(c, t.sndNxt, 0, ACK, now, null);
       }
       this.markDirty(c);
     } else if (n > 0) {
@@ -1647,8 +1649,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     t.sacked.length = 0; // receivers may renege (RFC 2018 §8): go back to SND.UNA
     t.recover = t.sndMax; // RFC 6582 §4: no fast retransmit for ACKs of the old window
     t.sndNxt = t.sndUna; // (5.4) retransmit the earliest unacknowledged segment
-    t.rttSeq = -1; // Karn
-    this.st.retransmits.rto++;
+    t.rttSeq = -1; // Karn (retransmitted segments are counted by cause in xmit)
   }
 
   /** Zero-window probe (RFC 9293 §3.8.6.1) or SWS override (§3.8.6.2.1). */
