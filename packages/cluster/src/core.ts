@@ -41,6 +41,7 @@ import {
   type PortRange,
 } from './ports.js';
 import type { ConnectionSnooper, SnoopedState } from './snooper.js';
+import { parseConnectionKey } from './config.js';
 import type {
   AddressSpec,
   Application,
@@ -1200,13 +1201,25 @@ export class ClusterCore {
   // ---- replication ----------------------------------------------------------------------------
 
   /**
-   * Register or update a local connection's checkpoint. `source` is the checkpoint bytes or a
+   * Register or update a local connection's checkpoint, named by `{ key, ip, port }` or by a
+   * `@hastack/checkpoint` connection key alone. `source` is the checkpoint bytes or a
    * function producing them (called only when the policy sends). Returns the version recorded.
    * 'every-update' sends now; 'schedule' on the next flush; 'events' on `checkpointEvent`;
    * 'impending-failure-only' only in `leave()`.
    */
-  updateCheckpoint(conn: { key: string; ip: string; port: number }, source: Uint8Array | (() => Uint8Array), version?: number, now = this.now): number {
+  updateCheckpoint(
+    connOrKey: { key: string; ip: string; port: number } | string,
+    source: Uint8Array | (() => Uint8Array),
+    version?: number,
+    now = this.now,
+  ): number {
     this.now = now;
+    let conn: { key: string; ip: string; port: number };
+    if (typeof connOrKey === 'string') {
+      const at = parseConnectionKey(connOrKey);
+      if (!at) throw err('ERR_INVALID_ARG_VALUE', `not a connection key: ${connOrKey}`);
+      conn = { key: connOrKey, ...at };
+    } else conn = connOrKey;
     let lc = this.local.get(conn.key);
     if (!lc) {
       lc = { key: conn.key, ip: conn.ip, port: conn.port, version: 0, source, dirty: false, sentVersion: 0, lastSentAt: -Infinity, acks: new Map() };

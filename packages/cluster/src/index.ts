@@ -26,3 +26,4 @@ export * from './snooper.js';
 export * from './transport.js';
 export * from './node.js';
 export * from './integration.js';
+export * from './config.js';

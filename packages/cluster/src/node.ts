@@ -74,7 +74,7 @@ export class ClusterNode extends EventEmitter {
     this.transport.close?.();
   }
 
-  updateCheckpoint(conn: { key: string; ip: string; port: number }, source: Uint8Array | (() => Uint8Array), version?: number): number {
+  updateCheckpoint(conn: { key: string; ip: string; port: number } | string, source: Uint8Array | (() => Uint8Array), version?: number): number {
     const v = this.core.updateCheckpoint(conn, source, version, this.clock.now());
     this.flush();
     return v;
