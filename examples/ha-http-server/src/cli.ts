@@ -7,13 +7,14 @@
  * Modes:
  *   --kernel [--host 127.0.0.1]        node:net on the host's own TCP (testing; the default)
  *   --memory --address CIDR            a hastack Stack on an in-memory network (with --self-test)
- *   --tap NAME [--netns PATH] --address CIDR [--gateway IP] [--mac MAC]
+ *   --tap NAME [--netns PATH] [--bridge BR] --address CIDR [--gateway IP] [--mac MAC]
  *                                      a hastack Stack on a TAP device (root)
  * Options: --config FILE (JSON, same keys), --index NAME | --no-index, --etag mtime|sha256,
  *   --idle-timeout MS, --no-gen, --quiet, --self-test BYTES (memory mode: fetch /gen/BYTES through
  *   a second stack and print its SHA-256).
  * Cluster flags (--cluster ...) are reserved for the @hastack/cluster integration.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +34,8 @@ export interface CliConfig {
   mac: string | null;
   tap: string | null;
   netns: string | null;
+  /** tap mode: enslave the device to this Linux bridge (in the same namespace) and set it up. */
+  bridge: string | null;
   index: string | null;
   etag: EtagMode;
   idleTimeout: number;
@@ -46,7 +49,7 @@ export interface CliConfig {
 export class UsageError extends Error {}
 
 const USAGE = `usage: ha-http-server --root DIR [--port N] [--kernel [--host IP] | --memory --address CIDR | --tap NAME [--netns PATH] --address CIDR [--gateway IP] [--mac MAC]]
-       [--config FILE] [--index NAME | --no-index] [--etag mtime|sha256] [--idle-timeout MS] [--no-gen] [--quiet] [--self-test BYTES]`;
+       [--bridge BR] [--config FILE] [--index NAME | --no-index] [--etag mtime|sha256] [--idle-timeout MS] [--no-gen] [--quiet] [--self-test BYTES]`;
 
 const DEFAULTS: CliConfig = {
   root: null,
@@ -58,6 +61,7 @@ const DEFAULTS: CliConfig = {
   mac: null,
   tap: null,
   netns: null,
+  bridge: null,
   index: 'index.html',
   etag: 'mtime',
   idleTimeout: 5000,
@@ -106,6 +110,10 @@ function apply(c: CliConfig, key: string, v: unknown): void {
       break;
     case 'netns':
       c.netns = str('netns', v);
+      break;
+    case 'bridge':
+      c.bridge = str('bridge', v);
+      if (!/^[A-Za-z0-9_.-]{1,15}$/.test(c.bridge)) throw new UsageError('bridge must be an interface name');
       break;
     case 'address':
       c.address = str('address', v);
@@ -202,6 +210,7 @@ export function parseArgs(argv: readonly string[]): CliConfig {
   for (const [k, v] of flags) apply(c, k, v);
   if (c.mode !== 'kernel' && c.address === null) throw new UsageError(`--address is required in ${c.mode} mode`);
   if (c.mode === 'tap' && c.tap === null) throw new UsageError('--tap NAME is required in tap mode');
+  if (c.bridge !== null && c.mode !== 'tap') throw new UsageError('--bridge needs tap mode');
   if (c.root === null && !c.generated) throw new UsageError('nothing to serve: give --root or keep the /gen/ route');
   return c;
 }
@@ -231,6 +240,20 @@ function stackNet(stack: any): NetLike {
       }
     },
   };
+}
+
+/** `ip link set DEV master BRIDGE up`, inside the device's namespace when it has one. */
+function enslave(dev: string, bridge: string, netns: string | null): void {
+  const args = ['link', 'set', dev, 'master', bridge, 'up'];
+  // A namespace given as a path is entered with nsenter; a bare name works with `ip -n`.
+  const argv = netns === null ? ['ip', ...args] : netns.includes('/') ? ['nsenter', `--net=${netns}`, 'ip', ...args] : ['ip', '-n', netns, ...args];
+  const [cmd, ...rest] = argv;
+  try {
+    execFileSync(cmd, rest, { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new Error(`cannot add ${dev} to bridge ${bridge}: ${stderr || (e as Error).message}`);
+  }
 }
 
 function log(c: CliConfig, msg: string): void {
@@ -271,6 +294,14 @@ export async function run(c: CliConfig): Promise<Running> {
   if (c.mode === 'tap') {
     const tap = await importWorkspace('tap');
     link = new tap.TapLink({ name: c.tap, netns: c.netns ?? undefined, ...(c.mac ? { mac: c.mac } : {}) });
+    if (c.bridge !== null) {
+      try {
+        enslave(link.name as string, c.bridge, c.netns);
+      } catch (e) {
+        link.close?.();
+        throw e;
+      }
+    }
   } else {
     mem = new hs.MemoryNetwork({});
     link = mem.createPort(c.mac ? { mac: c.mac } : {});

@@ -19,8 +19,8 @@ describe('parseArgs', () => {
   });
 
   it('parses hastack modes and options, --flag=value form too', () => {
-    const c = parseArgs(['--root=/srv', '--port', '80', '--tap', 'hs0', '--netns', '/run/netns/x', '--address', '198.18.0.10/24', '--gateway', '198.18.0.1', '--etag', 'sha256', '--idle-timeout', '250', '--no-index', '--no-gen', '--quiet']);
-    expect(c).toMatchObject({ mode: 'tap', tap: 'hs0', netns: '/run/netns/x', address: '198.18.0.10/24', gateway: '198.18.0.1', port: 80, etag: 'sha256', idleTimeout: 250, index: null, generated: false, quiet: true });
+    const c = parseArgs(['--root=/srv', '--port', '80', '--tap', 'hs0', '--netns', '/run/netns/x', '--bridge', 'br0', '--address', '198.18.0.10/24', '--gateway', '198.18.0.1', '--etag', 'sha256', '--idle-timeout', '250', '--no-index', '--no-gen', '--quiet']);
+    expect(c).toMatchObject({ mode: 'tap', tap: 'hs0', netns: '/run/netns/x', bridge: 'br0', address: '198.18.0.10/24', gateway: '198.18.0.1', port: 80, etag: 'sha256', idleTimeout: 250, index: null, generated: false, quiet: true });
     expect(parseArgs(['--memory', '--address', '198.18.0.10/24', '--self-test', '4M'])).toMatchObject({ mode: 'memory', selfTest: 4 * 1024 * 1024, root: null });
   });
 
@@ -41,6 +41,8 @@ describe('parseArgs', () => {
     [['--address', '198.18.0.1']],
     [['--etag', 'md5']],
     [['--no-gen']],
+    [['--bridge', 'br0']],
+    [['--tap', 'x', '--address', '198.18.0.1/24', '--bridge', 'bad name!']],
   ])('refuses %j', (argv) => {
     expect(() => parseArgs(argv)).toThrow(UsageError);
   });

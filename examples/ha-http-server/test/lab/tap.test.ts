@@ -27,8 +27,7 @@ describe.skipIf(reason !== null)('ha-http-server over TAP with curl', () => {
     writeFileSync(join(dir, 'file.bin'), file);
     ip = lab.addr(2);
     const name = `${lab.suffix}h`;
-    running = await run(parseArgs(['--root', dir, '--tap', name, '--netns', lab.nsPath('switch'), '--address', `${ip}/24`, '--port', '80', '--quiet']));
-    await lab.exec('switch', ['ip', 'link', 'set', name, 'master', lab.bridge, 'up']);
+    running = await run(parseArgs(['--root', dir, '--tap', name, '--netns', lab.nsPath('switch'), '--bridge', lab.bridge, '--address', `${ip}/24`, '--port', '80', '--quiet']));
   });
 
   afterAll(async () => {
