@@ -14,7 +14,7 @@
  */
 import { open, readdir, readFile, rename, unlink, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { err, type Checkpoint } from '@hastack/stack';
 import { encodeCheckpoint, decodeCheckpoint, type DecodeOptions, type EncodeOptions } from './format.js';
 import { connectionKey } from './key.js';
@@ -217,10 +217,17 @@ export class FileCheckpointStore implements CheckpointStore {
     return this.ready;
   }
 
-  /** File name of a key: percent-encoded (no '/', no leading '.'), with a fixed suffix. */
+  /**
+   * File name of a key: percent-encoded (no '/', no leading '.'), with a fixed suffix; a key
+   * whose encoding would pass NAME_MAX (255) is named `%%sha256-<hex>` instead (no percent-encoding
+   * starts with "%%", so the two forms never collide). The full key is in
+   * the file header either way, and get() checks it.
+   */
   fileName(key: string): string {
     checkKey(key);
-    return encodeURIComponent(key).replace(/^\./, '%2E').replace(/\*/g, '%2A') + FILE_SUFFIX;
+    const enc = encodeURIComponent(key).replace(/^\./, '%2E').replace(/\*/g, '%2A');
+    if (enc.length <= 200) return enc + FILE_SUFFIX;
+    return `%%sha256-${createHash('sha256').update(key, 'utf8').digest('hex')}${FILE_SUFFIX}`;
   }
 
   async put(key: string, bytes: Uint8Array, meta: CheckpointPutMeta): Promise<void> {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   CHECKPOINT_VERSION,
+  CHECKPOINTABLE_TCP_STATES,
+  isCheckpointableTcpState,
   connectionKey,
   decodeCheckpoint,
   encodeCheckpoint,
@@ -141,5 +143,34 @@ describe('objectRangeForSeq', () => {
     expect(objectRangeForSeq(objects, 0x132)).toBeNull();
     expect(objectRangeForSeq(objects, 0xfffffeff)).toBeNull();
     expect(objectRangeForSeq([], 5)).toBeNull();
+  });
+});
+
+describe('checkpointable states', () => {
+  it('are exactly the synchronized, live states', () => {
+    expect([...CHECKPOINTABLE_TCP_STATES].sort()).toEqual(['CLOSE_WAIT', 'CLOSING', 'ESTABLISHED', 'FIN_WAIT_1', 'FIN_WAIT_2', 'LAST_ACK']);
+    for (const s of ['CLOSED', 'LISTEN', 'SYN_SENT', 'SYN_RECEIVED', 'TIME_WAIT']) expect(isCheckpointableTcpState(s)).toBe(false);
+    for (const s of CHECKPOINTABLE_TCP_STATES) expect(isCheckpointableTcpState(s)).toBe(true);
+  });
+  it('every checkpointable state round-trips with consistent FIN bookkeeping', () => {
+    for (const state of CHECKPOINTABLE_TCP_STATES) {
+      const cp = tcpFull(); // FIN_WAIT_1, FIN sent, 5000 bytes queued
+      const t = cp.tcp;
+      t.state = state;
+      const weClosed = state !== 'ESTABLISHED' && state !== 'CLOSE_WAIT';
+      t.finReceived = state === 'CLOSE_WAIT' || state === 'CLOSING' || state === 'LAST_ACK';
+      if (t.finReceived) delete t.recvOutOfOrder;
+      if (!weClosed) {
+        t.finSent = false;
+        t.finSeq = null;
+        t.sndNxt = t.sndMax = t.sndUna + 5000;
+      } else if (state === 'FIN_WAIT_2') {
+        t.sndUna = t.sndNxt = t.sndMax;
+        t.sendLength = 0;
+        t.sendRanges = [];
+      }
+      const back = decodeCheckpoint(encodeCheckpoint(cp, { key: KEY }), { key: KEY });
+      expect(back.kind === 'tcp' && back.tcp.state).toBe(state);
+    }
   });
 });
