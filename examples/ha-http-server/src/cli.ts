@@ -40,6 +40,8 @@ export interface CliConfig {
   etag: EtagMode;
   idleTimeout: number;
   generated: boolean;
+  /** Byte-identical responses across hosts (no Date/Last-Modified, sha256 ETags). */
+  deterministic: boolean;
   quiet: boolean;
   selfTest: number | null;
   /** Reserved for @hastack/cluster: the cluster config (file path or object). Not implemented yet. */
@@ -49,7 +51,7 @@ export interface CliConfig {
 export class UsageError extends Error {}
 
 const USAGE = `usage: ha-http-server --root DIR [--port N] [--kernel [--host IP] | --memory --address CIDR | --tap NAME [--netns PATH] --address CIDR [--gateway IP] [--mac MAC]]
-       [--bridge BR] [--config FILE] [--index NAME | --no-index] [--etag mtime|sha256] [--idle-timeout MS] [--no-gen] [--quiet] [--self-test BYTES]`;
+       [--bridge BR] [--config FILE] [--index NAME | --no-index] [--etag mtime|sha256] [--idle-timeout MS] [--no-gen] [--deterministic] [--quiet] [--self-test BYTES]`;
 
 const DEFAULTS: CliConfig = {
   root: null,
@@ -66,6 +68,7 @@ const DEFAULTS: CliConfig = {
   etag: 'mtime',
   idleTimeout: 5000,
   generated: true,
+  deterministic: false,
   quiet: false,
   selfTest: null,
   cluster: null,
@@ -144,6 +147,9 @@ function apply(c: CliConfig, key: string, v: unknown): void {
     case 'noGen':
       if (v) c.generated = false;
       break;
+    case 'deterministic':
+      c.deterministic = Boolean(v);
+      break;
     case 'quiet':
       c.quiet = Boolean(v);
       break;
@@ -163,7 +169,7 @@ function apply(c: CliConfig, key: string, v: unknown): void {
   }
 }
 
-const BOOLEAN_FLAGS = new Set(['kernel', 'memory', 'noIndex', 'noGen', 'quiet']);
+const BOOLEAN_FLAGS = new Set(['kernel', 'memory', 'noIndex', 'noGen', 'quiet', 'deterministic']);
 
 function camel(flag: string): string {
   return flag.replace(/-([a-z])/g, (_, ch: string) => ch.toUpperCase());
@@ -277,7 +283,8 @@ export async function run(c: CliConfig): Promise<Running> {
   const onResponse = c.quiet
     ? undefined
     : (i: { method: string; path: string; status: number; bytes: number; remote: string }) => log(c, `${i.remote} ${i.method} ${i.path} ${i.status} ${i.bytes}`);
-  const common = { root: c.root, index: c.index, etag: c.etag, idleTimeout: c.idleTimeout, generated: c.generated, onResponse };
+  if (c.deterministic) c.etag = 'sha256';
+  const common = { root: c.root, index: c.index, etag: c.etag, deterministic: c.deterministic, idleTimeout: c.idleTimeout, generated: c.generated, onResponse };
 
   if (c.mode === 'kernel') {
     const server = createHttpFileServer({ ...common, net: net as unknown as NetLike });

@@ -131,6 +131,14 @@ export interface HttpFileServerOptions {
   maxMapLength?: number;
   /** Parser limits (default 16 KiB head, 8 KiB request line, 100 fields). */
   limits?: ParserLimits;
+  /**
+   * Byte-identical responses on every host holding the same content (default false): no Date and
+   * no Last-Modified (they differ between hosts and runs), ETags by content hash ('sha256').
+   * Snooped takeover (seed 000 claim 7) replays a client's requests into a fresh server and
+   * suppresses the output the client already acknowledged, which needs exactly this. Such a
+   * server behaves as an origin without a clock (RFC 9110 §6.6.1).
+   */
+  deterministic?: boolean;
   /** Server header value (default 'hastack-ha-http'; null: none). */
   serverName?: string | null;
   /** Called after each response (access log). */
@@ -207,7 +215,9 @@ export class HttpFileServer {
     if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
     if (!options.net || typeof options.net.createServer !== 'function') throw new TypeError('options.net must provide createServer()');
     this.net = options.net;
-    this.files = options.root ? new FileObjectSource({ root: options.root, index: options.index, etag: options.etag }) : null;
+    if (options.deterministic && options.etag === 'mtime') throw new TypeError("deterministic responses need etag 'sha256'");
+    const etag = options.deterministic ? 'sha256' : options.etag;
+    this.files = options.root ? new FileObjectSource({ root: options.root, index: options.index, etag }) : null;
     this.generated = options.generated === false ? null : new GeneratedObjectSource();
     this.objectSource = combinedObjectSource(this.files, this.generated);
     this.opts = {
@@ -218,6 +228,7 @@ export class HttpFileServer {
       maxMapLength: Math.min(options.maxMapLength ?? DEFAULT_MAX_MAP, 2 ** 31 - 1),
       limits: options.limits ?? {},
       serverName: options.serverName === undefined ? 'hastack-ha-http' : options.serverName,
+      deterministic: options.deterministic === true,
       onResponse: options.onResponse,
     };
   }
@@ -530,14 +541,14 @@ class HttpConnection {
   /** Validators, conditionals and ranges (RFC 9110 §13, §14) for one object. */
   private prepareObject(req: HttpRequest, obj: OpenedObject, close: boolean): Prepared {
     const h = req.headers;
-    const lastModified = obj.mtimeMs !== null ? httpDate(obj.mtimeMs) : null;
+    const lastModified = obj.mtimeMs !== null && !this.server.o.deterministic ? httpDate(obj.mtimeMs) : null;
     const headers: HeaderList = [['ETag', obj.etag]];
     if (lastModified) headers.push(['Last-Modified', lastModified]);
     // RFC 9110 §13.2.2: If-None-Match first; If-Modified-Since only without it.
     let notModified = false;
     if (h['if-none-match'] !== undefined) {
       notModified = ifNoneMatchMatches(h['if-none-match'], obj.etag);
-    } else if (h['if-modified-since'] !== undefined && obj.mtimeMs !== null) {
+    } else if (h['if-modified-since'] !== undefined && lastModified !== null && obj.mtimeMs !== null) {
       const ims = parseHttpDate(h['if-modified-since']);
       notModified = !Number.isNaN(ims) && Math.floor(obj.mtimeMs / 1000) * 1000 <= ims;
     }
@@ -568,7 +579,7 @@ class HttpConnection {
   /** Write the head and body of a prepared response. */
   private async send(method: string, path: string, p: Prepared, head: boolean): Promise<void> {
     const srv = this.server;
-    const headers: HeaderList = [['Date', httpDate(Date.now())]];
+    const headers: HeaderList = srv.o.deterministic ? [] : [['Date', httpDate(Date.now())]];
     if (srv.o.serverName) headers.push(['Server', srv.o.serverName]);
     headers.push(...p.headers);
     if (p.close || srv.isClosing || this.closeAfter) {

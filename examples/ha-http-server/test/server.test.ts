@@ -302,6 +302,36 @@ describe('generated objects', () => {
   });
 });
 
+describe('deterministic mode', () => {
+  it('two hosts with the same content (different mtimes) send byte-identical responses', async () => {
+    const other = join(dir, 'copy');
+    mkdirSync(other);
+    writeFileSync(join(other, 'a.txt'), TEXT);
+    writeFileSync(join(other, 'big.bin'), big);
+    const t = new Date(Date.UTC(2010, 5, 5));
+    utimesSync(join(other, 'a.txt'), t, t);
+    const mk = (r: string) => createHttpFileServer({ root: r, net: net as unknown as NetLike, deterministic: true });
+    const s1 = mk(root);
+    const s2 = mk(other);
+    const p1 = (await s1.listen(0)).port;
+    const p2 = (await s2.listen(0)).port;
+    const reqs =
+      'GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nHEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=3-9\r\n\r\n' +
+      'GET /gen/5000?seed=2 HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+    const a = await raw(p1, reqs);
+    await new Promise((r) => setTimeout(r, 1100)); // a different second: Date would differ
+    const b = await raw(p2, reqs);
+    await s1.close(100);
+    await s2.close(100);
+    expect(a.bytes.length).toBeGreaterThan(900);
+    expect(b.bytes.equals(a.bytes)).toBe(true);
+    const text = a.bytes.toString('latin1');
+    expect(text).not.toMatch(/^Date:/m);
+    expect(text).not.toMatch(/^Last-Modified:/m);
+    expect(() => createHttpFileServer({ root, net: net as unknown as NetLike, deterministic: true, etag: 'mtime' })).toThrow(TypeError);
+  });
+});
+
 describe('connections', () => {
   it('keeps connections alive and reuses them', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
