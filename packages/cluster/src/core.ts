@@ -21,7 +21,6 @@ import {
   encodeMessage,
   envelopeOverhead,
   FLAG_INNER,
-  msgTypeName,
   parseEnvelope,
   ReplayWindow,
   verifyMac,
@@ -1475,4 +1474,3 @@ export class ClusterCore {
   }
 }
 
-export type { HeldAddress };

@@ -596,7 +596,7 @@ export class ConnectionSnooper {
 
   private snapshot(conn: Conn): SnoopedState {
     const scaled = conn.c.wscale !== null && conn.s.wscale !== null;
-    const ep = (d: Dir, ip: number, port: number, isServer: boolean): SnoopedEndpoint => ({
+    const ep = (d: Dir, ip: number, port: number): SnoopedEndpoint => ({
       ip: ipToString(ip),
       port,
       isn: d.isn,
@@ -611,15 +611,14 @@ export class ConnectionSnooper {
       tsval: d.tsval,
       tsecr: d.tsecr,
       fin: d.fin,
-      ...(isServer ? {} : {}),
     });
     const clientAck = conn.c.ack;
     const suppress = conn.baseValid && clientAck !== null ? Math.max(0, seqDiff(clientAck, conn.baseS)) : 0;
     return {
       key: conn.key,
       state: conn.state,
-      server: ep(conn.s, conn.sIp, conn.sPort, true),
-      client: ep(conn.c, conn.cIp, conn.cPort, false),
+      server: ep(conn.s, conn.sIp, conn.sPort),
+      client: ep(conn.c, conn.cIp, conn.cPort),
       replay: { valid: conn.baseValid, clientSeq: conn.baseC, serverSeq: conn.baseS, bytes: conn.buf.slice(0, conn.bufLen) },
       suppress,
       lastSeen: conn.lastSeen,
