@@ -136,7 +136,10 @@ describe.skipIf(reason !== null)('hastack SCTP vs usrsctp (lab)', () => {
       const t0 = Date.now();
       let i = 0;
       const pump = (): void => {
-        while (i < 1000 && c.send(Buffer.alloc(1000, i & 0xff))) i++;
+        while (i < 1000) {
+          i++;
+          if (!c.send(Buffer.alloc(1000, i & 0xff))) break;
+        }
       };
       c.on('drain', pump);
       pump();
@@ -149,6 +152,52 @@ describe.skipIf(reason !== null)('hastack SCTP vs usrsctp (lab)', () => {
       srv.kill('SIGKILL');
     }
   });
+
+  it('throughput: hastack -> usrsctp tsctp server, next to usrsctp tsctp -> tsctp, same run', async () => {
+    // usrsctp's own tool on both ends: tsctp server in the client namespace, tsctp client in the
+    // switch namespace (an address on the lab bridge); then hastack on a TAP device against the
+    // same server. The server reports each association's throughput when it ends.
+    const { stack } = stackOnTap();
+    const n = 20_000;
+    const len = 1400;
+    const srv = lab.spawn('client', `${BIN}/tsctp`, ['-E', '9900']);
+    let out = '';
+    srv.stdout!.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    srv.stderr!.resume();
+    const results = (): string[] => out.split('\n').filter((l) => /^\d+, \d+, \d+, \d+, [\d.]+, [\d.]+, \d+$/.test(l.trim()));
+    try {
+      await sleep(500);
+      const bridgeIp = lab.addr(250);
+      await lab.exec('switch', ['ip', 'addr', 'add', `${bridgeIp}/24`, 'dev', lab.bridge]);
+      const cli = await lab.exec('switch', [`${BIN}/tsctp`, '-E', '9901', '-n', String(n), '-l', String(len), lab.clientIp], { timeoutMs: 60_000, allowFail: true });
+      await waitFor(() => results().length >= 1, 30_000, 'tsctp result').catch(() => {
+        throw new Error(`tsctp client: ${cli.code} ${cli.stdout.slice(-500)} ${cli.stderr.slice(-500)}`);
+      });
+      const c = stack.sctp.connect({ host: lab.clientIp, port: 5001 });
+      await waitFor(() => c.state === 'ESTABLISHED', 10_000, 'connect');
+      const msg = new Uint8Array(len).fill(0x61);
+      let i = 0;
+      const pump = (): void => {
+        // send() queues the message even when it answers false (backpressure): count it, then wait.
+        while (i < n) {
+          i++;
+          if (!c.send(msg)) break;
+        }
+      };
+      c.on('drain', pump);
+      pump();
+      await waitFor(() => i >= n && c.bufferedAmount === 0, 60_000, 'all sent and acknowledged');
+      c.shutdown();
+      await waitFor(() => results().length >= 2, 30_000, 'tsctp result for hastack');
+      const [ref, ours] = results().map((l) => l.split(',').map((x) => Number(x.trim())));
+      // first_length, messages, recv_calls, bytes, seconds, bytes/s, notifications
+      expect(ours[1]).toBe(n);
+      expect(ours[3]).toBe(n * len);
+      console.log(`[sctp lab] throughput into usrsctp tsctp (${n} x ${len} B): usrsctp tsctp ${(ref[5] / 1e6).toFixed(1)} MB/s, hastack ${(ours[5] / 1e6).toFixed(1)} MB/s`);
+    } finally {
+      srv.kill('SIGKILL');
+    }
+  }, 120_000);
 
   it('seed 004: usrsctp client keeps its association when the primary hastack stack dies; the standby on A2 continues', async () => {
     const { stack: h1, ip: A1 } = stackOnTap();
