@@ -184,3 +184,60 @@ describe('integration helpers', () => {
     await s2.close();
   });
 });
+
+describe('snooping a real hastack TCP conversation', () => {
+  it('tracks handshake options, both directions and the last request from the packets alone', async () => {
+    const clock = new VirtualClock();
+    const net = new MemoryNetwork({ seed: 4, clock, hub: true });
+    const mk = (i: number) => new Stack({ link: net.createPort(), address: `198.18.0.${i}/24`, clock });
+    const [server, snooperHost, client] = [mk(1), mk(2), mk(3)];
+    const sn = new ConnectionSnooper();
+    sn.watch('198.18.0.1', [{ from: 8080, to: 8080 }]);
+    snoopStack(snooperHost, sn, clock);
+    const RESP = [3000, 7000];
+    let served = 0;
+    const srv = server.createServer((s: { on: (e: string, f: (d: Buffer) => void) => void; write: (b: Buffer) => void }) => {
+      let buf = '';
+      s.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        while (buf.includes('\r\n\r\n')) {
+          buf = buf.slice(buf.indexOf('\r\n\r\n') + 4);
+          s.write(Buffer.alloc(RESP[served++ % 2], 0x61));
+        }
+      });
+    });
+    let listening = false;
+    srv.listen(8080, () => (listening = true));
+    await clock.run(() => listening, { maxMs: 1000 });
+    let got = 0;
+    const c = client.connect(8080, '198.18.0.1');
+    c.on('data', (d: Buffer) => (got += d.length));
+    const req1 = 'GET /one HTTP/1.1\r\nHost: vip\r\n\r\n';
+    const req2 = 'GET /two HTTP/1.1\r\nHost: vip\r\n\r\n';
+    c.write(req1);
+    await clock.run(() => got >= RESP[0], { maxMs: 5000 });
+    await clock.runFor(500); // let the last ACKs pass
+    c.write(req2);
+    await clock.run(() => got >= RESP[0] + RESP[1], { maxMs: 5000 });
+    await clock.runFor(500);
+    const states = sn.states();
+    expect(states).toHaveLength(1);
+    const st = states[0];
+    expect(st.key).toMatch(/^tcp:198\.18\.0\.1:8080-198\.18\.0\.3:\d+$/);
+    expect(st.state).toBe('established');
+    expect(st.client.isn).not.toBeNull();
+    expect(st.server.isn).not.toBeNull();
+    expect(st.client.mss).toBeGreaterThan(0);
+    expect(st.server.mss).toBeGreaterThan(0);
+    // Both directions: every byte counted (SYN + data).
+    expect((st.client.nxt - st.client.isn! - 1) >>> 0).toBe(req1.length + req2.length);
+    expect((st.server.nxt - st.server.isn! - 1) >>> 0).toBe(RESP[0] + RESP[1]);
+    // The replay holds only the last request; its whole response is acknowledged by the client.
+    expect(Buffer.from(st.replay.bytes).toString()).toBe(req2);
+    expect(st.replay.valid).toBe(true);
+    expect(st.suppress).toBe(RESP[1]);
+    expect(sn.stats.gaps + sn.stats.badChecksum + sn.stats.malformed).toBe(0);
+    c.destroy();
+    await Promise.all([server, snooperHost, client].map((s) => s.close()));
+  });
+});
