@@ -317,7 +317,7 @@ export async function run(c: CliConfig): Promise<Running> {
   let server: HttpFileServer;
   let address: { address: string; port: number };
   try {
-    server = createHttpFileServer({ ...common, net: stackNet(stack) });
+    server = createHttpFileServer({ ...common, net: stackNet(stack), clock: stack.clock });
     address = await server.listen(c.port, ip);
   } catch (e) {
     await stack.close?.();

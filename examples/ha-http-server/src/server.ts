@@ -125,6 +125,10 @@ export interface HttpFileServerOptions {
   idleTimeout?: number;
   /** No progress while sending a response for this long closes the connection, ms (default 120000). */
   sendTimeout?: number;
+  /** Most time from the first byte of a request head to its end, ms (default 30000): 408 after. */
+  headersTimeout?: number;
+  /** Clock for headersTimeout (default Date): pass the hastack Stack's clock to run on virtual time. */
+  clock?: { now(): number };
   /** Pipelined input buffered while a response is written before the socket is paused (default 64 KiB). */
   maxPipelineBytes?: number;
   /** Largest piece of an object mapped at once (default 2^30; hastack maps < 2^31 per ref). */
@@ -229,6 +233,8 @@ export class HttpFileServer {
       limits: options.limits ?? {},
       serverName: options.serverName === undefined ? 'hastack-ha-http' : options.serverName,
       deterministic: options.deterministic === true,
+      headersTimeout: options.headersTimeout ?? 30_000,
+      clock: options.clock ?? Date,
       onResponse: options.onResponse,
     };
   }
@@ -315,6 +321,9 @@ export class HttpFileServer {
   /** @internal */ get c() {
     return this.counters;
   }
+  /** @internal */ now(): number {
+    return this.opts.clock.now();
+  }
   /** @internal */ get isClosing(): boolean {
     return this.closing;
   }
@@ -349,6 +358,8 @@ class HttpConnection {
   private dead = false;
   private closeAfter = false;
   private requests = 0;
+  /** When the first byte of the request head now buffered arrived (server clock), or -1. */
+  private headSince = -1;
   private response: ResponseState | null = null;
   private drainWaiter: (() => void) | null = null;
   private readonly remote: string;
@@ -455,10 +466,27 @@ class HttpConnection {
           this.endGracefully();
           return;
         }
+        // A head that trickles in byte by byte keeps the idle timer alive; bound its total time.
+        if (this.parser.buffered > 0) {
+          const now = this.server.now();
+          if (this.headSince < 0) this.headSince = now;
+          else if (now - this.headSince > this.server.o.headersTimeout) {
+            this.server.c.timeouts++;
+            this.busy = true;
+            this.send('-', '-', errorResponse(408, 'request head took too long', true), false).then(
+              () => this.afterResponse(true),
+              () => this.destroy(),
+            );
+            return;
+          }
+        } else {
+          this.headSince = -1;
+        }
         if (this.socket.isPaused()) this.socket.resume();
         this.setTimer(this.server.o.idleTimeout);
         return;
       }
+      this.headSince = -1;
       this.busy = true;
       this.setTimer(this.server.o.sendTimeout);
       if (isParseError(req)) {

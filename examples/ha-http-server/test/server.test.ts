@@ -399,6 +399,28 @@ describe('connections', () => {
     await s2.close(100);
   });
 
+  it('408 for a request head that trickles in longer than headersTimeout', async () => {
+    let t = 0;
+    const s5 = createHttpFileServer({ root, net: net as unknown as NetLike, headersTimeout: 1000, clock: { now: () => t } });
+    const p5 = (await s5.listen(0)).port;
+    const s = net.connect({ host: '127.0.0.1', port: p5 });
+    const got: Buffer[] = [];
+    s.on('data', (c: Buffer) => got.push(c));
+    const ended = new Promise<void>((r) => s.on('close', () => r()));
+    await new Promise<void>((r) => s.on('connect', () => r()));
+    const head = 'GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n';
+    // One byte per "400 ms" of the server's clock: every byte resets a socket idle timer, but
+    // the whole head takes far longer than 1000 ms.
+    for (let i = 0; i < 6; i++) {
+      s.write(head[i]);
+      await new Promise((r) => setTimeout(r, 20));
+      t += 400;
+    }
+    await ended;
+    expect(Buffer.concat(got).toString('latin1')).toMatch(/^HTTP\/1\.1 408 /);
+    await s5.close(100);
+  });
+
   it('close() ends idle connections and refuses new ones', async () => {
     const s3 = createHttpFileServer({ root, net: net as unknown as NetLike });
     const p3 = (await s3.listen(0)).port;
