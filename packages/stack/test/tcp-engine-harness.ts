@@ -106,6 +106,8 @@ interface InFlight {
   to: Node;
   from: Node;
   seg: Uint8Array;
+  /** Sent with checksum offload: delivered as GRO would (csumValid). */
+  offloaded: boolean;
 }
 
 /** What a filter decides for one segment: deliver (optionally later) or drop. */
@@ -141,7 +143,7 @@ export class Pair {
       let v: Verdict = 'deliver';
       let r: TcpRepr | null = null;
       if (this.filter || this.logEnabled) {
-        const p = parseTcp(s.seg, s.tx.src, s.tx.dst);
+        const p = parseTcp(s.seg, s.tx.src, s.tx.dst, { verifyChecksum: !s.tx.tx });
         if (p instanceof WireError) throw new Error(`engine emitted a bad segment: ${p}`);
         r = p;
         if (this.filter) v = this.filter(r, name, s.seg);
@@ -149,7 +151,7 @@ export class Pair {
       if (this.logEnabled && r) this.log.push({ t: this.now, from: name, r, dropped: v === 'drop' });
       if (v === 'drop') continue;
       const extra = typeof v === 'object' ? v.delay : 0;
-      this.inflight.push({ at: this.now + this.delay + extra, n: this.n++, to, from, seg: s.seg });
+      this.inflight.push({ at: this.now + this.delay + extra, n: this.n++, to, from, seg: s.seg, offloaded: !!s.tx.tx });
     }
   }
 
@@ -164,7 +166,8 @@ export class Pair {
     if (due.length === 0) return false;
     this.inflight = this.inflight.filter((p) => p.at > now);
     for (const p of due) {
-      p.to.tcp.receive({ src: p.from.addr, dst: p.to.addr, protocol: 6, ttl: 64, tos: 0, nonUnicast: false }, p.seg, p.seg, now);
+      const rx = { src: p.from.addr, dst: p.to.addr, protocol: 6, ttl: 64, tos: 0, nonUnicast: false, meta: p.offloaded ? { csumValid: true } : undefined };
+      p.to.tcp.receive(rx, p.seg, p.seg, now);
     }
     return true;
   }
@@ -247,7 +250,7 @@ export class Scripted {
     const s = this.node.ip.sent;
     this.node.ip.sent = [];
     return s.map((x) => {
-      const r = parseTcp(x.seg, x.tx.src, x.tx.dst);
+      const r = parseTcp(x.seg, x.tx.src, x.tx.dst, { verifyChecksum: !x.tx.tx });
       if (r instanceof WireError) throw new Error(String(r));
       return r;
     });

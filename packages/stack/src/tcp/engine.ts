@@ -1744,6 +1744,9 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     const mss = t.sndMss;
     const dataEnd = (t.bufSeq + t.sendBuf.length) >>> 0;
     let sentAny = false;
+    const off = this.ctx.ip.offloads;
+    // Largest TSO payload: the frame limit minus headroom and a header with options.
+    const tsoMax = off.tso && off.txChecksum ? Math.min(off.maxFrame - this.ctx.ip.headroom - 60, 65535 - 20 - 60) : 0;
 
     // RFC 5681 §4.1: restart from the initial window after an idle period of one RTO.
     if (t.sndMax === t.sndUna && this.unsent(t) > 0 && now - t.lastSendTime > t.rto) ccRestartAfterIdle(t);
@@ -1801,6 +1804,18 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
         const emss = this.effMss(t);
         const usable = Math.min((t.sndUna + t.sndWnd - t.sndNxt) | 0, t.cwnd - flight);
         let len = Math.min(emss, unsent, usable);
+        if (tsoMax > emss && len === emss && !force && Math.min(unsent, usable) > emss) {
+          // TSO: one super-segment of whole MSS-sized segments (plus the final short tail when
+          // it ends the queued data); the link cuts it into `gsoSize` pieces.
+          let big = Math.min(unsent, usable, tsoMax);
+          if (big < unsent || big === tsoMax) big -= big % emss;
+          const fin = t.finQueued && ((t.sndNxt + big) >>> 0) === dataEnd;
+          const rexmit = seqLt(t.sndNxt, t.sndMax);
+          this.xmit(c, t.sndNxt, big, ACK | (fin ? FIN : 0), now, rexmit ? 'rto' : null, emss);
+          t.sndNxt = (t.sndNxt + big + (fin ? 1 : 0)) >>> 0;
+          sentAny = true;
+          continue;
+        }
         if (len <= 0) {
           if (force && flight === 0 && t.sndWnd > 0) len = Math.min(unsent, t.sndWnd, emss);
           else break;
@@ -1916,7 +1931,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
   }
 
   /** Send one segment of a synchronized connection: ACK + optional data/FIN. */
-  private xmit(c: TcpConn, seq: number, len: number, flags: number, now: number, rtxCause: 'rto' | 'fast' | 'sack' | null): void {
+  private xmit(c: TcpConn, seq: number, len: number, flags: number, now: number, rtxCause: 'rto' | 'fast' | 'sack' | null, gsoSize = 0): void {
     const t = c.tcb;
     const o = this.txOpts;
     clearTcpOptions(o);
@@ -1928,7 +1943,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     const wnd = this.advertise(t);
     if (len > 0 && ((seq + len) >>> 0) === ((t.bufSeq + t.sendBuf.length) >>> 0)) flags |= PSH;
     const bufOff = (seq - t.bufSeq) >>> 0;
-    this.emit(t.localAddress, t.localPort, t.remoteAddress, t.remotePort, seq, t.rcvNxt, flags, wnd, o, len > 0 ? t : null, bufOff, len);
+    this.emit(t.localAddress, t.localPort, t.remoteAddress, t.remotePort, seq, t.rcvNxt, flags, wnd, o, len > 0 ? t : null, bufOff, len, len > gsoSize ? gsoSize : 0);
     // Every segment carries the current ACK: the delayed ACK is satisfied.
     t.lastAckSent = t.rcvNxt;
     t.ackNow = false;
@@ -1938,8 +1953,9 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     if (seqLen > 0) {
       const end = (seq + seqLen) >>> 0;
       if (rtxCause !== null || seqLt(seq, t.sndMax)) {
-        this.st.retransSegs++;
-        this.st.retransmits[rtxCause ?? 'rto']++;
+        const n = gsoSize > 0 ? Math.ceil(len / gsoSize) : 1;
+        this.st.retransSegs += n;
+        this.st.retransmits[rtxCause ?? 'rto'] += n;
         // Karn: an RTT measured across a retransmission is ambiguous.
         if (t.rttSeq >= 0 && seqLe(seq, t.rttSeq)) t.rttSeq = -1;
       } else if (t.rttSeq < 0 && !t.tsOk) {
@@ -1972,6 +1988,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     dataFrom: Tcb | null,
     bufOff: number,
     len: number,
+    gsoSize = 0,
   ): void {
     const ip = this.ctx.ip;
     const hr = ip.headroom;
@@ -1991,9 +2008,9 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     let tx: import('../link.js').TxMeta | undefined;
     if (ip.offloads.txChecksum) {
       v.fillPartialChecksum(la, ra);
-      tx = { csumStart: 0, csumOffset: 16 };
+      tx = gsoSize > 0 ? { csumStart: 0, csumOffset: 16, gsoSize, hdrLen: hl } : { csumStart: 0, csumOffset: 16 };
     } else v.fillChecksum(la, ra);
-    this.st.outSegs++;
+    this.st.outSegs += gsoSize > 0 ? Math.ceil(len / gsoSize) : 1;
     ip.sendIp(buf, total, tx ? { src: la, dst: ra, protocol: TCP_PROTO, tx } : { src: la, dst: ra, protocol: TCP_PROTO });
   }
 }
