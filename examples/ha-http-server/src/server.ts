@@ -90,9 +90,11 @@ export interface ResponseState {
 export interface ResumeOptions {
   /**
    * The sequence number just past the last byte the restored socket will (re)send by itself: the
-   * checkpoint's SND.UNA + its send-buffer length. With the response's mapped `seq`, the resume
-   * point is exact whatever was still queued in the old socket's Writable. Without it (or without
-   * a mapped seq) the response continues at `start + written`.
+   * checkpoint's SND.UNA + its send-buffer length — or, if the stack streams a whole object
+   * reference from the object source, the end of that reference (seq + length). With the
+   * response's mapped `seq`, the resume point is exact whatever was still queued in the old
+   * socket's Writable. Without it (or without a mapped seq) the response continues at
+   * `start + written`.
    */
   sendEndSeq?: number;
 }
