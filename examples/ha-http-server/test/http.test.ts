@@ -306,3 +306,49 @@ describe('ranges and validators', () => {
     expect(() => formatResponseHead(200, [['X', 'a\r\nSet-Cookie: x']])).toThrow(TypeError);
   });
 });
+
+describe('RequestParser: fuzz', () => {
+  it('mutated and randomly chunked input never throws and always ends in requests or one error', () => {
+    let x = 0x2545f491;
+    const rnd = (n: number) => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) % n;
+    };
+    const base = enc(PIPELINE);
+    const statuses = new Set([400, 414, 431, 501, 505]);
+    let errors = 0;
+    for (let round = 0; round < 3000; round++) {
+      const b = Buffer.from(base);
+      const edits = 1 + rnd(4);
+      for (let e = 0; e < edits; e++) {
+        const kind = rnd(3);
+        if (kind === 0) b[rnd(b.length)] = rnd(256);
+        else if (kind === 1) b[rnd(b.length)] = [0x0d, 0x0a, 0x20, 0x3a, 0x00, 0x09][rnd(6)];
+        else b.copyWithin(rnd(b.length), rnd(b.length), rnd(b.length));
+      }
+      const p = new RequestParser({ maxHeaderBytes: 256 + rnd(2048) });
+      const out: Array<HttpRequest | ParseError> = [];
+      let pos = 0;
+      while (pos < b.length) {
+        const n = 1 + rnd(40);
+        p.push(b.subarray(pos, pos + n));
+        pos += n;
+        for (let r = p.next(); r !== null; r = p.next()) out.push(r);
+      }
+      const errs = out.filter(isParseError);
+      // At most one error, and it is the last thing the parser produced.
+      expect(errs.length).toBeLessThanOrEqual(1);
+      if (errs.length) {
+        errors++;
+        expect(out[out.length - 1]).toBe(errs[0]);
+        expect(statuses.has(errs[0].status)).toBe(true);
+      }
+      for (const r of out) if (!isParseError(r)) expect(typeof r.method).toBe('string');
+      expect(p.buffered).toBeLessThanOrEqual(b.length);
+    }
+    // The mutations do hit the error paths (the test would be vacuous otherwise).
+    expect(errors).toBeGreaterThan(500);
+  });
+});
