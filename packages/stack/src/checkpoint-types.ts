@@ -164,7 +164,7 @@ export interface TcpCheckpointSection {
   sndWl1: number;
   sndWl2: number;
   rcvNxt: number;
-  /** Our receive window, bytes (unscaled value). */
+  /** Our receive window in bytes (the real window, not the shifted header field). */
   rcvWnd: number;
   /** Shift applied to the peer's advertised window (RFC 7323 §2.3), 0..14; 0 if not negotiated. */
   sndWscale: number;
@@ -177,7 +177,10 @@ export interface TcpCheckpointSection {
   sackPermitted: boolean;
   /** RFC 7323 timestamps negotiated. */
   timestamps: boolean;
-  /** TSval = (cluster clock ms + tsOffset) mod 2^32 (uint32). */
+  /**
+   * TSval = (timestamp clock ms + tsOffset) mod 2^32 (uint32). The restoring host re-derives its
+   * offset for its own clock so that TSval continues above `tsLastSent`.
+   */
   tsOffset: number;
   /** TS.Recent (RFC 7323 §4.3), uint32. */
   tsRecent: number;
