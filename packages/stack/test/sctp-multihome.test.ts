@@ -142,3 +142,18 @@ describe('SCTP multihoming (RFC 9260 §6.4, §8.2; RFC 7829)', () => {
     expect(c.state).toBe('CLOSED');
   });
 });
+
+describe('SCTP local multihoming on the client side', () => {
+  it('localAddresses are announced in INIT; the server gets a path per client address', async () => {
+    const net = new SimNet({ delay: 5, seed: 2 });
+    const client = net.node('client', ['198.18.0.1', '198.18.3.1']);
+    const server = net.node('server', ['198.18.0.2']);
+    let srv: SctpAssociation | null = null;
+    server.layer.createServer({ port: 7 }, (a) => (srv = a)).listen();
+    const c = client.layer.connect({ host: '198.18.0.2', port: 7, localAddresses: ['198.18.0.1', '198.18.3.1'] });
+    await net.until(() => srv !== null && srv.paths().every((p) => p.state === 'active'));
+    expect(c.localAddresses).toEqual(['198.18.0.1', '198.18.3.1']);
+    expect(srv!.remoteAddresses).toEqual(['198.18.0.1', '198.18.3.1']);
+    expect(srv!.paths().map((p) => p.state)).toEqual(['active', 'active']);
+  });
+});

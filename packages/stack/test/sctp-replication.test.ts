@@ -234,3 +234,65 @@ describe('replicated SCTP association (seed 004)', () => {
     check(r);
   });
 });
+
+describe('replication gate and snapshots', () => {
+  it('without a replica acknowledgement the primary neither SACKs nor sends what the replica does not hold', async () => {
+    const clock = new VirtualClock();
+    const pub = new MemoryNetwork({ clock, seed: 1, delayMs: 5 });
+    const peer = new Stack({ link: pub.createPort(), address: '198.18.0.10/24', clock });
+    const h1 = new Stack({ link: pub.createPort(), address: `${A1}/24`, clock });
+    // A channel into the void: snapshots are sent, nobody acknowledges them.
+    const sentToReplica: Uint8Array[] = [];
+    const deadChannel: ReplicationChannel = { send: (m) => sentToReplica.push(m), onMessage: () => {} };
+    let delivered = 0;
+    h1.sctp.createServer({ port: 5000 }, (a) => {
+      a.on('message', (d: Uint8Array) => {
+        delivered++;
+        a.send(d);
+      });
+      new SctpReplicator(a, { channel: deadChannel, policy: { kind: 'every-update' }, clock });
+    }).listen();
+    const c = peer.sctp.connect({ host: A1, port: 5000 });
+    let echoes = 0;
+    c.on('message', () => echoes++);
+    await clock.run(() => c.state === 'ESTABLISHED', { maxMs: 5_000 });
+    c.send('one');
+    c.send('two');
+    await clock.runFor(3_000);
+    // The primary's application got both messages, but nothing it did reached the peer: no echo,
+    // and the peer still holds its DATA unacknowledged (retransmitting it).
+    expect(delivered).toBe(2);
+    expect(echoes).toBe(0);
+    expect(c.bufferedAmount).toBe(6);
+    expect(c.stats().retransmits).toBeGreaterThan(0);
+    expect(sentToReplica.length).toBeGreaterThan(0);
+  });
+
+  it('snapshot is plain data: survives v8 serialisation; adopt rebases deadlines and rejects garbage', async () => {
+    const { serialize, deserialize } = await import('node:v8');
+    const clock = new VirtualClock(1_000);
+    const pub = new MemoryNetwork({ clock, seed: 1, delayMs: 5 });
+    const a = new Stack({ link: pub.createPort(), address: '198.18.0.1/24', clock });
+    const b = new Stack({ link: pub.createPort(), address: '198.18.0.2/24', clock });
+    b.sctp.createServer({ port: 5000 }).listen();
+    const c = a.sctp.connect({ host: '198.18.0.2', port: 5000 });
+    await clock.run(() => c.state === 'ESTABLISHED', { maxMs: 5_000 });
+    c.send(new Uint8Array(5000).fill(7), { stream: 3 });
+    const snap = c.snapshot({ note: 'app' });
+    const copy = deserialize(serialize(snap));
+    expect(copy).toEqual(snap);
+    expect(snap.state.out.length).toBeGreaterThan(1);
+    expect(snap.state.ssnOut[3]).toBe(1);
+    // Adopt on a stack whose clock is 10 s behind: deadlines move with it.
+    const clock2 = new VirtualClock(0);
+    const net2 = new MemoryNetwork({ clock: clock2, seed: 2 });
+    const other = new Stack({ link: net2.createPort(), address: '198.18.0.1/24', clock: clock2 });
+    const adopted = other.sctp.adopt(copy);
+    expect(adopted.state).toBe('ESTABLISHED');
+    expect(adopted.engine.s.myTag).toBe(snap.state.myTag);
+    expect(adopted.engine.s.nextTsn).toBe(snap.state.nextTsn);
+    const hb = adopted.engine.s.paths[0].hbAt;
+    expect(hb).toBeLessThanOrEqual(clock2.now());
+    expect(() => other.sctp.adopt({ kind: 'nope' } as never)).toThrow(expect.objectContaining({ code: 'ERR_CHECKPOINT_INVALID' }));
+  });
+});
