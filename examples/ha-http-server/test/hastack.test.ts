@@ -194,3 +194,47 @@ describe('HTTP over hastack TCP (MemoryNetwork)', () => {
     expect(closed).toBeLessThan(7000);
   });
 });
+
+describe('HTTP over a lossy, reordering hastack segment', () => {
+  it('a pipelined file + 2 MiB generated download arrive intact with 2% loss, reordering and 5 ms delay', async () => {
+    const c2 = new VirtualClock();
+    const mem = new MemoryNetwork({ seed: 7, clock: c2, loss: 0.02, reorder: 0.02, delayMs: 5 });
+    const sStack = new Stack({ link: mem.createPort(), address: '198.18.1.10/24', clock: c2 });
+    const cStack = new Stack({ link: mem.createPort(), address: '198.18.1.20/24', clock: c2 });
+    const srv = createHttpFileServer({ root, net: sStack as unknown as NetLike, clock: c2, serverName: null });
+    let done = false;
+    const listening = srv.listen(80, '198.18.1.10');
+    listening.then(() => (done = true));
+    while (!done) await c2.runFor(1);
+    const size = 2 * 1024 * 1024;
+    const p = new Promise<Buffer>((resolve, reject) => {
+      const s = cStack.connect({ host: '198.18.1.10', port: 80 });
+      const parts: Buffer[] = [];
+      s.on('data', (c: Buffer) => parts.push(c));
+      s.on('end', () => {
+        s.end();
+        resolve(Buffer.concat(parts));
+      });
+      s.on('error', reject);
+      s.write(`GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /gen/${size}?seed=3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    });
+    let finished = false;
+    p.then(
+      () => (finished = true),
+      () => (finished = true),
+    );
+    const wallEnd = Date.now() + 40_000;
+    while (!finished && Date.now() < wallEnd) await c2.runFor(5);
+    const out = await p;
+    const rs = splitResponses(out, ['GET', 'GET']);
+    expect(rs.map((r) => r.status)).toEqual([200, 200]);
+    expect(sha256(rs[0].body)).toBe(sha256(big));
+    expect(sha256(rs[1].body)).toBe(sha256(Buffer.concat([...generateRange(3, 0, size)])));
+    let closed = false;
+    srv.close(100).then(() => (closed = true));
+    while (!closed) await c2.runFor(5);
+    let stopped = false;
+    Promise.all([sStack.close(), cStack.close()]).then(() => (stopped = true));
+    while (!stopped) await c2.runFor(50);
+  });
+});
