@@ -147,6 +147,51 @@ describe('SCTP handshake (RFC 9260 §5.1)', () => {
   });
 });
 
+describe('SCTP INIT ACK parameters (§3.2.1)', () => {
+  it('an unknown INIT ACK parameter with the report bit comes back in an ERROR bundled with the COOKIE ECHO', async () => {
+    const { net, a } = pair({ delay: 1 });
+    net.keepLog = true;
+    net.blackholed.add(ip('198.18.0.2')); // nobody answers: we play the server by hand
+    a.layer.connect({ host: '198.18.0.2', port: 5000 });
+    await net.clock.runFor(1);
+    const init = parseSctp(net.log[0].bytes) as SctpRepr;
+    const ic = init.chunks[0] as { initiateTag: number; initialTsn: number };
+    net.blackholed.clear();
+    const ack: SctpRepr = {
+      srcPort: 5000,
+      dstPort: init.srcPort,
+      verificationTag: ic.initiateTag,
+      chunks: [
+        {
+          kind: 'init-ack',
+          initiateTag: 0x01020304,
+          aRwnd: 65536,
+          outboundStreams: 2,
+          inboundStreams: 2,
+          initialTsn: 1,
+          params: [
+            { kind: 'cookie', cookie: new Uint8Array([1, 2, 3, 4]) },
+            { kind: 'unknown', type: 0xc123, value: new Uint8Array([9, 9]) },
+            { kind: 'unknown', type: 0x8124, value: new Uint8Array(0) },
+          ],
+        },
+      ],
+    };
+    const bytes = new Uint8Array(sctpPacketLength(ack));
+    emitSctp(ack, bytes);
+    const before = net.log.length;
+    a.deliver(ip('198.18.0.2'), ip('198.18.0.1'), bytes);
+    await net.clock.runFor(1);
+    const echo = net.log.slice(before).map((p) => parseSctp(p.bytes) as SctpRepr)[0];
+    expect(echo.verificationTag).toBe(0x01020304);
+    expect(echo.chunks.map((c) => c.kind)).toEqual(['cookie-echo', 'error']);
+    const e = echo.chunks[1] as { causes: Array<{ code: number; info: Uint8Array }> };
+    expect(e.causes[0].code).toBe(8);
+    // Only the 0xc123 parameter (report bit set) is reported, padded: c123 0006 0909 0000.
+    expect([...e.causes[0].info]).toEqual([0xc1, 0x23, 0, 6, 9, 9, 0, 0]);
+  });
+});
+
 describe('SCTP data transfer', () => {
   async function transfer(o: { loss?: number; jitter?: number; seed?: number; msgs: number; size: (i: number) => number; streams?: number; unorderedEvery?: number }) {
     const { net, a, b } = pair({ delay: 5, loss: o.loss ?? 0, jitter: o.jitter ?? 0, seed: o.seed ?? 7 });

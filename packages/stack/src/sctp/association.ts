@@ -25,6 +25,7 @@ import {
   seqLt,
   seqSub,
   unknownChunkAction,
+  unknownParamAction,
   emitSctpChunk,
   emitSctpHeader,
   sctpChunkLength,
@@ -84,6 +85,8 @@ export interface AssocHost {
 }
 
 const MAX_DUPS = 16;
+/** Control chunks queued between two output passes (a HEARTBEAT flood cannot grow memory). */
+const MAX_CTRL = 256;
 /** Largest TSN distance above cumTsn we hold (bounds rcvdAbove and `held`). */
 const MAX_TSN_WINDOW = 65536;
 const IP_HEADER = 20;
@@ -332,7 +335,7 @@ export class SctpAssoc {
           this.onCookieAck(now);
           break;
         case 'heartbeat':
-          this.ctrl.push({ chunk: { kind: 'heartbeat-ack', info: c.info.slice() }, dst: src });
+          this.pushCtrl({ chunk: { kind: 'heartbeat-ack', info: c.info.slice() }, dst: src });
           this.needOutput = true;
           break;
         case 'heartbeat-ack':
@@ -368,7 +371,7 @@ export class SctpAssoc {
             whole[2] = (whole.length >> 8) & 0xff;
             whole[3] = whole.length & 0xff;
             whole.set(c.value, 4);
-            this.ctrl.push({ chunk: { kind: 'error', causes: [{ code: SctpCause.UNRECOGNIZED_CHUNK, info: whole }] }, dst: src });
+            this.pushCtrl({ chunk: { kind: 'error', causes: [{ code: SctpCause.UNRECOGNIZED_CHUNK, info: whole }] }, dst: src });
             this.needOutput = true;
           }
           if (act.stop) {
@@ -399,7 +402,7 @@ export class SctpAssoc {
     // In SHUTDOWN_SENT every DATA packet is answered by SACK + SHUTDOWN (§9.2).
     if (s.state === 'SHUTDOWN_SENT') {
       s.sackNow = true;
-      this.ctrl.push({ chunk: { kind: 'shutdown', cumTsnAck: this.reportedCum() }, dst: this.currentPath().addr });
+      this.pushCtrl({ chunk: { kind: 'shutdown', cumTsnAck: this.reportedCum() }, dst: this.currentPath().addr });
     }
     this.needOutput = true;
   }
@@ -418,7 +421,7 @@ export class SctpAssoc {
       this.host.sendInitAck(this, init, src, dst, s.myTag, s.nextTsn, now);
     } else if (s.state === 'SHUTDOWN_ACK_SENT') {
       // §9.2: a SHUTDOWN ACK goes back instead.
-      this.ctrl.push({ chunk: { kind: 'shutdown-ack' }, dst: src });
+      this.pushCtrl({ chunk: { kind: 'shutdown-ack' }, dst: src });
       this.needOutput = true;
     } else {
       // §5.2.2: unexpected INIT: INIT ACK with new tags; the COOKIE ECHO then restarts us.
@@ -448,7 +451,7 @@ export class SctpAssoc {
     } else {
       return; // Case C: discard.
     }
-    this.ctrl.push({ chunk: { kind: 'cookie-ack' }, dst: src });
+    this.pushCtrl({ chunk: { kind: 'cookie-ack' }, dst: src });
     this.needOutput = true;
     // DATA bundled after the COOKIE ECHO.
     if (repr.chunks.length > 1) this.receivePacket({ ...repr, verificationTag: s.myTag, chunks: repr.chunks.slice(1) }, src, dst, now);
@@ -464,9 +467,25 @@ export class SctpAssoc {
     }
     let cookie: Uint8Array | null = null;
     const addrs: number[] = [];
+    const unrecognized: Uint8Array[] = [];
     for (const p of c.params) {
       if (p.kind === 'cookie') cookie = p.cookie.slice();
       else if (p.kind === 'ipv4' && addrs.length < 16) addrs.push(p.addr);
+      else if (p.kind === 'unknown') {
+        // §3.2.1: the upper two bits decide; reported ones go back in an ERROR bundled with the
+        // COOKIE ECHO (§3.3.3, Unrecognized Parameter).
+        const act = unknownParamAction(p.type);
+        if (act.report) {
+          const tlv = new Uint8Array(sctpPad4(4 + p.value.length));
+          tlv[0] = p.type >> 8;
+          tlv[1] = p.type & 0xff;
+          tlv[2] = (4 + p.value.length) >> 8;
+          tlv[3] = (4 + p.value.length) & 0xff;
+          tlv.set(p.value, 4);
+          unrecognized.push(tlv);
+        }
+        if (act.stop) break;
+      }
     }
     if (!cookie) {
       const info = new Uint8Array([0, 0, 0, 1, 0, 7]);
@@ -492,7 +511,18 @@ export class SctpAssoc {
     s.t1Rto = this.s.paths[s.primary].rto;
     s.t1At = now + s.t1Rto;
     s.initPacket = null;
-    this.ctrl.push({ chunk: { kind: 'cookie-echo', cookie }, dst: s.paths[s.primary].addr });
+    this.pushCtrl({ chunk: { kind: 'cookie-echo', cookie }, dst: s.paths[s.primary].addr });
+    if (unrecognized.length > 0) {
+      let n = 0;
+      for (const u of unrecognized) n += u.length;
+      const info = new Uint8Array(n);
+      let o = 0;
+      for (const u of unrecognized) {
+        info.set(u, o);
+        o += u.length;
+      }
+      this.pushCtrl({ chunk: { kind: 'error', causes: [{ code: SctpCause.UNRECOGNIZED_PARAMS, info }] }, dst: s.paths[s.primary].addr });
+    }
     s.paths[s.primary].rttSentAt = now;
     this.touch();
   }
@@ -543,7 +573,7 @@ export class SctpAssoc {
         s.state = 'COOKIE_WAIT';
         s.peerTag = 0;
         s.initPacket = null;
-        this.ctrl.push({ chunk: this.initChunk(), dst: s.paths[s.primary].addr, vtag: 0 });
+        this.pushCtrl({ chunk: this.initChunk(), dst: s.paths[s.primary].addr, vtag: 0 });
         s.t1At = now + s.t1Rto;
         this.touch();
       }
@@ -619,7 +649,7 @@ export class SctpAssoc {
       const info = new Uint8Array(4);
       info[0] = c.streamId >> 8;
       info[1] = c.streamId & 0xff;
-      this.ctrl.push({ chunk: { kind: 'error', causes: [{ code: SctpCause.INVALID_STREAM, info }] }, dst: this.currentPath().addr });
+      this.pushCtrl({ chunk: { kind: 'error', causes: [{ code: SctpCause.INVALID_STREAM, info }] }, dst: this.currentPath().addr });
       C.invalidStream++;
       return true;
     }
@@ -970,7 +1000,7 @@ export class SctpAssoc {
     } else if (s.state === 'SHUTDOWN_SENT') {
       // Simultaneous shutdown: answer with SHUTDOWN ACK.
       s.state = 'SHUTDOWN_ACK_SENT';
-      this.ctrl.push({ chunk: { kind: 'shutdown-ack' }, dst: this.currentPath().addr });
+      this.pushCtrl({ chunk: { kind: 'shutdown-ack' }, dst: this.currentPath().addr });
       this.startT2(now);
     }
   }
@@ -999,11 +1029,11 @@ export class SctpAssoc {
     if (s.out.length > 0) return;
     if (s.state === 'SHUTDOWN_PENDING') {
       s.state = 'SHUTDOWN_SENT';
-      this.ctrl.push({ chunk: { kind: 'shutdown', cumTsnAck: this.reportedCum() }, dst: this.currentPath().addr });
+      this.pushCtrl({ chunk: { kind: 'shutdown', cumTsnAck: this.reportedCum() }, dst: this.currentPath().addr });
       this.startT2(now);
     } else if (s.state === 'SHUTDOWN_RECEIVED') {
       s.state = 'SHUTDOWN_ACK_SENT';
-      this.ctrl.push({ chunk: { kind: 'shutdown-ack' }, dst: this.currentPath().addr });
+      this.pushCtrl({ chunk: { kind: 'shutdown-ack' }, dst: this.currentPath().addr });
       this.startT2(now);
     }
   }
@@ -1051,8 +1081,8 @@ export class SctpAssoc {
       s.t1At = now + s.t1Rto;
       this.host.counters.t1Expiries++;
       const dst = s.paths[s.primary].addr;
-      if (s.state === 'COOKIE_WAIT') this.ctrl.push({ chunk: this.initChunk(), dst, vtag: 0 });
-      else if (s.state === 'COOKIE_ECHOED' && s.cookie) this.ctrl.push({ chunk: { kind: 'cookie-echo', cookie: s.cookie }, dst });
+      if (s.state === 'COOKIE_WAIT') this.pushCtrl({ chunk: this.initChunk(), dst, vtag: 0 });
+      else if (s.state === 'COOKIE_ECHOED' && s.cookie) this.pushCtrl({ chunk: { kind: 'cookie-echo', cookie: s.cookie }, dst });
       this.version++;
     }
     if (s.t2At <= now) {
@@ -1067,8 +1097,8 @@ export class SctpAssoc {
       s.t2Rto = Math.min(o.rtoMax, s.t2Rto * 2);
       s.t2At = now + s.t2Rto;
       const dst = this.currentPath().addr;
-      if (s.state === 'SHUTDOWN_SENT') this.ctrl.push({ chunk: { kind: 'shutdown', cumTsnAck: this.reportedCum() }, dst });
-      else if (s.state === 'SHUTDOWN_ACK_SENT') this.ctrl.push({ chunk: { kind: 'shutdown-ack' }, dst });
+      if (s.state === 'SHUTDOWN_SENT') this.pushCtrl({ chunk: { kind: 'shutdown', cumTsnAck: this.reportedCum() }, dst });
+      else if (s.state === 'SHUTDOWN_ACK_SENT') this.pushCtrl({ chunk: { kind: 'shutdown-ack' }, dst });
       this.version++;
     }
     if (s.sackAt <= now) {
@@ -1175,7 +1205,7 @@ export class SctpAssoc {
     p.hbOutstanding = true;
     p.hbNonce = nonce;
     p.hbSentAt = now;
-    this.ctrl.push({ chunk: { kind: 'heartbeat', info }, dst: p.addr });
+    this.pushCtrl({ chunk: { kind: 'heartbeat', info }, dst: p.addr });
     this.host.counters.heartbeatsOut++;
     // PF and unconfirmed destinations are probed every RTO (RFC 7829 §3, §5.4); others at RTO + HB.interval.
     p.hbAt = now + (p.state === 'active' ? p.rto + o.hbInterval : p.rto);
@@ -1265,19 +1295,36 @@ export class SctpAssoc {
       // Handover in progress: answer heartbeats only.
       this.ctrl = this.ctrl.filter((c) => c.chunk.kind === 'heartbeat-ack');
     }
-    // 1. Control chunks, bundled per destination (one packet each; rare).
+    // 1. Control chunks: consecutive ones to the same destination with the same tag share a
+    //    packet (§6.10), except INIT and SHUTDOWN COMPLETE, which travel alone.
     if (this.ctrl.length > 0) {
       const items = this.ctrl;
       this.ctrl = [];
+      let batch: SctpChunk[] = [];
+      let bDst = 0;
+      let bTag = 0;
+      let bLen = 0;
+      const flush = (): void => {
+        if (batch.length === 0) return;
+        const pi = this.pathIndex(bDst);
+        const p = pi >= 0 ? s.paths[pi] : ({ addr: bDst } as PathState);
+        this.sendNow(batch, p, bTag);
+        if (pi >= 0 && (batch[0].kind === 'cookie-echo' || batch[0].kind === 'init')) s.paths[pi].rttSentAt = now;
+        batch = [];
+        bLen = 0;
+      };
       for (const it of items) {
         const vtag = it.vtag ?? s.peerTag;
-        const p = this.pathIndex(it.dst) >= 0 ? s.paths[this.pathIndex(it.dst)] : ({ addr: it.dst } as PathState);
-        this.sendNow([it.chunk], p, vtag);
-        if (it.chunk.kind === 'cookie-echo' || it.chunk.kind === 'init') {
-          const pi = this.pathIndex(it.dst);
-          if (pi >= 0) s.paths[pi].rttSentAt = now;
-        }
+        const len = sctpPad4(sctpChunkLength(it.chunk));
+        const alone = it.chunk.kind === 'init' || it.chunk.kind === 'shutdown-complete';
+        if (batch.length > 0 && (alone || it.dst !== bDst || vtag !== bTag || bLen + len > this.mtu(it.dst) - IP_HEADER - SCTP_HEADER_LEN)) flush();
+        batch.push(it.chunk);
+        bDst = it.dst;
+        bTag = vtag;
+        bLen += len;
+        if (alone) flush();
       }
+      flush();
     }
     if (this.frozen || s.state === 'COOKIE_WAIT' || s.state === 'COOKIE_ECHOED') return;
     // 2. DATA (retransmissions first), with a SACK bundled in the first packet when due.
@@ -1425,7 +1472,16 @@ export class SctpAssoc {
 
   /** Queue a control chunk to `dst` (used by the layer for INIT ACK answers etc.). */
   queueControl(chunk: SctpChunk, dst: number, vtag?: number): void {
-    this.ctrl.push(vtag === undefined ? { chunk, dst } : { chunk, dst, vtag });
+    this.pushCtrl(vtag === undefined ? { chunk, dst } : { chunk, dst, vtag });
+  }
+
+  /** Bounded control queue: beyond MAX_CTRL pending chunks new ones are dropped (counted). */
+  private pushCtrl(it: CtrlItem): void {
+    if (this.ctrl.length >= MAX_CTRL) {
+      this.host.counters.ctrlDrops = (this.host.counters.ctrlDrops ?? 0) + 1;
+      return;
+    }
+    this.ctrl.push(it);
     this.needOutput = true;
   }
 

@@ -101,6 +101,7 @@ export class SctpLayer implements TransportProtocol, AssocHost {
     sackBeyondNext: 0,
     errorsIn: 0,
     noRoute: 0,
+    ctrlDrops: 0,
   };
   private readonly ctx: TransportContext;
   private readonly rnd: () => number;
