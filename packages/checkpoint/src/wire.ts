@@ -76,8 +76,18 @@ function macO(v: unknown, field: string): Uint8Array {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= 2 ** 48) bad(field, 'expected a 48-bit MAC number in the wire form');
   const hi = Math.floor(v / 0x100000000);
   const lo = v >>> 0;
-  return new Uint8Array([hi >>> 8, hi & 0xff, lo >>> 24, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff]);
+  const m = new Uint8Array(6);
+  m[0] = hi >>> 8;
+  m[1] = hi & 0xff;
+  m[2] = lo >>> 24;
+  m[3] = (lo >>> 16) & 0xff;
+  m[4] = (lo >>> 8) & 0xff;
+  m[5] = lo & 0xff;
+  return m;
 }
+
+/** Shared zero-length buffer for the (usual) empty recvBuffer: it has no bytes to mutate. */
+const EMPTY_BYTES = new Uint8Array(0);
 
 function metaW(m: CheckpointMeta): W {
   return [m.version, m.nodeId, m.takenAt, m.takenAtMono];
@@ -224,7 +234,7 @@ function tcpO(v: unknown, p: string): TcpCheckpointSection {
     sndMss: t[15], rcvMss: t[16], sackPermitted: t[17], timestamps: t[18], tsOffset: t[19], tsRecent: t[20],
     tsRecentAge: t[21], tsLastSent: t[22], cc: ccO(t[23], p), finSent: t[24], finReceived: t[25], finSeq: t[26],
     timers, options, sendLength: t[29], sendRanges: rangesO(t[30], p + 'tcp.sendRanges'),
-    recvBuffer: (t[31] === null ? new Uint8Array(0) : t[31]) as Uint8Array,
+    recvBuffer: (t[31] === null ? EMPTY_BYTES : t[31]) as Uint8Array,
   } as TcpCheckpointSection;
   if (t[32] !== null) tcp.recvOutOfOrder = rangesO(t[32], p + 'tcp.recvOutOfOrder');
   return tcp;
@@ -252,14 +262,12 @@ function connO(v: unknown, p: string): ConnectionCheckpoint {
   const c = tuple(v, 6, p === '' ? 'body' : p.slice(0, -1));
   const l = tuple(c[2], 2, p + 'link');
   const ip = tuple(c[3], 4, p + 'ip');
-  const base = {
-    meta: metaO(c[1], p),
-    link: { localMac: macO(l[0], p + 'link.localMac'), peerMac: l[1] === null ? null : macO(l[1], p + 'link.peerMac') },
-    ip: { localAddress: ip[0], remoteAddress: ip[1], ttl: ip[2], tos: ip[3] },
-  };
+  const meta = metaO(c[1], p);
+  const link = { localMac: macO(l[0], p + 'link.localMac'), peerMac: l[1] === null ? null : macO(l[1], p + 'link.peerMac') };
+  const ipO = { localAddress: ip[0], remoteAddress: ip[1], ttl: ip[2], tos: ip[3] } as ConnectionCheckpoint['ip'];
   let out: ConnectionCheckpoint;
-  if (c[0] === KIND_TCP) out = { kind: 'tcp', ...base, tcp: tcpO(c[4], p) } as ConnectionCheckpoint;
-  else if (c[0] === KIND_UDP) out = { kind: 'udp', ...base, udp: udpO(c[4], p) } as ConnectionCheckpoint;
+  if (c[0] === KIND_TCP) out = { kind: 'tcp', meta, link, ip: ipO, tcp: tcpO(c[4], p) };
+  else if (c[0] === KIND_UDP) out = { kind: 'udp', meta, link, ip: ipO, udp: udpO(c[4], p) };
   else bad(p + 'kind', `unknown kind code ${String(c[0]).slice(0, 16)}`);
   const app = appO(c[5], p);
   if (app !== undefined) out.app = app;
