@@ -258,7 +258,7 @@ export class SctpAssoc {
   }
 
   /** ABORT (§9.1): send ABORT with a user-abort cause, drop everything. */
-  abort(now: number, reason = 'user abort'): void {
+  abort(_now: number, reason = 'user abort'): void {
     if (this.closed) return;
     const s = this.s;
     if (s.state !== 'COOKIE_WAIT') {
@@ -267,7 +267,6 @@ export class SctpAssoc {
     } else if (s.peerTag !== 0) {
       this.sendNow([{ kind: 'abort', tBit: false, causes: [] }], this.currentPath(), s.peerTag);
     }
-    void now;
     this.finish(undefined);
   }
 
@@ -803,7 +802,7 @@ export class SctpAssoc {
     const cumAdvanced = seqGt(cum, s.peerCumAck);
     const ackedPerPath = new Array<number>(s.paths.length).fill(0);
     const flightBefore = s.paths.map((p) => p.flight);
-    let earliestAcked = new Array<boolean>(s.paths.length).fill(false);
+    const earliestAcked = new Array<boolean>(s.paths.length).fill(false);
     let highestNewlyAcked = -1 >>> 0;
     let haveNewlyAcked = false;
     // Cumulative part.
@@ -926,7 +925,6 @@ export class SctpAssoc {
       if (p.flight === 0) p.t3At = Infinity;
       else if (earliestAcked[i] || (cumAdvanced && p.t3At !== Infinity)) p.t3At = now + p.rto;
     }
-    earliestAcked = [];
     if (freed > 0 || haveNewlyAcked) this.touch();
     if (this.aboveHighWater && s.outBytes < o.sendBuffer) {
       this.aboveHighWater = false;
@@ -1492,5 +1490,3 @@ export class SctpAssoc {
   }
 }
 
-export type { DataChunkInfo };
-type DataChunkInfo = { stream: number; ppid: number; unordered: boolean };
