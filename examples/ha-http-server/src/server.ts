@@ -359,6 +359,8 @@ class HttpConnection {
   private peerEnded = false;
   private dead = false;
   private closeAfter = false;
+  /** We ended our side (FIN) and wait for the peer's. */
+  private ending = false;
   private requests = 0;
   /** When the first byte of the request head now buffered arrived (server clock), or -1. */
   private headSince = -1;
@@ -401,7 +403,9 @@ class HttpConnection {
     });
     s.on('timeout', () => {
       this.server.c.timeouts++;
-      if (this.busy || this.parser.buffered > 0) this.destroy();
+      // Ended by us but the peer keeps its half open: do not hold the socket forever.
+      if (this.ending) s.destroy();
+      else if (this.busy || this.parser.buffered > 0) this.destroy();
       else this.endGracefully();
     });
     const r = this.resumeState?.response;
@@ -443,7 +447,10 @@ class HttpConnection {
   private endGracefully(): void {
     if (this.dead) return;
     this.dead = true;
+    this.ending = true;
     this.socket.end();
+    // Our FIN is sent; give the peer the idle time to close its side, then destroy.
+    this.setTimer(this.server.o.idleTimeout > 0 ? this.server.o.idleTimeout : 5000);
     this.wake();
   }
 

@@ -421,6 +421,24 @@ describe('connections', () => {
     await s5.close(100);
   });
 
+  it('a peer that never closes its half after our FIN is destroyed after the idle time', async () => {
+    const s6 = createHttpFileServer({ root, net: net as unknown as NetLike, idleTimeout: 200 });
+    const p6 = (await s6.listen(0)).port;
+    const s = net.connect({ host: '127.0.0.1', port: p6, allowHalfOpen: true });
+    let gotEnd = false;
+    s.on('end', () => (gotEnd = true)); // we do not end() back
+    s.resume();
+    s.write('GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const t0 = Date.now();
+    while (!(gotEnd && s6.stats().activeConnections === 0) && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 20));
+    s.destroy();
+    // The server sent its FIN (we saw 'end') and released the connection although we never ended.
+    expect(gotEnd).toBe(true);
+    expect(s6.stats().activeConnections).toBe(0);
+    expect(s6.stats().timeouts).toBe(1);
+    await s6.close(100);
+  });
+
   it('close() ends idle connections and refuses new ones', async () => {
     const s3 = createHttpFileServer({ root, net: net as unknown as NetLike });
     const p3 = (await s3.listen(0)).port;
