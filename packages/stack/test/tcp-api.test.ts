@@ -72,8 +72,9 @@ class FakeConn implements TcpConnectionHandle {
   setKeepAlive(e: boolean, d?: number): void {
     this.keepAliveCalls.push([e, d]);
   }
+  held = 0;
   info(): Record<string, unknown> {
-    return { state: this.state, fake: true };
+    return { state: this.state, fake: true, heldBytes: this.held };
   }
   // test drivers
   sentBytes(): Buffer {
@@ -503,8 +504,21 @@ describe('Socket: destroy semantics', () => {
     s.pause();
     conn.events!.onData(new Uint8Array(20));
     expect(conn.paused).toBe(true);
+    conn.held = 5; // the engine holds bytes the reader has not taken
     s.destroy();
     expect(conn.aborts).toBe(1);
+  });
+
+  it('destroy() of a paused reader with nothing held closes gracefully (FIN)', async () => {
+    const { tcp, h } = host();
+    const { s, conn } = await connected(h, tcp, { readableHighWaterMark: 10 });
+    s.pause();
+    conn.events!.onData(new Uint8Array(20));
+    expect(conn.paused).toBe(true);
+    s.destroy();
+    expect(conn.aborts).toBe(0);
+    expect(conn.shutdowns).toBe(1);
+    expect(conn.pauseCalls).toEqual([true, false]); // drained into the orphan (which RSTs on data)
   });
 
   it('destroy() while connecting aborts the attempt; before open() it never opens', async () => {

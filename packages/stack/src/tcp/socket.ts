@@ -491,8 +491,8 @@ export class Socket extends Duplex {
       if (!this._established) {
         // Still in the handshake: just forget it (ABORT in SYN-SENT sends nothing).
         conn.abort();
-      } else if (this._recvPaused && !this._gotFin) {
-        // Unread data may be held by the engine: Linux resets such a connection on close().
+      } else if (this._recvPaused && !this._gotFin && heldBytes(conn) > 0) {
+        // Unread data is held by the engine: Linux resets such a connection on close().
         conn.abort();
       } else {
         // Like closing the fd: the engine finishes the close on its own (FIN after what is queued).
@@ -666,6 +666,12 @@ export class Socket extends Duplex {
     if (this._timer && this._stack) this._stack.clock.clearTimer(this._timer);
     this._timer = null;
   }
+}
+
+/** Received bytes the engine holds undelivered (paused reader); unknown counts as some. */
+function heldBytes(conn: TcpConnectionHandle): number {
+  const h = conn.info().heldBytes;
+  return typeof h === 'number' ? h : 1;
 }
 
 /** Node: with allowHalfOpen false, writing after the peer's FIN fails with EPIPE. */
