@@ -3,12 +3,15 @@
 // kernel has no SCTP module). hastack runs on TAP devices in the lab's switch namespace.
 //   1. usrsctp `client` -> hastack echo server
 //   2. hastack client -> usrsctp `echo_server`, and -> `discard_server` (1 MB, graceful shutdown)
-//   3. seed 004 with usrsctp as the outside peer: a primary hastack stack answers on A1 and
+//   3. throughput into usrsctp's tsctp server, next to tsctp's own client, in the same run
+//   4. seed 004 with usrsctp as the outside peer: a primary hastack stack answers on A1 and
 //      announces A2 (a second hastack stack, the standby); the primary is crashed mid-transfer and
-//      the usrsctp client's association survives, its echoes complete in order.
+//      the usrsctp client's association survives, its echoes complete in order — once with the
+//      primary in this process (stack.crash()), once as its own process killed with SIGKILL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { MemoryNetwork, RealClock, Stack, SctpReplicator, SctpStandby, sctpChannel, type SctpAssociation, type SctpMessageInfo, type ReplicationChannel } from '@hastack/stack';
 import { Lab, labUnavailableReason } from '@hastack/tap';
 
@@ -265,6 +268,81 @@ describe.skipIf(reason !== null)('hastack SCTP vs usrsctp (lab)', () => {
       console.log(`[sctp lab] usrsctp peer: longest echo silence after the crash ${silence} ms; all echoes ${done} ms after the crash (input paced over ${30 * 20} ms); standby adopted +${adoptedAt - tCrash} ms`);
     } finally {
       p.kill('SIGKILL');
+    }
+  }, 180_000);
+
+  const primaryScript = fileURLToPath(new URL('./sctp-primary.mjs', import.meta.url));
+  const built = existsSync(fileURLToPath(new URL('../../dist/index.js', import.meta.url))) && existsSync(fileURLToPath(new URL('../../../tap/dist/index.js', import.meta.url)));
+  if (!built) console.warn('[lab skipped] seed 004 across processes: packages/stack/dist or packages/tap/dist missing (run the build first)');
+  it.skipIf(!built)('seed 004 across processes: the primary process is killed (SIGKILL); the usrsctp association survives on A2', async () => {
+    // Secondary (this process): A2 on a TAP device, and a cluster stack on another.
+    const { stack: h2, ip: A2 } = stackOnTap();
+    const { stack: c2, ip: C2 } = stackOnTap();
+    const A1 = lab.addr(host++);
+    const C1 = lab.addr(host++);
+    let standbyCh: ReplicationChannel | null = null;
+    c2.sctp.createServer({ port: 7000 }, (a) => (standbyCh = sctpChannel(a))).listen();
+    // Primary: its own Node process with its own TAP devices (they vanish when it dies).
+    const cfg = { netns: lab.nsPath('switch'), pubTap: `${lab.suffix}p0`, cluTap: `${lab.suffix}p1`, a1: A1, a2: A2, c1: C1, c2: C2 };
+    const child = spawn(process.execPath, [primaryScript], { env: { ...process.env, SCTP_PRIMARY_CONFIG: JSON.stringify(cfg) }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let childOut = '';
+    child.stdout!.on('data', (d: Buffer) => (childOut += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (childOut += d.toString()));
+    let p: ChildProcess | null = null;
+    try {
+      await waitFor(() => childOut.includes('TAPS '), 15_000, 'primary TAP devices').catch((e) => {
+        throw new Error(`${e.message}: ${childOut}`);
+      });
+      for (const dev of [cfg.pubTap, cfg.cluTap]) await lab.exec('switch', ['ip', 'link', 'set', dev, 'master', lab.bridge, 'up']);
+      child.stdin!.write('GO\n');
+      await waitFor(() => childOut.includes('LISTENING') && standbyCh !== null, 15_000, 'primary listening').catch((e) => {
+        throw new Error(`${e.message}: ${childOut}`);
+      });
+      const standby = new SctpStandby(h2.sctp, { channel: standbyCh!, clock: h2.clock, failureTimeoutMs: 300 });
+      let adoptedAt = 0;
+      standby.on('takeover', (a: SctpAssociation) => {
+        adoptedAt = Date.now();
+        a.on('message', (d: Uint8Array, info: SctpMessageInfo) => a.send(d, { stream: info.stream, ppid: info.ppid }));
+      });
+      p = lab.spawn('client', `${BIN}/client`, [A1, '7', '0', '9899']);
+      let out = '';
+      const lines = Array.from({ length: 60 }, (_, i) => `proc ${i} ${'y'.repeat(i)}`);
+      const echoTimes: number[] = [];
+      p.stdout!.on('data', (d: Buffer) => {
+        out += d.toString('latin1');
+        while (echoTimes.length < lines.length && out.includes(`${lines[echoTimes.length]}\n`)) echoTimes.push(Date.now());
+      });
+      await waitFor(() => childOut.includes('ASSOCIATION'), 10_000, 'association on the primary');
+      await waitFor(() => standby.record !== null, 5_000, 'standby record');
+      let tKill = 0;
+      for (let i = 0; i < lines.length; i++) {
+        if (i === 30) {
+          tKill = Date.now();
+          child.kill('SIGKILL');
+        }
+        p.stdin!.write(`${lines[i]}\n`);
+        await sleep(20);
+      }
+      await waitFor(() => lines.every((l) => out.includes(`${l}\n`)), 150_000, 'all echoes after the primary process died');
+      let pos = 0;
+      for (const l of lines) {
+        const at = out.indexOf(`${l}\n`, pos);
+        expect(at, `"${l}" echoed once, in order`).toBeGreaterThanOrEqual(pos);
+        pos = at + l.length;
+      }
+      expect(out).not.toContain('SCTP_COMM_LOST');
+      expect(standby.association?.state).toBe('ESTABLISHED');
+      let silence = 0;
+      let prev = tKill;
+      for (const t of echoTimes) {
+        if (t < tKill) continue;
+        silence = Math.max(silence, t - prev);
+        prev = t;
+      }
+      console.log(`[sctp lab] primary process killed: longest echo silence ${silence} ms; all echoes ${Date.now() - tKill} ms after the kill; standby adopted +${adoptedAt - tKill} ms`);
+    } finally {
+      p?.kill('SIGKILL');
+      child.kill('SIGKILL');
     }
   }, 180_000);
 });
