@@ -86,6 +86,15 @@ export interface ResponseState {
   head: string;
 }
 
+/**
+ * `ResumeOptions.sendEndSeq` from a hastack checkpoint's TCP section: the send queue a restore
+ * re-sends is [SND.UNA, SND.UNA + sendLength) (checkpoint-types.ts), so the application goes on
+ * with the byte after it.
+ */
+export function sendEndSeqOf(tcp: { sndUna: number; sendLength: number }): number {
+  return (tcp.sndUna + tcp.sendLength) >>> 0;
+}
+
 /** How `resume()` finds its resume point. */
 export interface ResumeOptions {
   /**

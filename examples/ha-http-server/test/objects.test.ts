@@ -13,6 +13,7 @@ import {
   GeneratedObjectSource,
   readAllBytes,
   resolveRequestPath,
+  sendEndSeqOf,
   type ConnectionState,
   type HttpFileServer,
   type MapObjectOptions,
@@ -305,6 +306,11 @@ describe('resume at the exact point given by the sequence space', () => {
     expect(out.subarray(0, 10).toString('latin1')).toBe(st.response!.head.slice(-10));
     expect(out.subarray(0, 10).toString('latin1').endsWith('\r\n\r\n')).toBe(true);
     expect(sha256(out.subarray(10, 10 + size))).toBe(sha256(gen(size, 12)));
+  });
+
+  it('sendEndSeqOf: SND.UNA + sendLength modulo 2^32', () => {
+    expect(sendEndSeqOf({ sndUna: 100, sendLength: 50 })).toBe(150);
+    expect(sendEndSeqOf({ sndUna: 0xfffffff0, sendLength: 0x20 })).toBe(0x10);
   });
 
   it('refuses a sendEndSeq that is not a uint32', () => {
