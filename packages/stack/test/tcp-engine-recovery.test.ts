@@ -71,8 +71,9 @@ describe('RFC 5681 / RFC 6582 NewReno', () => {
     const more = s.out(); // slow start: cwnd grew by one SMSS → one new segment
     expect(more.length).toBe(2);
     for (let i = 0; i < 2; i++) {
+      // RFC 3042 limited transmit: each of the first two dupacks releases one new segment.
       s.inject({ dport: 80, seq: 1001, ack: una + 1000, flags: ACK });
-      expect(s.out()).toEqual([]);
+      expect(s.out().map((r) => (r.seq - una) >>> 0)).toEqual([12_000 + i * 1000]);
     }
     s.inject({ dport: 80, seq: 1001, ack: una + 1000, flags: ACK });
     const rtx = s.out();
@@ -80,7 +81,7 @@ describe('RFC 5681 / RFC 6582 NewReno', () => {
     expect(rtx[0].payload.length).toBe(1000);
     const info = h.info();
     expect(info.inRecovery).toBe(true);
-    expect(info.ssthresh).toBe(5500); // FlightSize 11 000 / 2
+    expect(info.ssthresh).toBe(6500); // FlightSize 13 000 / 2
     expect((s.tcp.stats() as any).retransmits.fast).toBe(1);
   });
 
@@ -102,6 +103,20 @@ describe('RFC 5681 / RFC 6582 NewReno', () => {
     expect(h.info().inRecovery).toBe(false);
     expect((s.tcp.stats() as any).retransmits.fast).toBe(2);
     expect((s.tcp.stats() as any).retransmits.rto).toBe(0);
+  });
+});
+
+describe('RFC 5827 early retransmit', () => {
+  it('with 3 segments outstanding and nothing queued, 2 duplicate ACKs trigger the retransmission', () => {
+    const s = new Scripted();
+    const { h, una } = establish(s, { ts: false, sack: false, mss: 1000, ...NR });
+    h.send(new Uint8Array(4000));
+    expect(s.out().length).toBe(4);
+    s.inject({ dport: 80, seq: 1001, ack: una + 1000, flags: ACK }); // new
+    s.inject({ dport: 80, seq: 1001, ack: una + 1000, flags: ACK }); // dup 1
+    expect(s.out()).toEqual([]);
+    s.inject({ dport: 80, seq: 1001, ack: una + 1000, flags: ACK }); // dup 2 = oseg − 1
+    expect(s.out().map((r) => (r.seq - una) >>> 0)).toEqual([1000]);
   });
 });
 

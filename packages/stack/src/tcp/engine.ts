@@ -582,7 +582,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     if (c.removed) return;
     const t = c.tcb;
     if ((isSynchronized(t.state) && t.state !== 'TIME_WAIT') || t.state === 'SYN_RECEIVED') {
-      this.sendRst(t.localAddress, t.localPort, t.remoteAddress, t.remotePort, t.sndNxt, 0, RST);
+      this.sendRst(t.localAddress, t.localPort, t.remoteAddress, t.remotePort, t.sndMax, 0, RST);
     }
     if (!notify) c.notified = true;
     this.finish(c, error);
@@ -1263,7 +1263,15 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       t.rtxStart = -1;
       // RFC 6298 (5.2)/(5.3): stop the timer when all is acked, else restart it.
       t.timers.rtx = t.sndUna === t.sndMax ? Infinity : now + t.rto;
-      if (t.inRecovery) {
+      if (t.rtoRecovery) {
+        // After an RTO the window restarts from one segment in slow start (RFC 5681 §3.1).
+        ccOnAck(t, acked, now);
+        if (seqGe(s.ack, t.recover)) {
+          t.inRecovery = false;
+          t.rtoRecovery = false;
+          t.dupAcks = 0;
+        }
+      } else if (t.inRecovery) {
         if (seqGe(s.ack, t.recover)) {
           // RFC 6582 §3.2 step 6 / RFC 6675 §5: full acknowledgment ends recovery.
           t.inRecovery = false;
@@ -1285,7 +1293,13 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       // RFC 5681 §2 duplicate ACK.
       t.dupAcks++;
       if (!t.inRecovery) {
-        if ((t.dupAcks >= 3 || (t.sackOk && this.isLost(t, t.sndUna))) && seqGe(t.sndUna, t.recover)) {
+        // RFC 5827 early retransmit: with fewer than 4 segments outstanding and nothing new to
+        // send, DupThresh drops to (outstanding segments − 1).
+        let thresh = 3;
+        const oseg = Math.ceil(((t.sndMax - t.sndUna) >>> 0) / t.sndMss);
+        if (oseg < 4 && this.unsent(t) <= 0) thresh = Math.max(1, oseg - 1);
+        else if (t.dupAcks < 3) this.markDirty(c); // limited transmit (RFC 3042), see output()
+        if ((t.dupAcks >= thresh || (t.sackOk && this.isLost(t, t.sndUna))) && seqGe(t.sndUna, t.recover)) {
           // RFC 5681 §3.2 / RFC 6582 §3.2 step 2 / RFC 6675 §5 (4): enter recovery.
           const flight = (t.sndMax - t.sndUna) >>> 0;
           ccOnCongestion(t, flight);
@@ -1380,7 +1394,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
           if (t.unackedBytes >= 2 * (t.rcvMss - (t.tsOk ? 12 : 0))) {
             // Send it now, not after the batch: a burst of segments gets one ACK per two
             // segments (ACK clocking), not one stretch ACK.
-            this.xmit(c, t.sndNxt, 0, ACK, now, null);
+            this.xmit(c, t.sndMax, 0, ACK, now, null);
           }
           else if (t.timers.delack === Infinity) {
             t.timers.delack = now + this.delAck;
@@ -1396,7 +1410,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
         }
         // One duplicate ACK per out-of-order segment, even inside a batch, so the sender
         // sees DupThresh duplicates (RFC 5681 §3.2).
-        this.xmit(c, t.sndNxt, 0, ACK, now, null);
+        this.xmit(c, t.sndMax, 0, ACK, now, null);
       }
       this.markDirty(c);
     } else if (n > 0) {
@@ -1545,6 +1559,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
    * (DupThresh = 3 discontiguous SACKed blocks above, or more than 2·SMSS SACKed bytes above).
    */
   private lostEdge(t: Tcb): number {
+    if (t.rtoRecovery) return t.recover;
     const sb = t.sacked;
     let bytes = 0;
     let blocks = 0;
@@ -1643,13 +1658,33 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     ccOnRto(t, flight);
     t.backoff++;
     t.rto = Math.min(t.rto * 2, this.maxRto); // (5.5) back off
-    t.inRecovery = false;
     t.rtxOne = false;
     t.dupAcks = 0;
-    t.sacked.length = 0; // receivers may renege (RFC 2018 §8): go back to SND.UNA
     t.recover = t.sndMax; // RFC 6582 §4: no fast retransmit for ACKs of the old window
-    t.sndNxt = t.sndUna; // (5.4) retransmit the earliest unacknowledged segment
     t.rttSeq = -1; // Karn (retransmitted segments are counted by cause in xmit)
+    if (t.sackOk && t.sacked.length > 0) {
+      // RFC 6675 §5.1: keep the scoreboard and retransmit only what was not SACKed, every
+      // un-SACKed byte now counting as lost (a reneging receiver is caught by the next RTO,
+      // which finds an empty scoreboard... or SND.UNA inside a SACKed block, see below).
+      if (this.sackedAt(t, t.sndUna)) t.sacked.length = 0;
+    }
+    if (t.sackOk && t.sacked.length > 0) {
+      t.inRecovery = true;
+      t.rtoRecovery = true;
+      t.highRxt = t.sndUna;
+    } else {
+      t.inRecovery = false;
+      t.rtoRecovery = false;
+      t.sacked.length = 0; // receivers may renege (RFC 2018 §8): go back to SND.UNA
+      t.sndNxt = t.sndUna; // (5.4) retransmit the earliest unacknowledged segment
+    }
+  }
+
+  /** Whether `seq` lies inside a SACKed block. */
+  private sackedAt(t: Tcb, seq: number): boolean {
+    const sb = t.sacked;
+    for (let i = 0; i < sb.length; i += 2) if (seqGe(seq, sb[i]) && seqLt(seq, sb[i + 1])) return true;
+    return false;
   }
 
   /** Zero-window probe (RFC 9293 §3.8.6.1) or SWS override (§3.8.6.2.1). */
@@ -1693,7 +1728,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       return;
     }
     // RFC 1122 §4.2.3.6: a probe is an ACK with SEG.SEQ = SND.NXT − 1, no data.
-    this.xmit(c, (t.sndNxt - 1) >>> 0, 0, ACK, now, null);
+    this.xmit(c, (t.sndMax - 1) >>> 0, 0, ACK, now, null);
     t.keepAliveSent++;
     t.timers.keepalive = now + t.keepAliveInterval;
   }
@@ -1732,11 +1767,11 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
           if (seqGt(t.sndNxt, t.sndMax)) t.sndMax = t.sndNxt;
           t.timers.rtx = now + t.rto;
         } else if (t.ackNow && t.state === 'SYN_RECEIVED') {
-          this.xmit(c, t.sndNxt, 0, ACK, now, null);
+          this.xmit(c, t.sndMax, 0, ACK, now, null);
         }
         return;
       case 'TIME_WAIT':
-        if (t.ackNow) this.xmit(c, t.sndNxt, 0, ACK, now, null);
+        if (t.ackNow) this.xmit(c, t.sndMax, 0, ACK, now, null);
         return;
       default:
         break;
@@ -1778,7 +1813,15 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
           const start = hole >>> 0;
           const end = this.holeEnd(t, start, lost);
           const len = Math.min(emss, (end - start) >>> 0, (dataEnd - start) | 0);
-          if (len <= 0) break;
+          if (len <= 0) {
+            if (start === dataEnd && t.finQueued && seqGt(t.sndMax, dataEnd)) {
+              // The lost "byte" is our FIN.
+              this.xmit(c, dataEnd, 0, ACK | FIN, now, 'sack');
+              t.highRxt = (dataEnd + 1) >>> 0;
+              sentAny = true;
+            }
+            break;
+          }
           this.xmit(c, start, len, ACK, now, 'sack');
           t.highRxt = (start + len) >>> 0;
           pipe += len;
@@ -1802,7 +1845,9 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
         if (unsent <= 0) break;
         const flight = (t.sndNxt - t.sndUna) >>> 0;
         const emss = this.effMss(t);
-        const usable = Math.min((t.sndUna + t.sndWnd - t.sndNxt) | 0, t.cwnd - flight);
+        // RFC 3042 limited transmit: the first two duplicate ACKs each release one new segment.
+        const cwnd = !t.inRecovery && t.dupAcks > 0 && t.dupAcks < 3 ? t.cwnd + t.dupAcks * mss : t.cwnd;
+        const usable = Math.min((t.sndUna + t.sndWnd - t.sndNxt) | 0, cwnd - flight);
         let len = Math.min(emss, unsent, usable);
         if (tsoMax > emss && len === emss && !force && Math.min(unsent, usable) > emss) {
           // TSO: one super-segment of whole MSS-sized segments (plus the final short tail when
@@ -1842,7 +1887,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       t.sndNxt = (dataEnd + 1) >>> 0;
       sentAny = true;
     }
-    if (!sentAny && t.ackNow) this.xmit(c, t.sndNxt, 0, ACK, now, null);
+    if (!sentAny && t.ackNow) this.xmit(c, t.sndMax, 0, ACK, now, null);
 
     // Timers: retransmission while anything is outstanding (RFC 6298 (5.1)); persist when the
     // peer's window keeps queued data back and nothing is in flight.
@@ -1930,7 +1975,13 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     void now;
   }
 
-  /** Send one segment of a synchronized connection: ACK + optional data/FIN. */
+  /**
+   * Send one segment of a synchronized connection: ACK + optional data/FIN. Pure ACKs and RSTs
+   * use SND.MAX, not SND.NXT: after an RTO rewinds SND.NXT, a pure ACK with the rewound (old)
+   * sequence number would itself be unacceptable to the peer (§3.10.7.4 first) and its ACK
+   * field ignored — with both sides retransmitting, neither would ever learn of the other's
+   * progress.
+   */
   private xmit(c: TcpConn, seq: number, len: number, flags: number, now: number, rtxCause: 'rto' | 'fast' | 'sack' | null, gsoSize = 0): void {
     const t = c.tcb;
     const o = this.txOpts;

@@ -113,6 +113,8 @@ export class Tcb {
   bytesAcked = 0;
   dupAcks = 0;
   inRecovery = false;
+  /** Recovery after an RTO with SACK: every un-SACKed byte below `recover` counts as lost. */
+  rtoRecovery = false;
   /** RFC 6582 "recover" / RFC 6675 RecoveryPoint. */
   recover = 0;
   /** Retransmit the segment at SND.UNA at the next output (fast retransmit, partial ack). */
