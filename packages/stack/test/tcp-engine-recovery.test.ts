@@ -106,6 +106,43 @@ describe('RFC 5681 / RFC 6582 NewReno', () => {
   });
 });
 
+describe('after an RTO', () => {
+  it('pure ACKs carry SND.MAX, not the rewound SND.NXT (else the peer finds them unacceptable)', () => {
+    const s = new Scripted();
+    const { h, una } = establish(s, { ts: false, sack: false, mss: 1000, ...NR });
+    h.send(new Uint8Array(3000));
+    s.out();
+    const rtx = s.advance(200);
+    expect(rtx.map((r) => (r.seq - una) >>> 0)).toEqual([0]);
+    expect(h.info().sndNxt).toBe((una + 1000) >>> 0);
+    s.inject({ dport: 80, seq: 1001, ack: una, flags: ACK, payload: 'x' });
+    const [a] = s.advance(40);
+    expect(a.payload.length).toBe(0);
+    expect((a.seq - una) >>> 0).toBe(3000);
+  });
+
+  it('with SACK, only the un-SACKed bytes are retransmitted (RFC 6675 §5.1)', () => {
+    const s = new Scripted();
+    const { h, una } = establish(s, { ts: false, sack: true, mss: 1000, ...NR });
+    const u = (n: number) => (una + n) >>> 0;
+    h.send(new Uint8Array(5000));
+    s.out();
+    // One dupack SACKing [2000, 4000): not enough for fast retransmit with 5 segments out.
+    s.inject({ dport: 80, seq: 1001, ack: u(0), flags: ACK, options: { sack: [u(2000), u(4000)] } });
+    s.out();
+    const sent: number[] = [];
+    // RTO, then ACK the first retransmission so cwnd opens: the next ones skip [2000, 4000).
+    for (const r of s.advance(200)) sent.push((r.seq - una) >>> 0);
+    s.inject({ dport: 80, seq: 1001, ack: u(1000), flags: ACK, options: { sack: [u(2000), u(4000)] } });
+    for (const r of s.out()) sent.push((r.seq - una) >>> 0);
+    s.inject({ dport: 80, seq: 1001, ack: u(4000), flags: ACK });
+    for (const r of s.out()) sent.push((r.seq - una) >>> 0);
+    expect(sent).toEqual([0, 1000, 4000]);
+    s.inject({ dport: 80, seq: 1001, ack: u(5000), flags: ACK });
+    expect(h.info().inRecovery).toBe(false);
+  });
+});
+
 describe('RFC 5827 early retransmit', () => {
   it('with 3 segments outstanding and nothing queued, 2 duplicate ACKs trigger the retransmission', () => {
     const s = new Scripted();
