@@ -69,7 +69,10 @@ export interface PingOptions {
 interface PendingPing {
   dst: number;
   sentAt: number;
-  timer: TimerHandle | null;
+  /** When it times out (part of the single timer's deadline). */
+  deadline: number;
+  host: string;
+  timeout: number;
   resolve: (rtt: number) => void;
   reject: (e: HastackError) => void;
 }
@@ -108,6 +111,7 @@ export class Stack {
   private readonly pingId: number;
   private pingSeq = 0;
   private readonly pings = new Map<number, PendingPing>();
+  private pingNextAt = Infinity;
   private readonly onTimerBound = (): void => {
     this.timer = null;
     this.timerAt = Infinity;
@@ -202,7 +206,9 @@ export class Stack {
     if (this.state >= CLOSED) return;
     this.eng.poll(now);
     this.link.flush?.();
-    this.arm(this.eng.pollAt(), now);
+    if (now >= this.pingNextAt) this.expirePings(now);
+    const at = this.eng.pollAt();
+    this.arm(at < this.pingNextAt ? at : this.pingNextAt, now);
   }
 
   private arm(at: number, now: number): void {
@@ -320,14 +326,11 @@ export class Stack {
       const data = new Uint8Array(size);
       for (let i = 0; i < size; i++) data[i] = (i + 8) & 0xff;
       return new Promise<number>((resolve, reject) => {
-        const p: PendingPing = { dst, sentAt: now, timer: null, resolve, reject };
+        const p: PendingPing = { dst, sentAt: now, deadline: now + timeout, host, timeout, resolve, reject };
         const old = this.pings.get(seq);
         if (old) this.settlePing(seq, old, null, err('ETIMEDOUT', 'ping sequence number reused'));
         this.pings.set(seq, p);
-        p.timer = this.clock.setTimer(now + timeout, () => {
-          p.timer = null;
-          this.settlePing(seq, p, null, err('ETIMEDOUT', `no echo reply from ${host} within ${timeout} ms`, { syscall: 'ping', info: { address: host } }));
-        });
+        if (p.deadline < this.pingNextAt) this.pingNextAt = p.deadline;
         const ok = this.eng.sendEchoRequest(dst, this.pingId, seq, data, now);
         this.wake();
         if (!ok) this.settlePing(seq, p, null, err('EHOSTUNREACH', `no route to ${host}`, { syscall: 'ping', info: { address: host } }));
@@ -340,10 +343,20 @@ export class Stack {
   private settlePing(seq: number, p: PendingPing, rtt: number | null, e: HastackError | null): void {
     if (this.pings.get(seq) !== p) return;
     this.pings.delete(seq);
-    if (p.timer) this.clock.clearTimer(p.timer);
-    p.timer = null;
+    if (this.pings.size === 0) this.pingNextAt = Infinity;
     if (e) p.reject(e);
     else p.resolve(rtt!);
+  }
+
+  /** Reject pings past their deadline; recompute the earliest remaining one. */
+  private expirePings(now: number): void {
+    let next = Infinity;
+    for (const [seq, p] of [...this.pings]) {
+      if (p.deadline <= now) {
+        this.settlePing(seq, p, null, err('ETIMEDOUT', `no echo reply from ${p.host} within ${p.timeout} ms`, { syscall: 'ping', info: { address: p.host } }));
+      } else if (p.deadline < next) next = p.deadline;
+    }
+    this.pingNextAt = next;
   }
 
   private onEchoReply(src: number, id: number, seq: number, now: number): void {
