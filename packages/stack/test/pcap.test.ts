@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryNetwork, PcapTap, PcapWriter, Stack, VirtualClock } from '@hastack/stack';
+import { MemoryNetwork, NO_OFFLOADS, PcapTap, PcapWriter, Stack, VirtualClock, type Link, type LinkHandler } from '@hastack/stack';
 import { settle } from './helpers.js';
 
 function hasTshark(): boolean {
@@ -79,6 +79,57 @@ describe('pcap', () => {
           '-n', '-o', 'ip.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', '-r', file, '-Y',
           '_ws.malformed || ip.checksum.status == "Bad" || udp.checksum.status == "Bad" || icmp.checksum.status == "Bad" || igmp.checksum.status == "Bad"',
         ],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+      );
+      expect(bad.trim()).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!tshark)("a capture of an 'ip'-medium (TUN) link is LINKTYPE_RAW and passes tshark checks", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hastack-pcap-'));
+    const file = join(dir, 'tun.pcap');
+    try {
+      const clock = new VirtualClock();
+      const mk = (): Link & { peer?: Link & { h?: LinkHandler | null }; h?: LinkHandler | null } => {
+        const l: Link & { peer?: Link & { h?: LinkHandler | null }; h?: LinkHandler | null } = {
+          medium: 'ip',
+          mtu: 1500,
+          offloads: NO_OFFLOADS,
+          attach: (h) => (l.h = h),
+          send: (f) => {
+            clock.defer(() => {
+              l.peer!.h?.frame(f);
+              l.peer!.h?.batchEnd();
+            });
+            return true;
+          },
+          close: () => (l.h = null),
+        };
+        return l;
+      };
+      const la = mk();
+      const lb = mk();
+      la.peer = lb;
+      lb.peer = la;
+      const a = new Stack({ link: new PcapTap(la, file, { clock }), address: '198.18.2.1/24', clock });
+      const b = new Stack({ link: lb, address: '198.18.2.2/24', clock });
+      await settle(clock, a.ping('198.18.2.2'));
+      const rx = b.createSocket('udp4');
+      rx.bind(9);
+      let got = 0;
+      rx.on('message', () => got++);
+      a.createSocket('udp4').send(Buffer.alloc(3000, 7), 9, '198.18.2.2');
+      await clock.run(() => got === 1);
+      await settle(clock, a.close());
+      const out = execFileSync('tshark', ['-n', '-r', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      expect(out).toMatch(/Echo \(ping\) request/);
+      expect(out).toMatch(/UDP/);
+      expect(out).not.toMatch(/ARP/);
+      const bad = execFileSync(
+        'tshark',
+        ['-n', '-o', 'ip.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', '-r', file, '-Y', '_ws.malformed || ip.checksum.status == "Bad" || udp.checksum.status == "Bad" || icmp.checksum.status == "Bad"'],
         { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
       );
       expect(bad.trim()).toBe('');
