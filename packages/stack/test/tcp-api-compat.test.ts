@@ -266,6 +266,110 @@ async function backpressure(env: Env) {
   return { stalled, complete: received === written, bytesWritten: client.bytesWritten === written, bounded: written < 64 * 1024 * 1024 };
 }
 
+/** The client destroys its socket mid-stream: the server sees a clean end (FIN), not an error. */
+async function clientDestroy(env: Env) {
+  const serverEvents: string[] = [];
+  let received = 0;
+  const server = env.serverNet.createServer((sock: any) => {
+    recordSocket(sock, serverEvents);
+    sock.on('data', (d: Buffer) => (received += d.length));
+  });
+  server.listen(0, env.host);
+  await env.drive(once(server, 'listening'));
+  const clientEvents: string[] = [];
+  const client = env.clientNet.connect(server.address().port, env.host);
+  recordSocket(client, clientEvents);
+  client.on('connect', () => client.write(Buffer.alloc(1000, 1), () => client.destroy()));
+  await env.drive(once(client, 'close'));
+  await env.drive(new Promise((r) => waitClose(serverEvents, r)));
+  server.close();
+  await env.drive(once(server, 'close'));
+  return { serverEvents: withoutData(serverEvents), clientEvents, received };
+}
+
+/** Resolve once `events` contains a close entry (polled on every turn of the event loop). */
+function waitClose(events: string[], resolve: (v: unknown) => void): void {
+  const check = (): void => {
+    if (events.some((e) => e.startsWith('close'))) resolve(0);
+    else setImmediate(check);
+  };
+  check();
+}
+
+/** An idle server socket times out ('timeout' does not close) and the server then ends it. */
+async function idleTimeout(env: Env) {
+  const serverEvents: string[] = [];
+  const server = env.serverNet.createServer((sock: any) => {
+    recordSocket(sock, serverEvents);
+    sock.setTimeout(200);
+    sock.on('timeout', () => {
+      serverEvents.push(`destroyed:${sock.destroyed}`);
+      sock.end();
+    });
+  });
+  server.listen(0, env.host);
+  await env.drive(once(server, 'listening'));
+  const clientEvents: string[] = [];
+  const client = env.clientNet.connect(server.address().port, env.host);
+  recordSocket(client, clientEvents);
+  client.resume();
+  await env.drive(once(client, 'close'));
+  server.close();
+  await env.drive(once(server, 'close'));
+  return { serverEvents, clientEvents };
+}
+
+/** server.close() with a connection open: 'close' waits for that connection to end. */
+async function closeWhileConnected(env: Env) {
+  const order: string[] = [];
+  const server = env.serverNet.createServer((sock: any) => {
+    order.push('connection');
+    server.close(() => order.push('close-callback'));
+    order.push(`listening:${server.listening}`);
+    sock.on('close', () => order.push('socket-close'));
+    sock.resume();
+  });
+  server.on('close', () => order.push('server-close'));
+  server.listen(0, env.host);
+  await env.drive(once(server, 'listening'));
+  const client = env.clientNet.connect(server.address().port, env.host);
+  await env.drive(once(client, 'connect'));
+  await env.drive(new Promise((r) => (order.includes('connection') ? r(0) : server.once('connection', () => setImmediate(r)))));
+  order.push('client-end');
+  client.end();
+  client.resume();
+  await env.drive(once(server, 'close'));
+  return order;
+}
+
+/** maxConnections: the connection over the limit is accepted and closed; 'drop' on the server. */
+async function maxConnections(env: Env) {
+  const drops: string[] = [];
+  const kept: any[] = [];
+  const server = env.serverNet.createServer((sock: any) => {
+    kept.push(sock);
+    sock.resume();
+  });
+  server.maxConnections = 1;
+  server.on('drop', (d: any) => drops.push(`${d.localFamily}:${d.remoteFamily}:${d.localPort === server.address().port}`));
+  server.listen(0, env.host);
+  await env.drive(once(server, 'listening'));
+  const port = server.address().port;
+  const first = env.clientNet.connect(port, env.host);
+  await env.drive(once(first, 'connect'));
+  await env.drive(new Promise((r) => (kept.length ? r(0) : server.once('connection', r))));
+  const events: string[] = [];
+  const second = env.clientNet.connect(port, env.host);
+  recordSocket(second, events);
+  second.resume();
+  await env.drive(once(second, 'close'));
+  const count = await env.drive(new Promise((r) => server.getConnections((_e: unknown, n: number) => r(n))));
+  first.destroy();
+  server.close();
+  await env.drive(once(server, 'close'));
+  return { events, drops, count, kept: kept.length };
+}
+
 // ------------------------------------------------------------------------------------- tests
 
 let dir: string;
@@ -337,6 +441,35 @@ describe('node:net compatibility (same program, node:net vs hastack)', () => {
     const ref = await backpressure(nodeEnv());
     const ours = await backpressure(hastackEnv());
     expect(ref).toEqual({ stalled: true, complete: true, bytesWritten: true, bounded: true });
+    expect(ours).toEqual(ref);
+  });
+
+  it('client destroy() mid-stream: the server sees end, not an error', async () => {
+    const ref = await clientDestroy(nodeEnv());
+    const ours = await clientDestroy(hastackEnv());
+    expect(ref.serverEvents).toEqual(['end', 'finish', 'close:false']);
+    expect(ours).toEqual(ref);
+  });
+
+  it("setTimeout: 'timeout' on an idle socket does not close it", async () => {
+    const ref = await idleTimeout(nodeEnv());
+    const ours = await idleTimeout(hastackEnv());
+    expect(ref.serverEvents.slice(0, 2)).toEqual(['timeout', 'destroyed:false']);
+    expect(ours).toEqual(ref);
+  });
+
+  it("server.close() with an open connection: 'close' after that connection ends", async () => {
+    const ref = await closeWhileConnected(nodeEnv());
+    const ours = await closeWhileConnected(hastackEnv());
+    // Node: the server's 'close' (nextTick from the socket's destroy) precedes the socket's own 'close'.
+    expect(ref).toEqual(['connection', 'listening:false', 'client-end', 'server-close', 'close-callback', 'socket-close']);
+    expect(ours).toEqual(ref);
+  });
+
+  it('maxConnections: the extra connection is accepted then closed, with a drop event', async () => {
+    const ref = await maxConnections(nodeEnv());
+    const ours = await maxConnections(hastackEnv());
+    expect(ref.drops).toEqual(['IPv4:IPv4:true']);
     expect(ours).toEqual(ref);
   });
 });

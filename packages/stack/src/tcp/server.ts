@@ -203,11 +203,11 @@ export class Server extends EventEmitter {
     socket.server = this;
     this._connections++;
     this._sockets.add(socket);
-    socket.once('close', () => {
+    socket._onDestroy = () => {
       this._connections--;
       this._sockets.delete(socket);
       this._emitCloseIfDrained();
-    });
+    };
     this.emit('connection', socket);
     return true;
   }

@@ -199,6 +199,8 @@ export class Socket extends Duplex {
   timeout: number | undefined = undefined;
   /** The Server that accepted this socket, if any. */
   server: unknown = null;
+  /** @internal Called once from _destroy (the server's connection count, as Node does there). */
+  _onDestroy: (() => void) | null = null;
 
   private _stack: TcpApiHost | null;
   private _conn: TcpConnectionHandle | null = null;
@@ -502,6 +504,11 @@ export class Socket extends Duplex {
       }
     }
     cb(error);
+    // Node order: the server learns of it here (its 'close' may follow on the next tick), and
+    // the socket's own 'close' comes after that.
+    const hook = this._onDestroy;
+    this._onDestroy = null;
+    hook?.();
     process.nextTick(() => this.emit('close', error != null));
   }
 
