@@ -51,6 +51,7 @@ import { Tcb, isSynchronized } from './tcb.js';
 import { DeadlineHeap } from './heap.js';
 import { hashTuple } from './siphash.js';
 import { ccInit, ccOnAck, ccOnCongestion, ccOnRto, ccRestartAfterIdle } from './cc.js';
+import { isCheckpointableTcpState, type CheckpointableTcpState, type TcpCheckpointSection, type TcpTimerDeadlines } from '../checkpoint-types.js';
 
 const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
 const TCP_PROTO = 6;
@@ -176,6 +177,11 @@ export class TcpConn implements TcpConnectionHandle {
   notified = false;
   /** Created from a valid SYN cookie (not counted in the SYN queue). */
   fromCookie = false;
+  /**
+   * Restored from a checkpoint and not yet resumed: sends no data, solicits the peer's ACK and
+   * adopts it (ARCHITECTURE §5). Not part of the TCB: an unready connection is never captured.
+   */
+  unready = false;
 
   constructor(
     readonly layer: TcpLayer,
@@ -254,6 +260,10 @@ export class TcpConn implements TcpConnectionHandle {
       sendQueued: t.sendBuf.length,
       heldBytes: t.heldBytes,
       oooBytes: t.ooo.bytes,
+      unready: this.unready,
+      /** Sequence number the next byte given to send() will get. */
+      sendTailSeq: (t.bufSeq + t.sendBuf.length) >>> 0,
+      fillRemaining: t.fillRemaining,
       timers: { ...t.timers },
     };
   }
@@ -539,11 +549,254 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
   }
 
   // ------------------------------------------------------------------------------------------
+  // Checkpoint capture / restore (ARCHITECTURE §5, seed 003)
+  // ------------------------------------------------------------------------------------------
+
+  /**
+   * Capture a connection's TCP section: a projection of the TCB. Times become relative to `now`.
+   * `sendData: false` leaves the send bytes out (object-mapped checkpoints supply them later).
+   * Throws ERR_CHECKPOINT_UNSUPPORTED_STATE outside the synchronized, live states.
+   */
+  captureTcp(handle: TcpConnectionHandle, now: number, opts: { sendData?: boolean } = {}): TcpCheckpointSection {
+    const c = handle as TcpConn;
+    const t = c.tcb;
+    if (c.removed || c.unready || !isCheckpointableTcpState(t.state)) {
+      throw err('ERR_CHECKPOINT_UNSUPPORTED_STATE', `cannot checkpoint a TCP connection in ${c.unready ? 'unready' : t.state}`);
+    }
+    const dataEnd = (t.bufSeq + t.sendBuf.length) >>> 0;
+    const finAcked = t.finQueued && t.sendBuf.length === 0 && seqGt(t.sndUna, t.bufSeq);
+    const timers: TcpTimerDeadlines = {};
+    for (const k of ['rtx', 'delack', 'persist', 'keepalive'] as const) if (t.timers[k] !== Infinity) timers[k] = t.timers[k] - now;
+    const recv = new Uint8Array(t.heldBytes);
+    let o = 0;
+    for (const ch of t.held) {
+      recv.set(ch, o);
+      o += ch.length;
+    }
+    const cub = t.cubic;
+    return {
+      state: t.state as CheckpointableTcpState,
+      localPort: t.localPort,
+      remotePort: t.remotePort,
+      iss: t.iss,
+      irs: t.irs,
+      sndUna: t.sndUna,
+      sndNxt: t.sndNxt,
+      sndMax: t.sndMax,
+      sndWnd: t.sndWnd,
+      sndWl1: t.sndWl1,
+      sndWl2: t.sndWl2,
+      rcvNxt: t.rcvNxt,
+      rcvWnd: Math.max(0, (t.rcvAdvEdge - t.rcvNxt) | 0),
+      sndWscale: t.sndWscale,
+      rcvWscale: t.rcvWscale,
+      sndMss: t.sndMss,
+      rcvMss: t.rcvMss,
+      sackPermitted: t.sackOk,
+      timestamps: t.tsOk,
+      tsOffset: t.tsOffset,
+      tsRecent: t.tsRecent,
+      tsRecentAge: Math.max(0, now - t.tsRecentAge),
+      tsLastSent: this.tsNow(t, now),
+      cc: {
+        algorithm: t.cc,
+        cwnd: t.cwnd,
+        ssthresh: t.ssthresh >= 0x7fffffff ? Infinity : t.ssthresh,
+        srtt: t.srtt,
+        rttvar: t.rttvar,
+        rto: t.rto,
+        recover: t.recover,
+        cubic: { wMax: cub.wMax, wLastMax: cub.wLastMax, k: cub.k, epochStart: cub.epochStart < 0 ? null : Math.min(0, cub.epochStart - now), wEst: cub.wEst, cwndEpoch: cub.cwndEpoch },
+      },
+      finSent: t.finQueued && seqGt(t.sndMax, dataEnd),
+      finReceived: t.finReceived,
+      finSeq: t.finQueued ? (finAcked ? ((t.sndUna - 1) >>> 0) : dataEnd) : null,
+      timers,
+      options: {
+        noDelay: t.noDelay,
+        keepAlive: t.keepAlive,
+        keepAliveInitialDelay: t.keepAliveIdle,
+        keepAliveInterval: t.keepAliveInterval,
+        keepAliveProbes: t.keepAliveProbes,
+        userTimeout: t.userTimeout,
+        sendBufferSize: t.sendBuf.limit,
+        receiveBufferSize: t.rcvBufSize,
+        timeWait: t.timeWait,
+      },
+      sendLength: t.sendBuf.length + t.fillRemaining,
+      sendRanges: opts.sendData === false || t.sendBuf.length === 0 ? [] : [{ seq: t.bufSeq, data: t.sendBuf.toBytes() }],
+      recvBuffer: recv,
+      recvOutOfOrder: t.ooo.segs.map((x) => ({ seq: x.seq, data: x.data })),
+    };
+  }
+
+  /**
+   * Restore a captured connection as an *unready* connection: registered under its 4-tuple,
+   * sending no data, soliciting the peer's ACK (an ACK with SEG.SEQ = SND.UNA − 1). A segment
+   * whose ACK lies in [SND.UNA, SND.MAX] of the checkpoint is adopted: SND.UNA moves there,
+   * SND.NXT is rewound to it, `onReady` fires and the segment is processed normally. An ACK
+   * outside that range aborts with ERR_CHECKPOINT_STALE (and an RST); silence for `userTimeout`
+   * ends with ETIMEDOUT.
+   *
+   * `sendBytes` are the send-queue bytes from SND.UNA (default: `sendRanges` when they start at
+   * SND.UNA and are contiguous). When shorter than `sendLength`, the application supplies the
+   * rest through send() after 'ready', starting at `info().sendTailSeq` (object-mapped mode).
+   */
+  restoreTcp(
+    sec: TcpCheckpointSection,
+    opts: { localAddress: number; remoteAddress: number; events: TcpConnectionEvents; now: number; sendBytes?: Uint8Array },
+  ): TcpConnectionHandle {
+    const now = opts.now;
+    this.now = now;
+    const la = opts.localAddress >>> 0;
+    const ra = opts.remoteAddress >>> 0;
+    if (!isCheckpointableTcpState(sec.state)) throw err('ERR_CHECKPOINT_UNSUPPORTED_STATE', `cannot restore a TCP connection in ${sec.state}`);
+    if (this.lookup(la, sec.localPort, ra, sec.remotePort)) throw err('EADDRINUSE', '4-tuple in use', { syscall: 'restore' });
+    const so = sec.options;
+    const t = this.newTcb({ ...so, congestionControl: sec.cc.algorithm }, la, sec.localPort, ra, sec.remotePort, now);
+    t.state = sec.state;
+    t.iss = sec.iss;
+    t.irs = sec.irs;
+    t.sndUna = sec.sndUna;
+    t.sndNxt = sec.sndUna;
+    t.sndMax = sec.sndMax;
+    t.sndWnd = sec.sndWnd;
+    t.maxSndWnd = sec.sndWnd;
+    t.sndWl1 = sec.sndWl1;
+    t.sndWl2 = sec.sndWl2;
+    t.rcvNxt = sec.rcvNxt;
+    t.rcvAdvEdge = (sec.rcvNxt + sec.rcvWnd) >>> 0;
+    t.lastAckSent = sec.rcvNxt;
+    t.sndWscale = sec.sndWscale;
+    t.rcvWscale = sec.rcvWscale;
+    t.wsOk = sec.sndWscale !== 0 || sec.rcvWscale !== 0;
+    t.sndMss = sec.sndMss;
+    t.rcvMss = sec.rcvMss;
+    t.sackOk = sec.sackPermitted;
+    t.tsOk = sec.timestamps;
+    t.tsRecent = sec.tsRecent;
+    t.tsRecentAge = now - sec.tsRecentAge;
+    // RFC 7323 §5: TSval continues above everything the old host sent.
+    t.tsOffset = (sec.tsLastSent + 1 - Math.floor(now)) >>> 0;
+    const cc = sec.cc;
+    t.cwnd = cc.cwnd;
+    t.ssthresh = Number.isFinite(cc.ssthresh) ? cc.ssthresh : 0x7fffffff;
+    t.srtt = cc.srtt;
+    t.rttvar = cc.rttvar;
+    t.rto = cc.rto;
+    t.recover = cc.recover ?? sec.sndUna;
+    if (cc.cubic) {
+      const k = cc.cubic;
+      t.cubic = { wMax: k.wMax, wLastMax: k.wLastMax ?? k.wMax, k: k.k, epochStart: k.epochStart === null ? -1 : now + k.epochStart, wEst: k.wEst ?? t.cwnd, cwndEpoch: k.cwndEpoch ?? t.cwnd };
+    }
+    t.finReceived = sec.finReceived;
+    t.finQueued = sec.finSeq !== null;
+    // Send queue: literal bytes from SND.UNA (SYN/FIN excluded), the rest owed by the app.
+    let bytes = opts.sendBytes;
+    if (!bytes) {
+      bytes = new Uint8Array(0);
+      const r = sec.sendRanges;
+      if (r.length > 0 && r[0].seq === sec.sndUna) {
+        let n = 0;
+        let next = sec.sndUna;
+        for (const x of r) {
+          if (x.seq !== next) break;
+          n += x.data.length;
+          next = (next + x.data.length) >>> 0;
+        }
+        bytes = new Uint8Array(n);
+        let o = 0;
+        for (const x of r) {
+          if (o >= n) break;
+          bytes.set(x.data, o);
+          o += x.data.length;
+        }
+      }
+    }
+    const finAcked = sec.finSeq !== null && seqLt(sec.finSeq, sec.sndUna);
+    t.bufSeq = finAcked ? ((sec.sndUna - 1) >>> 0) : sec.sndUna;
+    t.sendBuf.limit = Math.max(t.sendBuf.limit, sec.sendLength);
+    t.sendBuf.append(bytes.subarray(0, sec.sendLength));
+    t.fillRemaining = Math.max(0, sec.sendLength - Math.min(bytes.length, sec.sendLength));
+    if (sec.recvBuffer.length > 0) {
+      t.held.push(sec.recvBuffer.slice());
+      t.heldBytes = sec.recvBuffer.length;
+    }
+    // A FIN behind unread bytes was not seen by the old application yet: deliver it after them.
+    t.finToDeliver = sec.finReceived && t.held.length > 0;
+    for (const x of sec.recvOutOfOrder ?? []) t.ooo.insert(t.rcvNxt, x.seq, x.data);
+    const c = new TcpConn(this, t);
+    c.events = opts.events;
+    c.unready = true;
+    this.insert(c);
+    this.countState(undefined, t.state);
+    // Solicit now; repeat with backoff until the peer answers or userTimeout passes.
+    t.rtxStart = now;
+    t.ackNow = true;
+    t.timers.rtx = now + Math.max(this.minRto, t.rto);
+    this.markDirty(c);
+    this.schedule(c);
+    return c;
+  }
+
+  /** An unready connection's segment: adopt its ACK (true: continue processing) or abort. */
+  private unreadyInput(c: TcpConn, s: Seg, now: number): boolean {
+    const t = c.tcb;
+    if (s.flags & RST) {
+      if (inWin(s.seq, t.rcvNxt, Math.max(1, (t.rcvAdvEdge - t.rcvNxt) | 0))) this.finish(c, err('ECONNRESET', 'connection reset by peer', { syscall: 'restore' }));
+      return false;
+    }
+    if (!(s.flags & ACK) || s.flags & SYN) return false;
+    if (!(seqGe(s.ack, t.sndUna) && seqLe(s.ack, t.sndMax))) {
+      this._abort(c, err('ERR_CHECKPOINT_STALE', `peer ACK ${s.ack} outside the checkpoint's [${t.sndUna}, ${t.sndMax}]`), true);
+      return false;
+    }
+    // Adopt: everything before the ACK is delivered; everything after it is resent.
+    const literalEnd = (t.bufSeq + t.sendBuf.length) >>> 0;
+    const dataEnd = (literalEnd + t.fillRemaining) >>> 0;
+    const dataAck = seqGt(s.ack, dataEnd) ? dataEnd : s.ack; // a FIN ack is handled below
+    if (seqGt(dataAck, t.bufSeq)) {
+      const d = (dataAck - t.bufSeq) >>> 0;
+      const lit = Math.min(d, t.sendBuf.length);
+      t.sendBuf.consume(lit);
+      t.fillRemaining -= d - lit; // acked bytes the application no longer has to supply
+      t.bufSeq = dataAck;
+    }
+    t.sndUna = s.ack;
+    t.sndNxt = s.ack;
+    t.backoff = 0;
+    t.rtxStart = -1;
+    t.timers.rtx = Infinity;
+    t.ackNow = false;
+    c.unready = false;
+    this.recomputeRto(t);
+    this.armKeepalive(t);
+    t.lastRecvTime = now;
+    c.events?.onReady?.();
+    if (c.removed) return false;
+    // Held received bytes go to the new owner now.
+    if (t.held.length > 0 && !t.paused) {
+      t.paused = true;
+      this._setPaused(c, false);
+      if (c.removed) return false;
+    }
+    this.markDirty(c);
+    return true;
+  }
+
+  // ------------------------------------------------------------------------------------------
   // Handle entry points (called through TcpConn)
   // ------------------------------------------------------------------------------------------
 
   _send(c: TcpConn, data: Uint8Array): number {
     const t = c.tcb;
+    if (t.fillRemaining > 0 && !c.removed) {
+      // Object-mapped restore: the application supplies the bytes the checkpoint left out.
+      const k = t.sendBuf.append(data.length > t.fillRemaining ? data.subarray(0, t.fillRemaining) : data);
+      t.fillRemaining -= k;
+      if (k > 0) this.markDirty(c);
+      return k;
+    }
     if (c.removed || t.finQueued || !(t.state === 'SYN_SENT' || t.state === 'SYN_RECEIVED' || t.state === 'ESTABLISHED' || t.state === 'CLOSE_WAIT')) {
       throw err('EPIPE', 'connection is closed for sending', { syscall: 'write' });
     }
@@ -1034,6 +1287,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       this.synSentInput(c, s, now);
       return;
     }
+    if (c.unready && !this.unreadyInput(c, s, now)) return;
     const f = s.flags;
     const o = this.rxOpts;
     const hasTs = t.tsOk && o.tsVal !== undefined;
@@ -1647,6 +1901,17 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       this.st.retransSegs++;
       return;
     }
+    if (c.unready) {
+      if (now - t.rtxStart >= t.userTimeout) {
+        this._abort(c, err('ETIMEDOUT', 'restored connection: the peer never answered', { syscall: 'restore' }), true);
+        return;
+      }
+      t.ackNow = true; // solicit again, backing off
+      t.backoff++;
+      t.rto = Math.min(t.rto * 2, this.maxRto);
+      t.timers.rtx = now + t.rto;
+      return;
+    }
     if (t.sndUna === t.sndMax) return;
     if (t.rtxStart < 0) t.rtxStart = now - t.rto;
     if (now - t.rtxStart >= t.userTimeout) {
@@ -1776,6 +2041,12 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       default:
         break;
     }
+    if (c.unready) {
+      // Unready (restored): only the solicitation, an ACK with an out-of-window sequence
+      // number the peer must answer with its current ACK (RFC 9293 §3.10.7.4 first).
+      if (t.ackNow) this.xmit(c, (t.sndUna - 1) >>> 0, 0, ACK, now, null);
+      return;
+    }
     const mss = t.sndMss;
     const dataEnd = (t.bufSeq + t.sendBuf.length) >>> 0;
     let sentAny = false;
@@ -1792,7 +2063,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       const avail = (dataEnd - t.sndUna) | 0;
       if (avail > 0) {
         const len = Math.min(this.effMss(t), avail);
-        const fin = t.finQueued && ((t.sndUna + len) >>> 0) === dataEnd && seqGt(t.sndMax, dataEnd);
+        const fin = t.finQueued && t.fillRemaining === 0 && ((t.sndUna + len) >>> 0) === dataEnd && seqGt(t.sndMax, dataEnd);
         this.xmit(c, t.sndUna, len, ACK | (fin ? FIN : 0), now, t.rtxCause as 'fast' | 'sack');
         if (seqGt((t.sndUna + len) >>> 0, t.highRxt)) t.highRxt = (t.sndUna + len) >>> 0;
         sentAny = true;
@@ -1832,7 +2103,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
         const usable = (t.sndUna + t.sndWnd - t.sndNxt) | 0;
         const len = Math.min(emss, unsent, usable);
         if (len <= 0) break;
-        const fin = t.finQueued && ((t.sndNxt + len) >>> 0) === dataEnd;
+        const fin = t.finQueued && t.fillRemaining === 0 && ((t.sndNxt + len) >>> 0) === dataEnd;
         this.xmit(c, t.sndNxt, len, ACK | (fin ? FIN : 0), now, null);
         t.sndNxt = (t.sndNxt + len + (fin ? 1 : 0)) >>> 0;
         pipe += len;
@@ -1854,7 +2125,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
           // it ends the queued data); the link cuts it into `gsoSize` pieces.
           let big = Math.min(unsent, usable, tsoMax);
           if (big < unsent || big === tsoMax) big -= big % emss;
-          const fin = t.finQueued && ((t.sndNxt + big) >>> 0) === dataEnd;
+          const fin = t.finQueued && t.fillRemaining === 0 && ((t.sndNxt + big) >>> 0) === dataEnd;
           const rexmit = seqLt(t.sndNxt, t.sndMax);
           this.xmit(c, t.sndNxt, big, ACK | (fin ? FIN : 0), now, rexmit ? 'rto' : null, emss);
           t.sndNxt = (t.sndNxt + big + (fin ? 1 : 0)) >>> 0;
@@ -1872,7 +2143,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
           const rexmit = seqLt(t.sndNxt, t.sndMax);
           if (!(rexmit || (all && (t.noDelay || flight === 0 || t.finQueued)) || len >= t.maxSndWnd / 2)) break;
         }
-        const fin = t.finQueued && ((t.sndNxt + len) >>> 0) === dataEnd;
+        const fin = t.finQueued && t.fillRemaining === 0 && ((t.sndNxt + len) >>> 0) === dataEnd;
         const rexmit = seqLt(t.sndNxt, t.sndMax);
         this.xmit(c, t.sndNxt, len, ACK | (fin ? FIN : 0), now, rexmit ? 'rto' : null);
         t.sndNxt = (t.sndNxt + len + (fin ? 1 : 0)) >>> 0;
@@ -1881,7 +2152,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       }
     }
     // A FIN with no data left to carry it.
-    if (t.finQueued && t.sndNxt === dataEnd && this.unsent(t) === 0) {
+    if (t.finQueued && t.fillRemaining === 0 && t.sndNxt === dataEnd && this.unsent(t) === 0) {
       const rexmit = seqLt(t.sndNxt, t.sndMax);
       this.xmit(c, dataEnd, 0, ACK | FIN, now, rexmit ? 'rto' : null);
       t.sndNxt = (dataEnd + 1) >>> 0;

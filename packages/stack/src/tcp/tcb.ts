@@ -163,6 +163,12 @@ export class Tcb {
   /** SYN / SYN-ACK retransmissions so far. */
   synRetries = 0;
 
+  /**
+   * Restored from an object-mapped checkpoint: bytes the application still has to supply (via
+   * send(), even in FIN states) before the queued FIN may go out.
+   */
+  fillRemaining = 0;
+
   timers: TcpTimers = { rtx: Infinity, delack: Infinity, persist: Infinity, keepalive: Infinity, timewait: Infinity };
 
   constructor(sendBufferSize = 4 << 20) {
