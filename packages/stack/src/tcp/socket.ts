@@ -186,8 +186,6 @@ export interface AdoptOptions {
   pauseOnConnect?: boolean;
   readableHighWaterMark?: number;
   writableHighWaterMark?: number;
-  /** The connection is a restored one that is not ready yet (emits 'ready' on onReady). */
-  unready?: boolean;
 }
 
 type ConnectListener = () => void;
@@ -249,6 +247,8 @@ export class Socket extends Duplex {
   /**
    * Wrap an established (or restored) engine connection in a Socket: what a Server does for
    * each accepted connection, and what a checkpoint restore does. Binds the connection's events.
+   * A restored connection that is not ready yet accepts writes (the engine holds them) and
+   * emits 'ready' when the engine reports onReady.
    */
   static adopt(stack: TcpApiHost, conn: TcpConnectionHandle, opts: AdoptOptions = {}): Socket {
     const s = new Socket({ stack, allowHalfOpen: opts.allowHalfOpen, readableHighWaterMark: opts.readableHighWaterMark, writableHighWaterMark: opts.writableHighWaterMark });
