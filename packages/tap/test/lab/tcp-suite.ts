@@ -66,6 +66,7 @@ export function tcpSuite(opts: { lossy: boolean; mib: number; timeoutMs: number 
       const stack = new Stack({ link, address: `${ip}/24` });
       const file = pcaps.file(`${name}.pcap`);
       const cap = await captureTap(lab, tap.name, file);
+      const before = lossy ? lab.lossDrops() : { input: 0, output: 0 };
       let dropped = -1;
       try {
         await f(stack, ip, tap);
@@ -75,6 +76,11 @@ export function tcpSuite(opts: { lossy: boolean; mib: number; timeoutMs: number 
         link.close();
       }
       expect(dropped, 'frames tcpdump missed (kernel capture buffer overrun)').toBe(0);
+      if (lossy) {
+        // The loss rules did drop packets both ways, so the transfer went through recoveries.
+        const drops = lab.lossDrops();
+        expect(drops.input + drops.output - before.input - before.output).toBeGreaterThan(0);
+      }
       expectCleanPcap(file, ip, { ...pcapOpts(offloads), minPackets: 100 });
     }
 
