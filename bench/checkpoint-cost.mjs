@@ -6,7 +6,7 @@
  * Each is measured per call (median of several rounds over a batch) and for a batch of 10,000
  * distinct connections.
  *
- *   npx tsc -b packages/checkpoint && node bench/checkpoint-cost.mjs [--json out.json] [--n 10000] [--md]
+ *   npx tsc -b packages/checkpoint && node bench/checkpoint-cost.mjs [--json out.json] [--n 10000] [--batch 1000] [--md]
  *
  * Restore cost (building the unready socket) belongs to the TCP engine and is not measured here.
  */
@@ -14,7 +14,7 @@ import { createHmac } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { createRequire } from 'node:module';
-import { encodeCheckpoint, decodeCheckpoint, validateCheckpoint } from '../packages/checkpoint/dist/index.js';
+import { encodeCheckpoint, decodeCheckpoint, encodeCheckpointBatch, decodeCheckpointBatch, validateCheckpoint } from '../packages/checkpoint/dist/index.js';
 
 // msgpackr is a dependency of @hastack/checkpoint, not of the workspace root.
 const { Packr, Unpackr } = createRequire(new URL('../packages/checkpoint/package.json', import.meta.url))('msgpackr');
@@ -196,6 +196,28 @@ function parts() {
   };
 }
 
+/**
+ * N object-mapped checkpoints in signed batch frames of `size` (one HMAC per frame): bulk
+ * replication or migration. Best of 5 cold passes, CPU time.
+ */
+function batchFrames(n, size) {
+  const cps = Array.from({ length: n }, (_, i) => objectMapped(i));
+  const chunks = [];
+  for (let i = 0; i < n; i += size) chunks.push(cps.slice(i, i + size));
+  let best = null;
+  for (let r = 0; r < 5; r++) {
+    const c0 = process.cpuUsage();
+    const encs = chunks.map((c) => encodeCheckpointBatch(c, { key: KEY }));
+    const c1 = process.cpuUsage(c0);
+    const c2 = process.cpuUsage();
+    for (const e of encs) decodeCheckpointBatch(e, { key: KEY });
+    const c3 = process.cpuUsage(c2);
+    const run = { enc: (c1.user + c1.system) * 1000, dec: (c3.user + c3.system) * 1000, bytes: encs.reduce((a, e) => a + e.length, 0) };
+    if (!best || run.enc + run.dec < best.enc + best.dec) best = run;
+  }
+  return { connections: n, frameSize: size, frames: chunks.length, bytes: best.bytes, encodeMs: best.enc / 1e6, decodeMs: best.dec / 1e6, encodeNsPerConn: best.enc / n, decodeNsPerConn: best.dec / n };
+}
+
 const results = {
   when: new Date().toISOString(),
   node: process.version,
@@ -210,6 +232,7 @@ const results = {
     measure('bundle (tcp control + 2 udp)', bundle, N),
   ],
   parts: parts(),
+  batch: batchFrames(N, Number(argOf('--batch', '1000'))),
 };
 
 const f = (x) => x.toFixed(0).padStart(8);
@@ -222,6 +245,8 @@ for (const c of results.cases) {
 }
 const p = results.parts;
 console.log(`parts (object-mapped): HMAC-SHA256 ${f(p.hmacNs)} ns; msgpack of the positional body: pack ${f(p.msgpackPackWireNs)} ns, unpack ${f(p.msgpackUnpackWireNs)} ns; as maps: pack ${f(p.msgpackPackMapsNs)} ns, unpack ${f(p.msgpackUnpackMapsNs)} ns`);
+const bt = results.batch;
+console.log(`${bt.connections} object-mapped connections in ${bt.frames} batch frames of ${bt.frameSize}: ${bt.bytes} bytes, encode ${bt.encodeMs.toFixed(1)} ms (${f(bt.encodeNsPerConn)} ns/conn), decode ${bt.decodeMs.toFixed(1)} ms (${f(bt.decodeNsPerConn)} ns/conn)`);
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2) + '\n');
 if (args.includes('--md')) {
   const us = (ns) => (ns / 1000).toFixed(2);
@@ -232,5 +257,6 @@ if (args.includes('--md')) {
     console.log(`| ${c.name} | ${c.encodedBytes} | ${us(c.encodeNs)} | ${us(c.decodeNs)} | ${us(c.encodePlusDecodeNs)} (${us(c.encodeMedianNs + c.decodeMedianNs)}) | ${us(c.validateNs)} | ${(c.batchEncodeMs * scale).toFixed(0)}${scale !== 1 ? '*' : ''} | ${(c.batchDecodeMs * scale).toFixed(0)}${scale !== 1 ? '*' : ''} |`);
   }
   console.log(`\nParts (object-mapped): HMAC-SHA256 ${us(p.hmacNs)} µs; msgpack pack/unpack of the positional body ${us(p.msgpackPackWireNs)}/${us(p.msgpackUnpackWireNs)} µs (as maps: ${us(p.msgpackPackMapsNs)}/${us(p.msgpackUnpackMapsNs)} µs).`);
+  console.log(`\n${bt.connections} object-mapped checkpoints in ${bt.frames} batch frames of ${bt.frameSize} (one HMAC each): ${bt.bytes} bytes, encode ${bt.encodeMs.toFixed(1)} ms (${us(bt.encodeNsPerConn)} µs per connection), decode ${bt.decodeMs.toFixed(1)} ms (${us(bt.decodeNsPerConn)} µs per connection).`);
   console.log(`Machine: ${results.cpu} ×${results.cpus}, Node ${results.node}, load average ${results.loadavg.map((x) => x.toFixed(1)).join(' / ')}. (* scaled from ${Math.min(N, 1000)} connections)`);
 }

@@ -100,19 +100,11 @@ function mac(key: Uint8Array, signed: Uint8Array): Buffer {
   return createHmac('sha256', key).update(signed).digest();
 }
 
-/**
- * Validate, msgpack-encode and sign a checkpoint. Throws ERR_CHECKPOINT_INVALID if `cp` does not
- * validate (so every encoded checkpoint decodes), ERR_INVALID_ARG_* for a bad key.
- */
-export function encodeCheckpoint(cp: Checkpoint, opts: EncodeOptions): Buffer {
-  if (opts === null || typeof opts !== 'object') throw err('ERR_INVALID_ARG_TYPE', 'encodeCheckpoint needs { key }');
-  const key = keyBytes(opts.key);
-  validateCheckpoint(cp, opts.limits);
-  // RESET_BUFFER_MODE: reuse the packer's buffer; the body is copied out right away.
-  const body = packr.pack(toWire(cp), RESET_BUFFER_MODE);
+/** Frame `body` as magic | version | body | HMAC. */
+function frame(magic: Uint8Array, body: Uint8Array, key: Uint8Array): Buffer {
   const n = CHECKPOINT_HEADER_LEN + body.length;
   const out = Buffer.allocUnsafe(n + CHECKPOINT_MAC_LEN);
-  out.set(CHECKPOINT_MAGIC, 0);
+  out.set(magic, 0);
   out[4] = (CHECKPOINT_VERSION >>> 8) & 0xff;
   out[5] = CHECKPOINT_VERSION & 0xff;
   out.set(body, CHECKPOINT_HEADER_LEN);
@@ -120,29 +112,21 @@ export function encodeCheckpoint(cp: Checkpoint, opts: EncodeOptions): Buffer {
   return out;
 }
 
-/** Read the format version of an encoded checkpoint without verifying it (null if not one). */
-export function peekCheckpointVersion(bytes: Uint8Array): number | null {
-  if (!(bytes instanceof Uint8Array) || bytes.length < CHECKPOINT_HEADER_LEN) return null;
-  for (let i = 0; i < 4; i++) if (bytes[i] !== CHECKPOINT_MAGIC[i]) return null;
-  return (bytes[4] << 8) | bytes[5];
-}
-
 /**
- * Verify, decode and validate a signed checkpoint. Anything malformed, truncated, from a future
- * version, unsigned or wrongly signed throws ERR_CHECKPOINT_INVALID (with `reason`); an expired
- * one (maxAgeMs) ERR_CHECKPOINT_STALE. Returns a fresh object that shares no memory with `bytes`.
+ * Check length, magic, version and HMAC (in that order; nothing of the body is parsed before the
+ * tag verified), then msgpack-decode the body. Returns the decoded value and the frame version.
  */
-export function decodeCheckpoint(bytes: Uint8Array, opts: DecodeOptions): Checkpoint {
-  if (opts === null || typeof opts !== 'object') throw err('ERR_INVALID_ARG_TYPE', 'decodeCheckpoint needs { key }');
+function unframe(bytes: Uint8Array, magic: Uint8Array, what: string, opts: DecodeOptions): { value: unknown; version: number } {
+  if (opts === null || typeof opts !== 'object') throw err('ERR_INVALID_ARG_TYPE', `decoding a ${what} needs { key }`);
   const keys: Uint8Array[] = Array.isArray(opts.key) ? opts.key.map(keyBytes) : [keyBytes(opts.key)];
-  if (keys.length === 0) throw err('ERR_INVALID_ARG_VALUE', 'decodeCheckpoint needs at least one key');
-  if (!(bytes instanceof Uint8Array)) throw err('ERR_INVALID_ARG_TYPE', 'checkpoint bytes must be a Buffer or Uint8Array');
+  if (keys.length === 0) throw err('ERR_INVALID_ARG_VALUE', `decoding a ${what} needs at least one key`);
+  if (!(bytes instanceof Uint8Array)) throw err('ERR_INVALID_ARG_TYPE', `${what} bytes must be a Buffer or Uint8Array`);
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_ENCODED_BYTES;
   const len = bytes.length;
   // The smallest body is one msgpack byte.
   if (len < CHECKPOINT_HEADER_LEN + 1 + CHECKPOINT_MAC_LEN) throw invalid(`truncated: ${len} bytes`);
   if (len > maxBytes) throw invalid(`too large: ${len} bytes > ${maxBytes}`);
-  for (let i = 0; i < 4; i++) if (bytes[i] !== CHECKPOINT_MAGIC[i]) throw invalid('bad magic (not a hastack checkpoint)');
+  for (let i = 0; i < 4; i++) if (bytes[i] !== magic[i]) throw invalid(`bad magic (not a hastack ${what})`);
   const version = (bytes[4] << 8) | bytes[5];
   if (version === 0) throw invalid('bad format version 0');
   if (version > CHECKPOINT_VERSION) throw invalid(`future format version ${version} (this build reads up to ${CHECKPOINT_VERSION})`);
@@ -156,14 +140,16 @@ export function decodeCheckpoint(bytes: Uint8Array, opts: DecodeOptions): Checkp
     ok = timingSafeEqual(mac(keys[i], signed), tag);
   }
   if (!ok) throw invalid('bad signature (unsigned, tampered, or signed with another key)');
-
-  let value: unknown;
   try {
     // A fresh view per call: msgpackr caches a DataView on the source object it is given.
-    value = unpackr.unpack(bytes.subarray(CHECKPOINT_HEADER_LEN, n));
+    return { value: unpackr.unpack(bytes.subarray(CHECKPOINT_HEADER_LEN, n)), version };
   } catch (e) {
     throw invalid(`malformed msgpack body: ${e instanceof Error ? e.message.slice(0, 120) : String(e)}`, e);
   }
+}
+
+/** Wire form → validated Checkpoint, with the frame-version and age checks. */
+function finish(value: unknown, version: number, opts: DecodeOptions): Checkpoint {
   let cp: Checkpoint;
   try {
     cp = validateCheckpoint(fromWire(value, opts.limits?.maxMembers ?? DEFAULT_CHECKPOINT_LIMITS.maxMembers), opts.limits);
@@ -180,4 +166,99 @@ export function decodeCheckpoint(bytes: Uint8Array, opts: DecodeOptions): Checkp
     }
   }
   return cp;
+}
+
+/**
+ * Validate, msgpack-encode and sign a checkpoint. Throws ERR_CHECKPOINT_INVALID if `cp` does not
+ * validate (so every encoded checkpoint decodes), ERR_INVALID_ARG_* for a bad key.
+ */
+export function encodeCheckpoint(cp: Checkpoint, opts: EncodeOptions): Buffer {
+  if (opts === null || typeof opts !== 'object') throw err('ERR_INVALID_ARG_TYPE', 'encodeCheckpoint needs { key }');
+  const key = keyBytes(opts.key);
+  validateCheckpoint(cp, opts.limits);
+  // RESET_BUFFER_MODE: reuse the packer's buffer; frame() copies the body out right away.
+  return frame(CHECKPOINT_MAGIC, packr.pack(toWire(cp), RESET_BUFFER_MODE), key);
+}
+
+/** Read the format version of an encoded checkpoint (or batch) without verifying it (null if not one). */
+export function peekCheckpointVersion(bytes: Uint8Array): number | null {
+  if (!(bytes instanceof Uint8Array) || bytes.length < CHECKPOINT_HEADER_LEN) return null;
+  let single = true;
+  let batch = true;
+  for (let i = 0; i < 4; i++) {
+    if (bytes[i] !== CHECKPOINT_MAGIC[i]) single = false;
+    if (bytes[i] !== CHECKPOINT_BATCH_MAGIC[i]) batch = false;
+  }
+  return single || batch ? (bytes[4] << 8) | bytes[5] : null;
+}
+
+/**
+ * Verify, decode and validate a signed checkpoint. Anything malformed, truncated, from a future
+ * version, unsigned or wrongly signed throws ERR_CHECKPOINT_INVALID (with `reason`); an expired
+ * one (maxAgeMs) ERR_CHECKPOINT_STALE. Returns a fresh object that shares no memory with `bytes`.
+ */
+export function decodeCheckpoint(bytes: Uint8Array, opts: DecodeOptions): Checkpoint {
+  const { value, version } = unframe(bytes, CHECKPOINT_MAGIC, 'checkpoint', opts);
+  return finish(value, version, opts);
+}
+
+// ----------------------------------------------------------------------------------------------
+// Batches: many checkpoints under one HMAC (bulk replication, migrating every connection of a
+// node). Same frame with magic 'HSCB'; the body is a msgpack array of wire forms. The one tag
+// covers all of them, so a batch is accepted or refused as a whole.
+
+/** 'HSCB'. */
+export const CHECKPOINT_BATCH_MAGIC: Uint8Array = new Uint8Array([0x48, 0x53, 0x43, 0x42]);
+/** Default largest number of checkpoints in a batch. */
+export const DEFAULT_MAX_BATCH = 100_000;
+
+export interface DecodeBatchOptions extends DecodeOptions {
+  /** Refuse a batch with more checkpoints than this. Default 100 000. */
+  maxCheckpoints?: number;
+}
+
+/** Validate, encode and sign many checkpoints as one frame (one HMAC for all of them). */
+export function encodeCheckpointBatch(cps: readonly Checkpoint[], opts: EncodeOptions): Buffer {
+  if (opts === null || typeof opts !== 'object') throw err('ERR_INVALID_ARG_TYPE', 'encodeCheckpointBatch needs { key }');
+  if (!Array.isArray(cps)) throw err('ERR_INVALID_ARG_TYPE', 'encodeCheckpointBatch needs an array of checkpoints');
+  const key = keyBytes(opts.key);
+  const wires = new Array(cps.length);
+  for (let i = 0; i < cps.length; i++) {
+    try {
+      validateCheckpoint(cps[i], opts.limits);
+    } catch (e) {
+      throw prefixField(e, i);
+    }
+    wires[i] = toWire(cps[i]);
+  }
+  return frame(CHECKPOINT_BATCH_MAGIC, packr.pack(wires, RESET_BUFFER_MODE), key);
+}
+
+/**
+ * Verify and decode a batch. The whole batch is refused (ERR_CHECKPOINT_INVALID, the `field`
+ * prefixed with `[i].`) if any member is invalid; with `maxAgeMs`, a stale member throws
+ * ERR_CHECKPOINT_STALE.
+ */
+export function decodeCheckpointBatch(bytes: Uint8Array, opts: DecodeBatchOptions): Checkpoint[] {
+  const { value, version } = unframe(bytes, CHECKPOINT_BATCH_MAGIC, 'checkpoint batch', opts);
+  if (!Array.isArray(value)) throw invalid('batch body is not an array');
+  const max = opts.maxCheckpoints ?? DEFAULT_MAX_BATCH;
+  if (value.length > max) throw invalid(`batch of ${value.length} checkpoints, more than ${max}`);
+  const out = new Array<Checkpoint>(value.length);
+  for (let i = 0; i < value.length; i++) {
+    try {
+      out[i] = finish(value[i], version, opts);
+    } catch (e) {
+      throw prefixField(e, i);
+    }
+  }
+  return out;
+}
+
+function prefixField(e: unknown, i: number): unknown {
+  if (!(e instanceof HastackError) || e.code !== 'ERR_CHECKPOINT_INVALID') return e;
+  const info = e as HastackError & { field?: string; reason?: string };
+  const field = `[${i}].${info.field ?? ''}`;
+  const reason = info.reason ?? e.message;
+  return err('ERR_CHECKPOINT_INVALID', `${field}: ${reason}`, { info: { field, reason }, cause: e });
 }

@@ -38,8 +38,12 @@ export type {
 export {
   encodeCheckpoint,
   decodeCheckpoint,
+  encodeCheckpointBatch,
+  decodeCheckpointBatch,
   peekCheckpointVersion,
   CHECKPOINT_MAGIC,
+  CHECKPOINT_BATCH_MAGIC,
+  DEFAULT_MAX_BATCH,
   CHECKPOINT_HEADER_LEN,
   CHECKPOINT_MAC_LEN,
   MIN_KEY_BYTES,
@@ -47,6 +51,7 @@ export {
   type CheckpointKey,
   type EncodeOptions,
   type DecodeOptions,
+  type DecodeBatchOptions,
 } from './format.js';
 export { validateCheckpoint, DEFAULT_CHECKPOINT_LIMITS, MAX_RELATIVE_MS, type CheckpointLimits } from './validate.js';
 export { connectionKey } from './key.js';
