@@ -49,6 +49,7 @@ import type {
 } from './contract.js';
 import { Tcb, isSynchronized } from './tcb.js';
 import { DeadlineHeap } from './heap.js';
+import { allocBytes, copyBytes } from './slab.js';
 import { hashTuple } from './siphash.js';
 import { ccInit, ccOnAck, ccOnCongestion, ccOnRto, ccRestartAfterIdle } from './cc.js';
 import { isCheckpointableTcpState, type CheckpointableTcpState, type TcpCheckpointSection, type TcpTimerDeadlines } from '../checkpoint-types.js';
@@ -1631,7 +1632,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     if (n > 0 && canTake && !t.finReceived) {
       if (seq === t.rcvNxt) {
         const hadOoo = !t.ooo.empty;
-        this.deliver(c, s.buf.slice(off, off + n));
+        this.deliver(c, copyBytes(s.buf, off, off + n));
         if (c.removed) return;
         t.rcvNxt = (t.rcvNxt + n) >>> 0;
         if (hadOoo) {
@@ -2316,7 +2317,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     const hr = ip.headroom;
     const hl = TCP_HEADER_LEN + tcpOptionsLength(o);
     const total = hl + len;
-    const buf = new Uint8Array(hr + total);
+    const buf = allocBytes(hr + total);
     const v = this.txView.reset(buf, hr, total);
     v.srcPort = lp;
     v.dstPort = rp;
