@@ -211,16 +211,21 @@ export class Stack {
     this.arm(at < this.pingNextAt ? at : this.pingNextAt, now);
   }
 
+  /**
+   * Arm the single timer for `at`. A timer already armed for an earlier moment is kept (it fires
+   * early, the service run finds nothing due and re-arms): deadlines that keep moving later —
+   * a retransmission timer pushed back by every ACK — cost no timer operations at all.
+   */
   private arm(at: number, now: number): void {
     if (at <= now) {
       this.wake();
       return;
     }
-    if (at === this.timerAt) return;
+    if (this.timer && this.timerAt <= at) return;
+    if (at === Infinity) return;
     if (this.timer) this.clock.clearTimer(this.timer);
-    this.timer = null;
     this.timerAt = at;
-    if (at !== Infinity) this.timer = this.clock.setTimer(at, this.onTimerBound);
+    this.timer = this.clock.setTimer(at, this.onTimerBound);
   }
 
   /** Ask for a poll soon (coalesced). */
