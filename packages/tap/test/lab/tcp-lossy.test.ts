@@ -5,4 +5,4 @@ import { tcpSuite } from './tcp-suite.js';
 // MSS/RTT * 1.22/sqrt(p) ≈ 3.5 Mbit/s (Mathis et al.), so 64 MiB would take ~2.5 min per transfer;
 // these runs move 4 MiB each way (~30 losses and recoveries per transfer) and the loss-free
 // runs in tcp.test.ts move 64 MiB.
-tcpSuite({ lossy: true, mib: 4, timeoutMs: 90_000 });
+tcpSuite({ lossy: true, mib: 4, timeoutMs: 90_000, offloads: [false, true] });

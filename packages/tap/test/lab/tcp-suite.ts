@@ -3,6 +3,7 @@
 // - upload: a hastack client sends N MiB to a kernel `socat -u TCP-LISTEN - | sha256sum`;
 // SHA-256 compared end to end, each run captured on the TAP and checked with tshark.
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultyLink, Stack, type Link } from '@hastack/stack';
 import { Lab, type TapLink } from '../../src/index.js';
@@ -43,9 +44,9 @@ async function writeAll(w: NodeJS.WritableStream & { write(c: Buffer): boolean }
   w.end();
 }
 
-export function tcpSuite(opts: { lossy: boolean; mib: number; timeoutMs: number }): void {
+export function tcpSuite(opts: { lossy: boolean; mib: number; timeoutMs: number; offloads: boolean[] }): void {
   const { lossy, mib } = opts;
-  describe.skipIf(reason !== null)(`hastack TCP over TAP against the kernel: ${mib} MiB each way${lossy ? ', 1% loss each way + 20 ms delay' : ''} (lab)`, () => {
+  describe.skipIf(reason !== null)(`hastack TCP over TAP against the kernel: ${mib} MiB each way, offloads ${opts.offloads.map((o) => (o ? 'on' : 'off')).join('/')}${lossy ? ', 1% loss each way + 20 ms delay' : ''} (lab)`, () => {
     let lab: Lab;
     const pcaps = pcapDir();
     let host = 40;
@@ -84,7 +85,7 @@ export function tcpSuite(opts: { lossy: boolean; mib: number; timeoutMs: number 
       expectCleanPcap(file, ip, { ...pcapOpts(offloads), minPackets: 100 });
     }
 
-    for (const offloads of [false, true]) {
+    for (const offloads of opts.offloads) {
       const tag = `offloads ${offloads ? 'on' : 'off'}`;
 
       it(`curl downloads ${mib} MiB from a hastack HTTP responder intact (${tag})`, { timeout: opts.timeoutMs }, async () => {
@@ -129,6 +130,40 @@ export function tcpSuite(opts: { lossy: boolean; mib: number; timeoutMs: number 
           const secs = (Date.now() - t0) / 1000;
           console.log(`[lab] upload ${mib} MiB ${tag}${lossy ? ' lossy' : ''}: ${secs.toFixed(2)} s, ${((body.bytes * 8) / secs / 1e6).toFixed(0)} Mbit/s`);
           expect(r.stdout.split(' ')[0]).toBe(body.sha256);
+        });
+      });
+
+      it(`the kernel (socat) sends ${mib} MiB to a hastack server intact${offloads ? ', as GRO super-frames' : ''} (${tag})`, { timeout: opts.timeoutMs }, async () => {
+        const src = pcaps.file(`body-${offloads}.bin`);
+        writeFileSync(src, Buffer.concat(body.chunks));
+        await withStack(offloads, `kernel-send-${offloads}`, async (stack, ip, tap) => {
+          const hash = createHash('sha256');
+          let bytes = 0;
+          const done = new Promise<void>((resolve, reject) => {
+            const server = stack.createServer((sock) => {
+              sock.on('data', (d: Buffer) => {
+                bytes += d.length;
+                hash.update(d);
+              });
+              sock.on('end', () => {
+                sock.end();
+                server.close();
+                resolve();
+              });
+              sock.on('error', reject);
+            });
+            server.listen(8081);
+          });
+          await new Promise((r) => setTimeout(r, 50));
+          const t0 = Date.now();
+          const r = await lab.exec('client', ['socat', '-u', `FILE:${src}`, `TCP:${ip}:8081`], { timeoutMs: opts.timeoutMs - 5000, allowFail: true });
+          await done;
+          const secs = (Date.now() - t0) / 1000;
+          console.log(`[lab] kernel->hastack ${mib} MiB ${tag}${lossy ? ' lossy' : ''}: ${secs.toFixed(2)} s, ${((body.bytes * 8) / secs / 1e6).toFixed(0)} Mbit/s, rx super-frames ${tap.stats().rxGso}`);
+          expect(r.code, r.stderr).toBe(0);
+          expect(bytes).toBe(body.bytes);
+          expect(hash.digest('hex')).toBe(body.sha256);
+          if (offloads && !lossy) expect(tap.stats().rxGso).toBeGreaterThan(0);
         });
       });
     }
