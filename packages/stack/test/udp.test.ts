@@ -244,3 +244,29 @@ describe('UDP sockets (dgram.Socket look-alike)', () => {
     expect(await settle(clock, a.ping('198.18.0.1'))).toBeGreaterThanOrEqual(0);
   });
 });
+
+describe('UDP loopback of broadcast and multicast', () => {
+  it('local listeners hear our own broadcasts; multicast loop follows setMulticastLoopback', async () => {
+    const { clock, stacks: [a, b] } = lan(2);
+    const local: string[] = [];
+    const la = a.createSocket('udp4');
+    la.bind(6000);
+    la.addMembership('239.3.3.3');
+    la.on('message', (m) => local.push(m.toString()));
+    const remote: string[] = [];
+    const lb = b.createSocket('udp4');
+    lb.bind(6000);
+    lb.addMembership('239.3.3.3');
+    lb.on('message', (m) => remote.push(m.toString()));
+    const tx = a.createSocket('udp4');
+    tx.setBroadcast(true);
+    tx.send('bcast', 6000, '255.255.255.255');
+    tx.send('mcast-loop', 6000, '239.3.3.3');
+    await clock.runFor(5);
+    tx.setMulticastLoopback(false);
+    tx.send('mcast-noloop', 6000, '239.3.3.3');
+    await clock.runFor(5);
+    expect(local.sort()).toEqual(['bcast', 'mcast-loop']);
+    expect(remote.sort()).toEqual(['bcast', 'mcast-loop', 'mcast-noloop']);
+  });
+});

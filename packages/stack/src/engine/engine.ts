@@ -396,8 +396,9 @@ export class Engine implements IpLayer {
         return false;
       }
     }
-    if (kind === 2 && tx.multicastLoop !== false && this.isJoined(dst)) {
-      // IP_MULTICAST_LOOP: a copy for our own member sockets.
+    if ((kind === 2 && tx.multicastLoop !== false && this.isJoined(dst)) || kind === 1) {
+      // IP_MULTICAST_LOOP: a copy for our own member sockets. Broadcasts are always looped back
+      // too (as Linux does): local listeners on the port hear them.
       const copy = new Uint8Array(total);
       this.writeIpHeader(buf, lh, total, tx.protocol, src, dst, ttl, tx.tos ?? 0, tx.dontFragment ?? false, 0, false);
       copy.set(buf.subarray(lh, lh + total));
