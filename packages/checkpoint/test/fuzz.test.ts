@@ -4,7 +4,8 @@
  * ERR_CHECKPOINT_INVALID — never another error type, never a crash or a hang.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeCheckpoint, encodeCheckpoint, validateCheckpoint, type Checkpoint } from '@hastack/checkpoint';
+import { decodeCheckpoint, decodeCheckpointBatch, encodeCheckpoint, validateCheckpoint, type Checkpoint } from '@hastack/checkpoint';
+import { createHmac } from 'node:crypto';
 import { HastackError, type TcpCheckpoint } from '@hastack/stack';
 import { toWire } from '../src/wire.js';
 import { bundle, KEY, packRaw, rng, signBody, tcpFull, tcpObjectMapped, udp } from './fixtures.js';
@@ -118,6 +119,29 @@ describe('decoder fuzz', () => {
     expect(counts.accepted + counts.refused).toBe(10_000);
     expect(counts.refused).toBeGreaterThan(5000);
     expect(counts.accepted).toBeGreaterThan(100);
+  });
+
+  it('3,000 mutated batch frames: all decoded-and-valid or ERR_CHECKPOINT_INVALID', () => {
+    const r = rng(0x5eed);
+    const body = packRaw(makers.map((m) => toWire(m())));
+    const counts = { accepted: 0, refused: 0 };
+    for (let i = 0; i < 3000; i++) {
+      const b = mutateBytes(body, r);
+      const f = Buffer.alloc(6 + b.length + 32);
+      f.write('HSCB', 0, 'latin1');
+      f.writeUInt16BE(1, 4);
+      f.set(b, 6);
+      f.set(createHmac('sha256', KEY).update(f.subarray(0, 6 + b.length)).digest(), 6 + b.length);
+      try {
+        for (const cp of decodeCheckpointBatch(f, { key: KEY })) expect(validateCheckpoint(cp)).toBe(cp);
+        counts.accepted++;
+      } catch (e) {
+        if (!(e instanceof HastackError) || e.code !== 'ERR_CHECKPOINT_INVALID') throw new Error(`batch decoder escaped with ${String(e)}`);
+        counts.refused++;
+      }
+    }
+    expect(counts.refused).toBeGreaterThan(1500);
+    expect(counts.accepted).toBeGreaterThan(10);
   });
 
   it('hostile shapes: huge declared lengths, deep nesting, records and references', () => {
