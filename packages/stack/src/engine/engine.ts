@@ -247,6 +247,7 @@ export class Engine implements IpLayer {
   private readonly rxIcmp = new IcmpPacket(new Uint8Array(0));
   private readonly rxIgmp = new IgmpPacket(new Uint8Array(0));
   private readonly txIp = new Ipv4Packet(new Uint8Array(0));
+  private readonly txArp = new ArpPacket(new Uint8Array(0));
   private readonly rx: IpRx = { src: 0, dst: 0, protocol: 0, ttl: 0, tos: 0, nonUnicast: false, meta: undefined };
 
   constructor(opts: EngineOptions) {
@@ -936,7 +937,7 @@ export class Engine implements IpLayer {
     f.set(this.mac, 6);
     f[12] = EtherType.ARP >>> 8;
     f[13] = EtherType.ARP & 0xff;
-    const a = new ArpPacket(f, ETH_HEADER_LEN, ARP_LEN);
+    const a = this.txArp.reset(f, ETH_HEADER_LEN, ARP_LEN);
     a.htype = 1;
     a.ptype = 0x0800;
     a.hlen = 6;
