@@ -216,11 +216,9 @@ export class Socket extends Duplex {
   private _wrCb: ((error?: Error | null) => void) | null = null;
   private _wrLen = 0;
   /** Work waiting for the connection to be established (writes, end). */
-  private _afterConnect: Array<() => void> = [];
+  private _afterConnect: Array<() => void> | null = null;
   private _bytesRead = 0;
   private _bytesDispatched = 0;
-  private _local: AddressInfo | null = null;
-  private _remote: AddressInfo | null = null;
   /** Where connect() aims (for error messages). */
   private _target: { address: string; port: number } | null = null;
   // Idle timeout (setTimeout): a lazily re-armed deadline on the stack's clock.
@@ -254,7 +252,6 @@ export class Socket extends Duplex {
     const s = new Socket({ stack, allowHalfOpen: opts.allowHalfOpen, readableHighWaterMark: opts.readableHighWaterMark, writableHighWaterMark: opts.writableHighWaterMark });
     s._conn = conn;
     s._established = true;
-    s._cacheAddresses();
     conn.setEvents(s._makeEvents());
     if (opts.pauseOnConnect) {
       // Node's pauseOnConnect: nothing is read until the application calls resume()/read().
@@ -312,37 +309,32 @@ export class Socket extends Duplex {
   // ---------------------------------------------------------------------------------- engine events
 
   private _makeEvents(): TcpConnectionEvents {
-    return {
-      onEstablished: engineCallback(() => this._onEstablished()),
-      onData: engineCallback((chunk: Uint8Array) => this._onData(chunk)),
-      onFin: engineCallback(() => this._onFin()),
-      onSendSpace: engineCallback(() => this._onSendSpace()),
-      onClosed: engineCallback((e?: HastackError) => this._onClosed(e)),
-      onReady: engineCallback(() => this._onReady()),
-    };
+    return new SocketEvents(this);
   }
 
-  private _onEstablished(): void {
+  /** @internal */
+  _onEstablished(): void {
     if (this.destroyed || this._orphan) return;
     this._established = true;
     this.connecting = false;
-    this._cacheAddresses();
     this._touch();
     this.emit('connect');
     // Writes and end() issued while connecting go out now (after the 'connect' listeners, as in Node).
     const queued = this._afterConnect;
-    this._afterConnect = [];
-    for (const fn of queued) fn();
+    this._afterConnect = null;
+    if (queued) for (const fn of queued) fn();
     if (!this.destroyed) this.emit('ready');
   }
 
-  private _onReady(): void {
+  /** @internal */
+  _onReady(): void {
     if (this.destroyed || this._orphan) return;
     this._touch();
     this.emit('ready');
   }
 
-  private _onData(chunk: Uint8Array): void {
+  /** @internal */
+  _onData(chunk: Uint8Array): void {
     if (this._orphan) {
       // Linux: data for a socket the application has closed is answered with RST.
       this._conn?.abort();
@@ -359,18 +351,21 @@ export class Socket extends Duplex {
     }
   }
 
-  private _onFin(): void {
+  /** @internal */
+  _onFin(): void {
     if (this._orphan || this.destroyed || this._gotFin) return;
     this._gotFin = true;
     this._touch();
     this.push(null);
   }
 
-  private _onSendSpace(): void {
+  /** @internal */
+  _onSendSpace(): void {
     if (this._wrRest) this._pumpWrite();
   }
 
-  private _onClosed(e?: HastackError): void {
+  /** @internal */
+  _onClosed(e?: HastackError): void {
     this._connClosed = true;
     if (this._orphan || this.destroyed) return;
     if (e) {
@@ -402,7 +397,7 @@ export class Socket extends Duplex {
   override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (error?: Error | null) => void): void {
     if (!this._established) {
       if (this.connecting) {
-        this._afterConnect.push(() => this._write(chunk, _encoding, cb));
+        (this._afterConnect ??= []).push(() => this._write(chunk, _encoding, cb));
         return;
       }
       cb(new HastackError('ERR_SOCKET_CLOSED', 'Socket is closed'));
@@ -450,7 +445,7 @@ export class Socket extends Duplex {
   override _final(cb: (error?: Error | null) => void): void {
     if (!this._established) {
       if (this.connecting) {
-        this._afterConnect.push(() => this._final(cb));
+        (this._afterConnect ??= []).push(() => this._final(cb));
         return;
       }
       cb();
@@ -483,7 +478,7 @@ export class Socket extends Duplex {
   override _destroy(error: Error | null, cb: (error?: Error | null) => void): void {
     this._clearTimer();
     this.connecting = false;
-    this._afterConnect = [];
+    this._afterConnect = null;
     if (this._wrRest) {
       this._wrRest = null;
       this._wrCb = null;
@@ -571,7 +566,8 @@ export class Socket extends Duplex {
 
   /** The local address: `{ address, family, port }` ({} before the socket is bound). */
   address(): AddressInfo | Record<string, never> {
-    return this._local ? { ...this._local } : {};
+    const c = this._addrConn();
+    return c ? { address: formatIp(c.localAddress), family: 'IPv4', port: c.localPort } : {};
   }
 
   /** The engine's view of the connection (state, windows, RTT, cwnd...), or undefined. */
@@ -597,22 +593,24 @@ export class Socket extends Duplex {
   }
 
   get localAddress(): string | undefined {
-    return this._local?.address;
+    const c = this._addrConn();
+    return c ? formatIp(c.localAddress) : undefined;
   }
   get localPort(): number | undefined {
-    return this._local?.port;
+    return this._addrConn()?.localPort;
   }
   get localFamily(): 'IPv4' | undefined {
-    return this._local ? 'IPv4' : undefined;
+    return this._addrConn() ? 'IPv4' : undefined;
   }
   get remoteAddress(): string | undefined {
-    return this._remote?.address;
+    const c = this._addrConn();
+    return c ? formatIp(c.remoteAddress) : undefined;
   }
   get remotePort(): number | undefined {
-    return this._remote?.port;
+    return this._addrConn()?.remotePort;
   }
   get remoteFamily(): 'IPv4' | undefined {
-    return this._remote ? 'IPv4' : undefined;
+    return this._addrConn() ? 'IPv4' : undefined;
   }
   /** Bytes received. */
   get bytesRead(): number {
@@ -640,11 +638,9 @@ export class Socket extends Duplex {
 
   // ---------------------------------------------------------------------------------- helpers
 
-  private _cacheAddresses(): void {
-    const c = this._conn;
-    if (!c) return;
-    this._local = { address: formatIp(c.localAddress), family: 'IPv4', port: c.localPort };
-    this._remote = { address: formatIp(c.remoteAddress), family: 'IPv4', port: c.remotePort };
+  /** The connection once established (addresses are read from it; it keeps them after close). */
+  private _addrConn(): TcpConnectionHandle | null {
+    return this._established ? this._conn : null;
   }
 
   private _now(): number {
@@ -672,6 +668,62 @@ export class Socket extends Duplex {
   private _clearTimer(): void {
     if (this._timer && this._stack) this._stack.clock.clearTimer(this._timer);
     this._timer = null;
+  }
+}
+
+/**
+ * The engine's event sink for one Socket: prototype methods (no closures per connection, which
+ * matters with 10,000s of idle sockets) that mark "inside an engine callback" around each call.
+ */
+class SocketEvents implements TcpConnectionEvents {
+  constructor(private readonly s: Socket) {}
+  onEstablished(): void {
+    engineDepth++;
+    try {
+      this.s._onEstablished();
+    } finally {
+      engineDepth--;
+    }
+  }
+  onData(chunk: Uint8Array): void {
+    engineDepth++;
+    try {
+      this.s._onData(chunk);
+    } finally {
+      engineDepth--;
+    }
+  }
+  onFin(): void {
+    engineDepth++;
+    try {
+      this.s._onFin();
+    } finally {
+      engineDepth--;
+    }
+  }
+  onSendSpace(): void {
+    engineDepth++;
+    try {
+      this.s._onSendSpace();
+    } finally {
+      engineDepth--;
+    }
+  }
+  onClosed(error?: HastackError): void {
+    engineDepth++;
+    try {
+      this.s._onClosed(error);
+    } finally {
+      engineDepth--;
+    }
+  }
+  onReady(): void {
+    engineDepth++;
+    try {
+      this.s._onReady();
+    } finally {
+      engineDepth--;
+    }
   }
 }
 
