@@ -43,7 +43,7 @@ async function main(): Promise<number> {
     case 'list': {
       let names: string[] = [];
       try {
-        names = readdirSync('/var/run/netns').filter((n) => /^hs[0-9a-f]{6}-(cl|sw)$/.test(n));
+        names = readdirSync('/var/run/netns').filter((n) => /^hs[0-9a-f]{6}-(cl|sw|k\d+)$/.test(n));
       } catch {
         // no namespaces at all
       }

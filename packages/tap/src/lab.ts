@@ -120,7 +120,7 @@ export function labUnavailableReason(): string | null {
 }
 
 const REGISTRY = '/run/hastack-lab';
-const SUFFIX_RE = /^(hs[0-9a-f]{6})-(cl|sw)$/;
+const SUFFIX_RE = /^(hs[0-9a-f]{6})-(cl|sw|k\d+)$/;
 const live = new Set<Lab>();
 let hooksInstalled = false;
 
@@ -181,6 +181,7 @@ export class Lab {
   private readonly procs = new Set<ChildProcess>();
   private tapCount = 0;
   private tunCount = 0;
+  private readonly kernelHosts: string[] = [];
   private destroyed = false;
   private lossP = 0;
 
@@ -275,6 +276,29 @@ export class Lab {
       throw e;
     }
     return link;
+  }
+
+  /**
+   * Adds another kernel host: namespace S-k<i> on the bridge with address 198.18.N.(200+i)/24
+   * (e.g. the second end of a kernel-to-kernel reference measurement).
+   */
+  addKernelHost(): { ns: string; ip: string } {
+    this.alive();
+    const i = this.kernelHosts.length;
+    if (i >= 50) throw err('ERR_INVALID_ARG_VALUE', 'at most 50 kernel hosts per lab');
+    const ns = `${this.suffix}-k${i}`;
+    const ip = this.addr(200 + i);
+    const vs = `${this.suffix}k${i}`;
+    const vh = `${this.suffix}h${i}`;
+    this.kernelHosts.push(ns);
+    this.run(['ip', 'netns', 'add', ns]);
+    this.run(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+    this.run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+    this.run(['ip', '-n', this.switchNs, 'link', 'add', vs, 'mtu', String(this.mtu), 'type', 'veth', 'peer', 'name', vh, 'mtu', String(this.mtu), 'netns', ns]);
+    this.run(['ip', '-n', this.switchNs, 'link', 'set', vs, 'master', this.bridge, 'up']);
+    this.run(['ip', '-n', ns, 'addr', 'add', `${ip}/24`, 'dev', vh]);
+    this.run(['ip', '-n', ns, 'link', 'set', vh, 'up']);
+    return { ns, ip };
   }
 
   /** Addresses on the TUN network of TUN device `index`: 198.19.(N+index).<host>. */
@@ -400,7 +424,7 @@ export class Lab {
     }
     this.procs.clear();
     // Deleting a namespace destroys every device in it (veth pair, bridge, TUN/TAP).
-    for (const ns of [this.clientNs, this.switchNs]) {
+    for (const ns of [this.clientNs, ...this.kernelHosts, this.switchNs]) {
       try {
         execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
       } catch {
