@@ -34,7 +34,8 @@ export class SendBuffer {
     while (done < n) {
       let last = this.blocks.length > 0 ? this.blocks[this.blocks.length - 1] : undefined;
       if (!last || this.tail === last.length) {
-        last = new Uint8Array(BLOCK);
+        // Small writes get small blocks: an idle connection should not pin 16 KiB.
+        last = new Uint8Array(Math.min(BLOCK, Math.max(4096, n - done)));
         this.blocks.push(last);
         this.tail = 0;
       }
@@ -59,7 +60,8 @@ export class SendBuffer {
       n -= k;
       if (this.head === end) {
         if (this.blocks.length === 1) {
-          // Keep the one block, empty, for reuse.
+          // Everything acknowledged: release the memory (idle connections hold nothing).
+          this.blocks.length = 0;
           this.head = 0;
           this.tail = 0;
         } else {
@@ -68,7 +70,8 @@ export class SendBuffer {
         }
       }
     }
-    if (this.length === 0 && this.blocks.length === 1) {
+    if (this.length === 0) {
+      this.blocks.length = 0;
       this.head = 0;
       this.tail = 0;
     }
