@@ -1,0 +1,184 @@
+/**
+ * Bulk TCP, one flow, each direction:
+ * - the limit: Linux ↔ Linux over veth + bridge between two namespaces (iperf3);
+ * - hastack over TAP ↔ Linux, offloads off and on: the hastack peer (its own process) sits on a TAP
+ *   device on the lab bridge; hastack → Linux is `curl` downloading from it, Linux → hastack is
+ *   `socat` uploading to it (the peer times first byte to FIN);
+ * - hastack ↔ hastack in memory (MemoryNetwork, MTU 1500 and 65535, checksums computed and verified),
+ *   both stacks in one child process.
+ * Runs alternate (reference, then hastack) within each repetition.
+ */
+import { measurement, skippedMeasurement, Samples } from '../lib/scenario.mjs';
+import { runPeer, startPeer, sleep } from '../lib/proc.mjs';
+import { which } from '../lib/machine.mjs';
+
+export const id = 'bulk-tcp';
+export const title = 'Bulk TCP, one flow';
+export const targets = ['hastack-over-TAP ↔ Linux ≥ 2 Gbit/s each direction without offloads, ≥ 5 Gbit/s with', 'hastack ↔ hastack in memory, MTU 1500, checksums on: ≥ 4 Gbit/s'];
+
+const MiB = 1 << 20;
+
+export async function run(ctx) {
+  const { quick, reps, log } = ctx;
+  const S = new Samples();
+  const extra = new Samples();
+  const notes = [];
+  const tapBytes = (quick ? 64 : 256) * MiB;
+  const iperfSecs = quick ? 2 : 5;
+
+  // ---- lab part (kernel reference + TAP) ----
+  let labSkip = ctx.labReason;
+  const iperf3 = which('iperf3');
+  const curl = which('curl');
+  const socat = which('socat');
+  let lab = null;
+  let peers = [];
+  let iperfSrv = null;
+  if (!labSkip) {
+    try {
+      lab = await ctx.getLab();
+    } catch (e) {
+      labSkip = `lab could not be built: ${e.message.split('\n')[0]}`;
+    }
+  }
+  try {
+    if (lab) {
+      const srvIp = ctx.bridgeIp;
+      if (iperf3) {
+        iperfSrv = lab.spawn('switch', 'iperf3', ['-s', '-B', srvIp, '-p', '5201']);
+        await sleep(300);
+      }
+      const tapOk = ctx.tapReason === null && curl && socat;
+      if (tapOk) {
+        for (const [k, offloads] of [
+          [0, 'off'],
+          [1, 'on'],
+        ]) {
+          const name = `${lab.suffix}p${k}`;
+          const address = lab.addr(10 + k);
+          const p = startPeer('tap-bulk.mjs', ['--tap', name, '--netns', lab.switchNs, '--bridge', lab.bridge, '--address', `${address}/24`, '--offloads', offloads, '--bytes', String(tapBytes)]);
+          peers.push(p);
+          await p.next((l) => l.ready, 15_000);
+          // ARP warm-up and reachability, bounded.
+          await lab.exec('client', ['ping', '-c', '1', '-W', '2', address], { allowFail: true, timeoutMs: 5000 });
+          p.meta = { offloads, address };
+        }
+      }
+      for (let r = 0; r < reps; r++) {
+        if (iperf3) {
+          for (const [dir, extraArgs] of [
+            ['tx', ['-R']],
+            ['rx', []],
+          ]) {
+            try {
+              const res = await lab.exec('client', ['iperf3', '-c', srvIp, '-p', '5201', '-t', String(iperfSecs), '-J', ...extraArgs], { timeoutMs: (iperfSecs + 15) * 1000 });
+              const j = JSON.parse(res.stdout);
+              S.add(`kernel-${dir}`, j.end.sum_received.bits_per_second / 1e9);
+            } catch (e) {
+              S.fail(`kernel-${dir}`, e);
+            }
+          }
+        }
+        for (const p of peers) {
+          const { offloads, address } = p.meta;
+          // hastack -> Linux: curl downloads tapBytes.
+          try {
+            const res = await lab.exec('client', ['curl', '-sS', '--max-time', '60', '-o', '/dev/null', '-w', '%{size_download} %{time_connect} %{time_total}', `http://${address}:5001/`], { timeoutMs: 70_000 });
+            const [size, tc, tt] = res.stdout.trim().split(' ').map(Number);
+            if (size !== tapBytes) throw new Error(`curl got ${size} of ${tapBytes} bytes`);
+            S.add(`tap-tx-${offloads}`, (size * 8) / ((tt - tc) * 1e9));
+          } catch (e) {
+            S.fail(`tap-tx-${offloads}`, e);
+          }
+          // Linux -> hastack: socat uploads tapBytes; the peer times first byte to FIN.
+          try {
+            const done = p.next((l) => l.rx !== undefined, 70_000);
+            await lab.exec('client', ['sh', '-c', `head -c ${tapBytes} /dev/zero | socat -u - TCP:${address}:5002`], { timeoutMs: 70_000 });
+            const { rx } = await done;
+            if (rx.error) throw new Error(rx.error);
+            if (rx.bytes !== tapBytes) throw new Error(`hastack received ${rx.bytes} of ${tapBytes} bytes`);
+            S.add(`tap-rx-${offloads}`, (rx.bytes * 8) / (rx.ms * 1e6));
+          } catch (e) {
+            S.fail(`tap-rx-${offloads}`, e);
+          }
+        }
+        // hastack <-> hastack in memory, same repetition.
+        await memRun(S, extra, quick, log);
+        log(`  bulk-tcp rep ${r + 1}/${reps} done`);
+      }
+    } else {
+      for (let r = 0; r < reps; r++) await memRun(S, extra, quick, log);
+    }
+  } finally {
+    for (const p of peers) {
+      const st = p.next((l) => l.stats !== undefined, 3000).catch(() => null);
+      await p.stop();
+      const s = await st;
+      if (s) notes.push(`TAP peer offloads ${p.meta?.offloads}: link ${JSON.stringify(pick(s.stats.link, ['rxFrames', 'rxGso', 'rxCsumValid', 'txFrames', 'txGso', 'txCsumOffload', 'rxBatches', 'txBatches']))}, TCP retransmitted segments ${s.stats.tcp?.retransSegs}.`);
+    }
+    if (iperfSrv) iperfSrv.kill('SIGKILL');
+  }
+
+  const kernelRef = (dir) => (S.has(`kernel-${dir}`) ? { label: 'Linux↔Linux veth', samples: S.get(`kernel-${dir}`) } : null);
+  const ms = [];
+  const labMissing = labSkip ?? (!iperf3 ? 'iperf3 not installed (Debian iperf3)' : null);
+  for (const dir of ['tx', 'rx']) {
+    const def = { id: `kernel-${dir}`, name: `Linux↔Linux over veth (the limit), ${dir === 'tx' ? 'switch ns → client ns' : 'client ns → switch ns'}`, unit: 'Gbit/s', better: 'higher' };
+    if (labMissing) ms.push(skippedMeasurement(def, labMissing));
+    else if (!S.has(def.id)) ms.push(skippedMeasurement(def, `iperf3 failed: ${S.error(def.id)}`));
+    else ms.push(measurement({ ...def, subject: { label: 'Linux', samples: S.get(def.id) } }));
+  }
+  for (const offloads of ['off', 'on']) {
+    for (const dir of ['tx', 'rx']) {
+      const def = {
+        id: `tap-${dir}-${offloads}`,
+        name: `${dir === 'tx' ? 'hastack → Linux' : 'Linux → hastack'} over TAP, offloads ${offloads}`,
+        unit: 'Gbit/s',
+        better: 'higher',
+        target: { kind: 'absolute', op: '>=', value: offloads === 'on' ? 5 : 2, text: `≥ ${offloads === 'on' ? 5 : 2} Gbit/s` },
+      };
+      const why = labSkip ?? ctx.tapReason ?? (!curl ? 'curl not installed' : !socat ? 'socat not installed' : null);
+      if (why) ms.push(skippedMeasurement(def, why));
+      else if (!S.has(def.id)) ms.push(skippedMeasurement(def, `every run failed: ${S.error(def.id)}`));
+      else ms.push(measurement({ ...def, subject: { label: 'hastack', samples: S.get(def.id) }, reference: kernelRef(dir) }));
+    }
+  }
+  for (const mtu of [1500, 65535]) {
+    const def = {
+      id: `mem-${mtu}`,
+      name: `hastack ↔ hastack in memory, MTU ${mtu}, checksums on`,
+      unit: 'Gbit/s',
+      better: 'higher',
+      target: mtu === 1500 ? { kind: 'absolute', op: '>=', value: 4, text: '≥ 4 Gbit/s' } : null,
+    };
+    if (!S.has(def.id)) ms.push(skippedMeasurement(def, `every run failed: ${S.error(def.id)}`));
+    else ms.push(measurement({ ...def, subject: { label: 'hastack', samples: S.get(def.id) }, reference: kernelRef('rx') }));
+    if (extra.has(`mem-${mtu}-rto`)) notes.push(`In memory at MTU ${mtu} (a lossless network), the sender retransmitted a median of ${median(extra.get(`mem-${mtu}-rto`))} segments on RTO per run — idle RTO waits, not CPU, dominate this figure where that is non-zero.`);
+  }
+  return { measurements: ms, notes };
+}
+
+function median(xs) {
+  const v = [...xs].sort((a, b) => a - b);
+  return v[v.length >> 1];
+}
+
+function pick(o, keys) {
+  const r = {};
+  for (const k of keys) if (o && k in o) r[k] = o[k];
+  return r;
+}
+
+async function memRun(S, extra, quick, log) {
+  for (const mtu of [1500, 65535]) {
+    const bytes = (mtu === 1500 ? (quick ? 32 : 128) : quick ? 256 : 1024) * MiB;
+    try {
+      const r = await runPeer('mem-bulk.mjs', ['--mtu', String(mtu), '--bytes', String(bytes), '--timeout-ms', '60000'], { timeoutMs: 70_000 });
+      S.add(`mem-${mtu}`, r.gbps);
+      if (r.rto !== null) extra.add(`mem-${mtu}-rto`, r.rto);
+    } catch (e) {
+      S.fail(`mem-${mtu}`, e);
+      log(`  mem-${mtu}: ${e.message.split('\n')[0]}`);
+    }
+  }
+}
