@@ -3,6 +3,7 @@ export * from './link.js';
 export * from './checkpoint-types.js';
 export * from './clock.js';
 export * from './stack.js';
+export * from './checkpoint.js';
 export * from './engine/types.js';
 export * from './engine/engine.js';
 export * from './engine/arp.js';

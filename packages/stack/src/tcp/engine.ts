@@ -636,7 +636,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
    * sending no data, soliciting the peer's ACK (an ACK with SEG.SEQ = SND.UNA − 1). A segment
    * whose ACK lies in [SND.UNA, SND.MAX] of the checkpoint is adopted: SND.UNA moves there,
    * SND.NXT is rewound to it, `onReady` fires and the segment is processed normally. An ACK
-   * outside that range aborts with ERR_CHECKPOINT_STALE (and an RST); silence for `userTimeout`
+   * outside that range aborts locally with ERR_CHECKPOINT_STALE (nothing sent); silence for `userTimeout`
    * ends with ETIMEDOUT.
    *
    * `sendBytes` are the send-queue bytes from SND.UNA (default: `sendRanges` when they start at
@@ -740,6 +740,12 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     return c;
   }
 
+  /** Remove a connection sending nothing and notifying no one (a restore that is rolled back). */
+  _forget(c: TcpConn): void {
+    c.notified = true;
+    this.finish(c, undefined);
+  }
+
   /** An unready connection's segment: adopt its ACK (true: continue processing) or abort. */
   private unreadyInput(c: TcpConn, s: Seg, now: number): boolean {
     const t = c.tcb;
@@ -749,7 +755,9 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     }
     if (!(s.flags & ACK) || s.flags & SYN) return false;
     if (!(seqGe(s.ack, t.sndUna) && seqLe(s.ack, t.sndMax))) {
-      this._abort(c, err('ERR_CHECKPOINT_STALE', `peer ACK ${s.ack} outside the checkpoint's [${t.sndUna}, ${t.sndMax}]`), true);
+      // The peer's state is not the checkpoint's: abort locally, sending nothing (an RST from
+      // stale sequence numbers would be garbage to the peer).
+      this.finish(c, err('ERR_CHECKPOINT_STALE', `peer ACK ${s.ack} outside the checkpoint's [${t.sndUna}, ${t.sndMax}]`, { syscall: 'restore' }));
       return false;
     }
     // Adopt: everything before the ACK is delivered; everything after it is resent.
@@ -1436,7 +1444,8 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     // seventh: segment text.
     if (s.dataLen > 0 || f & FIN) this.processData(c, s, now);
     if (c.removed) return;
-    if (t.wantSendSpace && t.sendBuf.available > 0 && !t.finQueued) {
+    // Wake the writer once a useful amount is free (not per freed segment: no ping-pong).
+    if (t.wantSendSpace && t.sendBuf.available >= Math.max(1, Math.min(t.sendBuf.limit >>> 2, 65536)) && !t.finQueued) {
       t.wantSendSpace = false;
       c.events?.onSendSpace();
     }
