@@ -199,3 +199,28 @@ describe('PAWS (RFC 7323 §5)', () => {
 });
 
 void SYN;
+
+describe('RST in the remaining states', () => {
+  it('FIN_WAIT_2 and CLOSING: RST at RCV.NXT closes with ECONNRESET; off by one → challenge ACK', () => {
+    for (const path of ['FIN_WAIT_2', 'CLOSING'] as const) {
+      const s = new Scripted();
+      const { h, rec } = establish(s, { ts: false });
+      h.shutdown();
+      const fin = s.out().find((r) => r.flags & FIN)!;
+      let rcv = 1001;
+      if (path === 'FIN_WAIT_2') s.inject({ dport: 80, seq: 1001, ack: fin.seq + 1, flags: ACK });
+      else {
+        s.inject({ dport: 80, seq: 1001, ack: fin.seq, flags: FIN | ACK }); // FIN crossing ours
+        rcv = 1002;
+      }
+      s.out();
+      expect(h.state).toBe(path);
+      s.inject({ dport: 80, seq: rcv + 1, flags: RST });
+      expect(h.state).toBe(path);
+      expect(s.out().length).toBe(1);
+      s.inject({ dport: 80, seq: rcv, flags: RST });
+      expect(h.state).toBe('CLOSED');
+      expect(rec.error?.code).toBe('ECONNRESET');
+    }
+  });
+});
