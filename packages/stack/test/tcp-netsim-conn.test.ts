@@ -264,6 +264,35 @@ describe('netsim: zero window and slow readers', () => {
   });
 });
 
+describe('netsim: received data outlives the connection', () => {
+  // KNOWN ENGINE BUG (tcp/engine.ts `_setPaused`): when a connection reaches CLOSED (our FIN
+  // acknowledged after the peer's) while the reader is paused, the bytes the engine holds for
+  // the reader — already acknowledged to the peer — and the peer's FIN are never delivered:
+  // `_setPaused(false)` returns early for a removed connection. Linux keeps them readable.
+  // `it.fails` keeps this visible; when the engine is fixed, turn it back into `it(...)`.
+  it.fails('a paused reader that ends first still reads every byte and the FIN after CLOSED', async () => {
+    const { clock, a, b } = pair({ delayMs: 2, seed: 413 });
+    let srv!: Socket;
+    b.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s: Socket) => (srv = s)).listen(80);
+    const c = a.connect(80, '198.18.0.2');
+    c.on('connect', () => c.end(Buffer.alloc(100_000, 3)));
+    c.resume();
+    await clock.run(() => (srv?.tcpInfo()?.heldBytes as number) > 0 && c.writableFinished, { maxMs: 5000 });
+    await clock.runFor(1000);
+    srv.end(); // our FIN while the peer's data and FIN wait for the reader
+    await clock.runFor(1000);
+    expect(srv.tcpState).toBe('CLOSED');
+    let got = 0;
+    let ended = false;
+    srv.on('data', (d: Buffer) => (got += d.length));
+    srv.on('end', () => (ended = true));
+    srv.resume();
+    await clock.run(() => ended, { maxMs: 5000 });
+    expect(got).toBe(100_000);
+    expect(ended).toBe(true);
+  });
+});
+
 describe('netsim: setTimeout', () => {
   it("emits 'timeout' after idle on the stack clock and keeps the connection", async () => {
     const { clock, a, b } = pair({ delayMs: 1, seed: 412 });
