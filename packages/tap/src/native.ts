@@ -65,6 +65,15 @@ export const NC = {
 } as const;
 
 let cached: NativeModule | null = null;
+let override: NativeModule | null = null;
+
+/**
+ * Replaces the addon with a stand-in (tests of the JavaScript side: batching, backpressure, offload
+ * metadata) — `null` restores the real one. Not part of the package's public API.
+ */
+export function setNativeForTesting(mod: NativeModule | null): void {
+  override = mod;
+}
 
 /** Where the addon binary is looked for (the package root's build/ directory). */
 export function addonPaths(): string[] {
@@ -79,6 +88,7 @@ export function addonBuilt(): boolean {
 
 /** Loads the addon once; throws ERR_TAP_IO with instructions when it is not built. */
 export function loadNative(): NativeModule {
+  if (override) return override;
   if (cached) return cached;
   if (process.platform !== 'linux') throw err('ENOTSUP', 'TUN/TAP devices are supported on Linux only');
   const path = addonPaths().find((p) => existsSync(p));

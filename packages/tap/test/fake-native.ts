@@ -1,0 +1,131 @@
+// A stand-in for the hastack_tap addon that follows its memory contract (rx packing, metadata
+// layout, writeBatch semantics), so the JavaScript side can be tested without a device.
+import type { NativeModule, NativeOpenOptions, NativeTapDevice } from '../src/native.js';
+import { encodeVnetHdr, type VnetHdr } from '../src/vnet.js';
+
+export class FakeDevice implements NativeTapDevice {
+  readonly fd = 99;
+  readonly name: string;
+  readonly ifindex = 7;
+  rx!: Uint8Array;
+  rxMeta!: Int32Array;
+  tx!: Uint8Array;
+  txMeta!: Int32Array;
+  readMax = 0;
+  rxBatch = 0;
+  onRx: ((n: number) => void) | null = null;
+  onWritable: (() => void) | null = null;
+  pollingWritable = false;
+  /** Copies of what was written (virtio-net header included when enabled). */
+  written: Uint8Array[] = [];
+  writeBatchCalls = 0;
+  /** Writes allowed before EAGAIN. */
+  writeBudget = Infinity;
+  eagain = 0;
+  mtu = 0;
+  up = false;
+  closed = false;
+  ifMac = new Uint8Array([0x0e, 1, 2, 3, 4, 5]);
+
+  constructor(readonly opts: NativeOpenOptions) {
+    this.name = opts.name;
+  }
+
+  setBuffers(rx: ArrayBuffer, rxMeta: Int32Array, tx: ArrayBuffer, txMeta: Int32Array, readMax: number, rxBatch: number): void {
+    this.rx = new Uint8Array(rx);
+    this.rxMeta = rxMeta;
+    this.tx = new Uint8Array(tx);
+    this.txMeta = txMeta;
+    this.readMax = readMax;
+    this.rxBatch = rxBatch;
+  }
+  start(onRx: (n: number) => void, onWritable: () => void): void {
+    this.onRx = onRx;
+    this.onWritable = onWritable;
+  }
+  pollWritable(on: boolean): void {
+    this.pollingWritable = on;
+  }
+  writeBatch(start: number, n: number): number {
+    this.writeBatchCalls++;
+    let done = 0;
+    for (; done < n; done++) {
+      if (this.writeBudget <= 0) {
+        this.eagain++;
+        break;
+      }
+      this.writeBudget--;
+      const off = this.txMeta[(start + done) * 2];
+      const len = this.txMeta[(start + done) * 2 + 1];
+      this.written.push(this.tx.slice(off, off + len));
+    }
+    return done;
+  }
+  readNow(): number {
+    return 0;
+  }
+  setMtu(mtu: number): void {
+    this.mtu = mtu;
+  }
+  getMtu(): number {
+    return this.mtu;
+  }
+  setMac(mac: Uint8Array): void {
+    this.ifMac = new Uint8Array(mac);
+  }
+  getMac(out: Uint8Array): void {
+    out.set(this.ifMac);
+  }
+  setUp(up: boolean): void {
+    this.up = up;
+  }
+  isUp(): boolean {
+    return this.up;
+  }
+  setOffload(): void {}
+  counters(out: Float64Array): void {
+    out.fill(0);
+    out[6] = this.eagain;
+  }
+  ref(): void {}
+  unref(): void {}
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Delivers frames as one batch, packed as the addon does (8-byte aligned, header first). */
+  deliver(frames: { data: Uint8Array; hdr?: VnetHdr }[]): void {
+    const vnet = this.opts.vnetHdr;
+    let off = 0;
+    frames.forEach((f, i) => {
+      if (vnet) encodeVnetHdr(this.rx, off, f.hdr ?? { flags: 0, gsoType: 0, hdrLen: 0, gsoSize: 0, csumStart: 0, csumOffset: 0 });
+      this.rx.set(f.data, off + vnet);
+      const m = i * 8;
+      const h = f.hdr;
+      this.rxMeta.set([off + vnet, f.data.length, h?.flags ?? 0, h?.gsoType ?? 0, h?.hdrLen ?? 0, h?.gsoSize ?? 0, h?.csumStart ?? 0, h?.csumOffset ?? 0], m);
+      off += (vnet + f.data.length + 7) & ~7;
+    });
+    this.onRx!(frames.length);
+  }
+
+  fireWritable(): void {
+    if (this.pollingWritable) this.onWritable!();
+  }
+}
+
+export function fakeNative(): { mod: NativeModule; devices: FakeDevice[] } {
+  const devices: FakeDevice[] = [];
+  const mod: NativeModule = {
+    TapDevice: class {
+      constructor(opts: NativeOpenOptions) {
+        const d = new FakeDevice(opts);
+        devices.push(d);
+        return d;
+      }
+    } as unknown as NativeModule['TapDevice'],
+    RX_STRIDE: 8,
+    TX_STRIDE: 2,
+    COUNTERS: 11,
+  };
+  return { mod, devices };
+}

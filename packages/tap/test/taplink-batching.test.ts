@@ -1,0 +1,199 @@
+// TapLink's JavaScript side against a stand-in addon: one handler batch per native batch, offload
+// metadata, batched writes, the bounded transmit queue and its backpressure, TSO headers.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RxMeta } from '@hastack/stack';
+import { TapLink, type TapLinkOptions } from '../src/index.js';
+import { setNativeForTesting } from '../src/native.js';
+import { decodeVnetHdr, TUN_F_CSUM, TUN_F_TSO4, VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4 } from '../src/vnet.js';
+import { fakeNative, type FakeDevice } from './fake-native.js';
+
+function open(opts: Partial<TapLinkOptions> = {}): { link: TapLink; dev: FakeDevice } {
+  const { mod, devices } = fakeNative();
+  setNativeForTesting(mod);
+  const link = new TapLink({ name: 'fake0', ...opts });
+  return { link, dev: devices[0] };
+}
+
+function frame(n: number, fill: number): Uint8Array {
+  const f = new Uint8Array(n).fill(fill);
+  f[12] = 0x08;
+  f[13] = 0x00;
+  return f;
+}
+
+/** Ethernet + IPv4 + TCP frame with `payload` bytes, 10.0.0.1 -> 10.0.0.2. */
+function tcpFrame(payload: number): Uint8Array {
+  const f = new Uint8Array(54 + payload);
+  f[12] = 0x08;
+  f[14] = 0x45;
+  const tot = 40 + payload;
+  f[16] = tot >> 8;
+  f[17] = tot & 255;
+  f[23] = 6;
+  f.set([10, 0, 0, 1, 10, 0, 0, 2], 26);
+  f[46] = 0x50;
+  return f;
+}
+
+afterEach(() => setNativeForTesting(null));
+
+describe('TapLink batching over a stand-in addon', () => {
+  it('configures the device: no vnet header without offloads, MTU, up', () => {
+    const { link, dev } = open();
+    expect(dev.opts).toMatchObject({ name: 'fake0', tun: false, vnetHdr: 0, offload: 0, netns: '' });
+    expect(dev.mtu).toBe(1500);
+    expect(dev.up).toBe(true);
+    expect(dev.readMax).toBe(1500 + 14 + 4);
+    expect(link.medium).toBe('ethernet');
+    expect(link.mac).toHaveLength(6);
+    expect(link.mac![0] & 3).toBe(2); // unicast, locally administered
+    link.close();
+  });
+
+  it('asks the kernel for checksum offload and TSO4 when rx offloads are on, with the 12-byte header', () => {
+    const { link, dev } = open({ offloads: { gro: true } });
+    expect(dev.opts.vnetHdr).toBe(12);
+    expect(dev.opts.offload).toBe(TUN_F_CSUM | TUN_F_TSO4);
+    expect(dev.readMax).toBe(12 + 14 + 65536 + 4);
+    expect(link.offloads).toMatchObject({ rxChecksum: true, gro: true, txChecksum: false, tso: false });
+    link.close();
+  });
+
+  it('hands a native batch to the handler as views, then one batchEnd', () => {
+    const { link, dev } = open();
+    const events: string[] = [];
+    const seen: number[][] = [];
+    link.attach({
+      frame(d, meta) {
+        events.push(`frame ${d.length} ${meta === undefined}`);
+        seen.push([d[0], d[d.length - 1]]);
+      },
+      batchEnd() {
+        events.push('end');
+      },
+    });
+    dev.deliver([{ data: frame(60, 1) }, { data: frame(1514, 2) }, { data: frame(61, 3) }]);
+    expect(events).toEqual(['frame 60 true', 'frame 1514 true', 'frame 61 true', 'end']);
+    expect(seen).toEqual([[1, 1], [2, 2], [3, 3]]);
+    expect(link.stats()).toMatchObject({ rxFrames: 3, rxBytes: 60 + 1514 + 61 });
+    link.close();
+  });
+
+  it('turns virtio-net flags into RxMeta: DATA_VALID / NEEDS_CSUM -> csumValid, GSO TCPv4 -> gsoSize', () => {
+    const { link, dev } = open({ offloads: true });
+    const metas: (RxMeta | undefined)[] = [];
+    link.attach({ frame: (_d, m) => metas.push(m ? { ...m } : undefined), batchEnd() {} });
+    const z = { hdrLen: 0, gsoSize: 0, csumStart: 0, csumOffset: 0 };
+    dev.deliver([
+      { data: frame(100, 0), hdr: { ...z, flags: VIRTIO_NET_HDR_F_DATA_VALID, gsoType: 0 } },
+      { data: frame(30000, 0), hdr: { flags: VIRTIO_NET_HDR_F_NEEDS_CSUM, gsoType: VIRTIO_NET_HDR_GSO_TCPV4, hdrLen: 66, gsoSize: 1448, csumStart: 34, csumOffset: 16 } },
+      { data: frame(100, 0), hdr: { ...z, flags: 0, gsoType: 0 } },
+      { data: frame(100, 0), hdr: { ...z, flags: VIRTIO_NET_HDR_F_NEEDS_CSUM, gsoType: 0 } },
+    ]);
+    expect(metas).toEqual([{ csumValid: true }, { csumValid: true, gsoSize: 1448 }, undefined, { csumValid: true }]);
+    expect(link.stats()).toMatchObject({ rxCsumValid: 3, rxGso: 1 });
+    link.close();
+  });
+
+  it('queues sends and writes them with one native call per flush, in order', () => {
+    const { link, dev } = open();
+    link.attach({ frame() {}, batchEnd() {} });
+    for (let i = 0; i < 10; i++) expect(link.send(frame(60 + i, i))).toBe(true);
+    expect(dev.written).toHaveLength(0);
+    link.flush();
+    expect(dev.writeBatchCalls).toBe(1);
+    expect(dev.written.map((w) => [w.length, w[0]])).toEqual(Array.from({ length: 10 }, (_, i) => [60 + i, i]));
+    expect(link.stats()).toMatchObject({ txFrames: 10, txBatches: 1, txQueued: 0 });
+    link.close();
+  });
+
+  it('flushes by itself (microtask) when nobody calls flush()', async () => {
+    const { link, dev } = open();
+    link.attach({ frame() {}, batchEnd() {} });
+    link.send(frame(60, 9));
+    link.send(frame(60, 8));
+    await Promise.resolve();
+    expect(dev.written).toHaveLength(2);
+    expect(dev.writeBatchCalls).toBe(1);
+    link.close();
+  });
+
+  it('backpressure: a full queue drops (send() false, counted), then drains on writability and calls writable() once', async () => {
+    const { link, dev } = open({ txQueueFrames: 16 });
+    let writable = 0;
+    link.attach({ frame() {}, batchEnd() {}, writable: () => writable++ });
+    dev.writeBudget = 0; // the kernel takes nothing (EAGAIN)
+    for (let i = 0; i < 16; i++) expect(link.send(frame(100, i))).toBe(true);
+    expect(link.send(frame(100, 99))).toBe(false);
+    expect(link.stats()).toMatchObject({ txDrops: 1, txQueued: 16 });
+    expect(dev.pollingWritable).toBe(true);
+    expect(writable).toBe(0);
+    dev.writeBudget = 5; // partial progress
+    dev.fireWritable();
+    expect(dev.written).toHaveLength(5);
+    expect(writable).toBe(0);
+    expect(link.send(frame(100, 16))).toBe(true); // room again: the queue compacts
+    dev.writeBudget = Infinity;
+    dev.fireWritable();
+    expect(dev.pollingWritable).toBe(false);
+    expect(writable).toBe(1);
+    expect(dev.written.map((w) => w[0])).toEqual([...Array.from({ length: 16 }, (_, i) => i), 16]);
+    expect(dev.written.every((w) => w.length === 100)).toBe(true);
+    await Promise.resolve();
+    link.close();
+  });
+
+  it('bounds the queue by bytes too', () => {
+    const { link, dev } = open({ txQueueBytes: 2 * (1514 + 8) + 100 });
+    link.attach({ frame() {}, batchEnd() {} });
+    dev.writeBudget = 0;
+    expect(link.send(frame(1514, 1))).toBe(true);
+    expect(link.send(frame(1514, 2))).toBe(true);
+    expect(link.send(frame(1514, 3))).toBe(false);
+    expect(link.stats().txDrops).toBe(1);
+    link.close();
+  });
+
+  it('refuses frames above maxFrame, and after close', () => {
+    const { link, dev } = open();
+    link.attach({ frame() {}, batchEnd() {} });
+    expect(link.send(new Uint8Array(1515))).toBe(false);
+    expect(link.stats().txOversize).toBe(1);
+    link.close();
+    link.close();
+    expect(dev.closed).toBe(true);
+    expect(link.send(frame(60, 0))).toBe(false);
+  });
+
+  it('writes TSO super-segments with a GSO header and a seeded pseudo-header checksum', () => {
+    const { link, dev } = open({ offloads: { tso: true } });
+    link.attach({ frame() {}, batchEnd() {} });
+    expect(link.offloads.maxFrame).toBe(65549);
+    const f = tcpFrame(20000);
+    f[50] = 0xde; // garbage in the checksum field: TapLink overwrites it
+    f[51] = 0xad;
+    expect(link.send(f, { gsoSize: 1448 })).toBe(true);
+    const u = tcpFrame(100);
+    expect(link.send(u, { csumStart: 34, csumOffset: 16 })).toBe(true);
+    link.flush();
+    const [big, small] = dev.written;
+    expect(decodeVnetHdr(big, 0)).toEqual({ flags: VIRTIO_NET_HDR_F_NEEDS_CSUM, gsoType: VIRTIO_NET_HDR_GSO_TCPV4, hdrLen: 54, gsoSize: 1448, csumStart: 34, csumOffset: 16 });
+    expect(big.length).toBe(12 + f.length);
+    const pseudo = 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 6 + 20020;
+    expect((big[12 + 50] << 8) | big[12 + 51]).toBe(pseudo);
+    expect(decodeVnetHdr(small, 0)).toMatchObject({ flags: VIRTIO_NET_HDR_F_NEEDS_CSUM, gsoType: 0, csumStart: 34, csumOffset: 16 });
+    expect(f[50]).toBe(0xde); // the caller's frame is untouched (TapLink copied it)
+    expect(link.stats()).toMatchObject({ txGso: 1, txCsumOffload: 2 });
+    link.close();
+  });
+
+  it('TUN mode: medium ip, no MAC, bare IP frames', () => {
+    const { link, dev } = open({ mode: 'tun', mtu: 9000 });
+    expect(dev.opts.tun).toBe(true);
+    expect(link.medium).toBe('ip');
+    expect(link.mac).toBeUndefined();
+    expect(link.offloads.maxFrame).toBe(9000);
+    expect(dev.readMax).toBe(9000 + 4);
+    link.close();
+  });
+});
