@@ -48,6 +48,8 @@ export interface ScenarioOptions {
   gapMs?: number;
   /** Server send buffer (bytes); small values keep data in the Writable buffer. */
   sendBufferSize?: number;
+  /** The server calls end() only after the client's FIN too (default false). */
+  serverWaitsForPeerEnd?: boolean;
   /** Pass an objectSource on restore (default: mode === 'mapped'). */
   objectSource?: boolean;
   seed?: number;
@@ -77,6 +79,7 @@ export interface ScenarioResult {
   clock: VirtualClock;
   net: MemoryNetwork;
   restoredClosed: boolean;
+  clientStack: Stack;
 }
 
 /** Server application: write `data` from `from` with backpressure, then end(); count what it reads. */
@@ -86,12 +89,14 @@ class ServerApp {
   got: Buffer[] = [];
   gotBytes = 0;
   alive = true;
+  peerEnded = false;
   constructor(
     readonly data: Buffer,
     readonly sock: Socket,
     from: number,
     endedAlready: boolean,
     mapped: boolean,
+    readonly waitPeer = false,
   ) {
     this.written = from;
     this.ended = endedAlready;
@@ -101,6 +106,10 @@ class ServerApp {
       this.gotBytes += c.length;
     });
     sock.on('error', () => {});
+    sock.on('end', () => {
+      this.peerEnded = true;
+      this.pump();
+    });
     if (mapped && from < data.length) sock.mapObject('blob', { offset: from, length: data.length - from });
     this.pump();
   }
@@ -116,6 +125,7 @@ class ServerApp {
         return;
       }
     }
+    if (this.waitPeer && !this.peerEnded) return;
     this.ended = true;
     s.end();
   };
@@ -134,7 +144,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 
   let appA: ServerApp | null = null;
   const srv = A.createServer({ allowHalfOpen: true }, (s: Socket) => {
-    appA = new ServerApp(down, s, 0, false, o.mode === 'mapped');
+    appA = new ServerApp(down, s, 0, false, o.mode === 'mapped', o.serverWaitsForPeerEnd);
   });
   srv.listen(PORT, SERVER_IP);
   await clock.runFor(1);
@@ -204,12 +214,12 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   restored.on('close', () => (restoredClosed = true));
   restored.on('error', (e) => errors.push(`restored: ${(e as { code?: string }).code}`));
   const state = cp.app!.state as { written: number; consumed: number; ended: boolean };
-  const appB = new ServerApp(down, restored, state.written, state.ended, o.mode === 'mapped');
+  const appB = new ServerApp(down, restored, state.written, state.ended, o.mode === 'mapped', o.serverWaitsForPeerEnd);
 
   await clock.run(() => clientEnded && clientGotBytes >= down.length && appB.gotBytes + aGot.length >= up.length, { maxMs: 300_000 });
   await clock.runFor(2000);
   const downOk = clientGotBytes === down.length && sha(Buffer.concat(clientGot)) === sha(down);
   const upAll = Buffer.concat([aGot, ...appB.got]);
   const upOk = upAll.length === up.length && sha(upAll) === sha(up);
-  return { cp, stateAtCheckpoint, downOk, upOk, clientEnded, restored, readyAt, errors, serverB: B, client, clock, net, restoredClosed };
+  return { cp, stateAtCheckpoint, downOk, upOk, clientEnded, restored, readyAt, errors, serverB: B, client, clock, net, restoredClosed, clientStack: C };
 }

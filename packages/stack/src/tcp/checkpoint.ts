@@ -420,6 +420,10 @@ export class RestoredHandle implements TcpConnectionHandle {
     sink.onReady?.();
     if (this.socket && this.opts.onReady) this.opts.onReady(this.socket);
     if (this.inner.removed) return;
+    // The peer's FIN was consumed on the old host: this stream (a new one to its reader) ends
+    // too. (With unread bytes the engine delivers the FIN after them itself.)
+    if (this.cp.tcp.finReceived && this.cp.tcp.recvBuffer.length === 0) sink.onFin();
+    if (this.inner.removed) return;
     sink.onSendSpace();
     if (this.shutdownHeld && !this.inner.removed) {
       this.shutdownHeld = false;
