@@ -264,6 +264,25 @@ describe('netsim: zero window and slow readers', () => {
   });
 });
 
+describe('netsim: per-connection options reach the engine', () => {
+  it('timestamps, window scaling and SACK can be turned off per socket; buffers set the window', async () => {
+    const { clock, a, b } = pair({ delayMs: 1, seed: 414 });
+    let srv!: Socket;
+    b.createServer({ receiveBufferSize: 32 * 1024 }, (s: Socket) => (srv = s)).listen(80);
+    const c = a.connect({ host: '198.18.0.2', port: 80, timestamps: false, windowScale: false, sack: false, congestionControl: 'newreno', noDelay: true });
+    await clock.run(() => !!srv && c.tcpState === 'ESTABLISHED', { maxMs: 1000 });
+    expect(c.tcpInfo()).toMatchObject({ tsOk: false, wsOk: false, sackOk: false, cc: 'newreno' });
+    expect(srv.tcpInfo()).toMatchObject({ tsOk: false, wsOk: false, sackOk: false });
+    // The server's 32 KiB receive buffer is what the client sees as its send window.
+    expect(c.tcpInfo()!.sndWnd).toBeLessThanOrEqual(32 * 1024);
+    const d = a.connect({ host: '198.18.0.2', port: 80 });
+    await clock.run(() => d.tcpState === 'ESTABLISHED', { maxMs: 1000 });
+    expect(d.tcpInfo()).toMatchObject({ tsOk: true, wsOk: true, sackOk: true, cc: 'cubic' });
+    c.destroy();
+    d.destroy();
+  });
+});
+
 describe('netsim: received data outlives the connection', () => {
   // KNOWN ENGINE BUG (tcp/engine.ts `_setPaused`): when a connection reaches CLOSED (our FIN
   // acknowledged after the peer's) while the reader is paused, the bytes the engine holds for

@@ -33,4 +33,21 @@ describe('netsim: 64 MiB both ways under loss', () => {
       expect(tcp.retransmits.sack + tcp.retransmits.fast).toBeGreaterThan(10 * tcp.retransmits.rto);
     });
   }
+
+  it('per-socket options: NewReno without SACK, 16 MiB under 1% loss', async () => {
+    const p = pair({ delayMs: RTT / 2, loss: 0.01, seed: 203 });
+    const bytes = 16 * MiB;
+    const r = await bidirectionalTransfer(p, { bytes, maxMs: 600_000, socketOptions: { congestionControl: 'newreno', sack: false } });
+    const allowed = allowedMs(bytes, RTT, 0.01);
+    console.log(summary('newreno, no SACK, loss 1%', r, allowed));
+    expect(r.clientInfo).toMatchObject({ cc: 'newreno', sackOk: false });
+    expect(r.serverInfo).toMatchObject({ cc: 'newreno', sackOk: false });
+    expect(r.ok).toBe(true);
+    expect(r.up.hashOk && r.down.hashOk).toBe(true);
+    expect(r.duration).toBeLessThanOrEqual(3 * allowed);
+    expect(Math.max(r.up.maxGap, r.down.maxGap)).toBeLessThanOrEqual(3000);
+    const tcp = (p.a.stats() as { tcp: { retransmits: { rto: number; fast: number; sack: number } } }).tcp;
+    expect(tcp.retransmits.sack).toBe(0);
+    expect(tcp.retransmits.fast).toBeGreaterThan(0);
+  });
 });
