@@ -278,7 +278,7 @@ function validateCongestion(v: unknown, p: string): void {
   if (rto === 0) fail(p, 'tcp.cc.rto', 'must be > 0');
   if (c.recover !== undefined) u32(c.recover, p, 'tcp.cc.recover');
   if (c.cubic !== undefined) {
-    if (algorithm !== 'cubic') fail(p, 'tcp.cc.cubic', "present but algorithm is not 'cubic'");
+    // Kept even under NewReno: the engine holds CUBIC state for a later switch of algorithm.
     const q = obj(c.cubic, p, 'tcp.cc.cubic');
     num(q.wMax, p, 'tcp.cc.cubic.wMax', 0, Number.MAX_SAFE_INTEGER);
     if (q.wLastMax !== undefined) num(q.wLastMax, p, 'tcp.cc.cubic.wLastMax', 0, Number.MAX_SAFE_INTEGER);

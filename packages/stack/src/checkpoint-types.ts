@@ -90,7 +90,7 @@ export interface TcpCongestionState {
   rto: number;
   /** NewReno `recover` (RFC 6582 §3.2), uint32, when the engine tracks it. */
   recover?: number;
-  /** CUBIC state (RFC 9438 §4) when `algorithm` is 'cubic' (units as in the engine's CubicState). */
+  /** CUBIC state (RFC 9438 §4), units as in the engine's CubicState; may be present under NewReno too. */
   cubic?: {
     /** W_max, bytes: the window before the last reduction. */
     wMax: number;
