@@ -473,6 +473,63 @@ describe('Socket: receive (window follows the reader)', () => {
   });
 });
 
+describe('Socket: exceptions from application handlers', () => {
+  it('do not unwind through the engine: rethrown on the next tick (an uncaught exception, as with node:net)', async () => {
+    const { tcp, h } = host();
+    const { s, conn } = await connected(h, tcp);
+    const boom = new Error('handler bug');
+    s.on('data', () => {
+      throw boom;
+    });
+    await tick();
+    const orig = process.nextTick;
+    const thrown: unknown[] = [];
+    process.nextTick = ((fn: (...a: unknown[]) => void, ...args: unknown[]) =>
+      orig(() => {
+        try {
+          fn(...args);
+        } catch (e) {
+          thrown.push(e);
+        }
+      })) as typeof process.nextTick;
+    try {
+      expect(() => conn.events!.onData(new Uint8Array(3))).not.toThrow();
+      await tick();
+    } finally {
+      process.nextTick = orig;
+    }
+    expect(thrown).toEqual([boom]);
+    expect(s.bytesRead).toBe(3);
+  });
+
+  it("a throwing 'connection' handler still accepts the connection", async () => {
+    const { tcp, h } = host();
+    const boom = new Error('connection handler bug');
+    createServer(h, () => {
+      throw boom;
+    }).listen(80);
+    const orig = process.nextTick;
+    const thrown: unknown[] = [];
+    process.nextTick = ((fn: (...a: unknown[]) => void, ...args: unknown[]) =>
+      orig(() => {
+        try {
+          fn(...args);
+        } catch (e) {
+          thrown.push(e);
+        }
+      })) as typeof process.nextTick;
+    let accepted: boolean | void;
+    try {
+      accepted = tcp.accept().accepted;
+      await tick();
+    } finally {
+      process.nextTick = orig;
+    }
+    expect(accepted).toBe(true);
+    expect(thrown).toEqual([boom]);
+  });
+});
+
 describe('Socket: destroy semantics', () => {
   it('destroy() on an established socket sends FIN (shutdown), not RST, and emits close(false)', async () => {
     const { tcp, h } = host();

@@ -17,6 +17,7 @@ import {
   outsideEngine,
   parseHost,
   pickEngineOptions,
+  rethrowOutsideEngine,
   systemError,
   validatePort,
   type AddressInfo,
@@ -208,7 +209,13 @@ export class Server extends EventEmitter {
       this._sockets.delete(socket);
       this._emitCloseIfDrained();
     };
-    this.emit('connection', socket);
+    try {
+      this.emit('connection', socket);
+    } catch (e) {
+      // The application's handler threw: the connection stays accepted (as with node:net), the
+      // exception surfaces as an uncaught exception outside the engine.
+      rethrowOutsideEngine(e);
+    }
     return true;
   }
 

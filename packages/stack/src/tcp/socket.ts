@@ -88,6 +88,17 @@ export function outsideEngine(fn: () => void): void {
   else fn();
 }
 
+/**
+ * An exception thrown by application code inside an event handler ('data', 'connect', ...) must
+ * not unwind through the protocol engine mid-segment: it is rethrown on the next tick, where it
+ * is an uncaught exception exactly as it would be with node:net.
+ */
+export function rethrowOutsideEngine(e: unknown): void {
+  process.nextTick(() => {
+    throw e;
+  });
+}
+
 /** Wrap an engine → API callback so `outsideEngine` knows we are inside the engine. */
 export function engineCallback<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
   return (...args: A) => {
@@ -681,6 +692,8 @@ class SocketEvents implements TcpConnectionEvents {
     engineDepth++;
     try {
       this.s._onEstablished();
+    } catch (e) {
+      rethrowOutsideEngine(e);
     } finally {
       engineDepth--;
     }
@@ -689,6 +702,8 @@ class SocketEvents implements TcpConnectionEvents {
     engineDepth++;
     try {
       this.s._onData(chunk);
+    } catch (e) {
+      rethrowOutsideEngine(e);
     } finally {
       engineDepth--;
     }
@@ -697,6 +712,8 @@ class SocketEvents implements TcpConnectionEvents {
     engineDepth++;
     try {
       this.s._onFin();
+    } catch (e) {
+      rethrowOutsideEngine(e);
     } finally {
       engineDepth--;
     }
@@ -705,6 +722,8 @@ class SocketEvents implements TcpConnectionEvents {
     engineDepth++;
     try {
       this.s._onSendSpace();
+    } catch (e) {
+      rethrowOutsideEngine(e);
     } finally {
       engineDepth--;
     }
@@ -713,6 +732,8 @@ class SocketEvents implements TcpConnectionEvents {
     engineDepth++;
     try {
       this.s._onClosed(error);
+    } catch (e) {
+      rethrowOutsideEngine(e);
     } finally {
       engineDepth--;
     }
@@ -721,6 +742,8 @@ class SocketEvents implements TcpConnectionEvents {
     engineDepth++;
     try {
       this.s._onReady();
+    } catch (e) {
+      rethrowOutsideEngine(e);
     } finally {
       engineDepth--;
     }
