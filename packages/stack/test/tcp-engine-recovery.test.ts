@@ -9,7 +9,7 @@ const NR = { listen: { congestionControl: 'newreno' as const } };
 
 describe('RFC 6298 retransmission timer', () => {
   it('RTO doubles on each expiry (5.5) and Karn: no RTT sample from a retransmitted segment', () => {
-    const s = new Scripted();
+    const s = new Scripted({ tailLossProbe: false });
     const { h, una } = establish(s, { ts: false, sack: false, mss: 1000, ...NR });
     expect(h.info().rto).toBe(200);
     const srtt0 = h.info().srtt as number;
@@ -37,7 +37,7 @@ describe('RFC 6298 retransmission timer', () => {
   });
 
   it('RTT is measured from timestamp echoes (RFC 7323 §4), also across retransmissions', () => {
-    const s = new Scripted();
+    const s = new Scripted({ tailLossProbe: false });
     const { h, una, tsEcr } = establish(s, { ts: true, mss: 1012 });
     const srtt0 = h.info().srtt as number;
     h.send(new Uint8Array(1000));
@@ -49,7 +49,7 @@ describe('RFC 6298 retransmission timer', () => {
   });
 
   it('user timeout: retransmissions give up with ETIMEDOUT and an RST', () => {
-    const s = new Scripted({ userTimeout: 5000 });
+    const s = new Scripted({ userTimeout: 5000, tailLossProbe: false });
     const { h, rec } = establish(s, { ts: false });
     h.send(new Uint8Array(10));
     s.out();
@@ -62,7 +62,7 @@ describe('RFC 6298 retransmission timer', () => {
 
 describe('RFC 5681 / RFC 6582 NewReno', () => {
   it('fast retransmit after exactly 3 duplicate ACKs; cwnd = ssthresh + 3·SMSS', () => {
-    const s = new Scripted();
+    const s = new Scripted({ tailLossProbe: false });
     const { h, una } = establish(s, { ts: false, sack: false, mss: 1000, ...NR });
     h.send(new Uint8Array(20_000));
     const burst = s.out();
@@ -86,7 +86,7 @@ describe('RFC 5681 / RFC 6582 NewReno', () => {
   });
 
   it('partial ACK retransmits the next hole at once; full ACK ends recovery (RFC 6582 §3.2)', () => {
-    const s = new Scripted();
+    const s = new Scripted({ tailLossProbe: false });
     const { h, una } = establish(s, { ts: false, sack: false, mss: 1000, ...NR });
     h.send(new Uint8Array(10_000));
     s.out();
@@ -108,7 +108,7 @@ describe('RFC 5681 / RFC 6582 NewReno', () => {
 
 describe('after an RTO', () => {
   it('pure ACKs carry SND.MAX, not the rewound SND.NXT (else the peer finds them unacceptable)', () => {
-    const s = new Scripted();
+    const s = new Scripted({ tailLossProbe: false });
     const { h, una } = establish(s, { ts: false, sack: false, mss: 1000, ...NR });
     h.send(new Uint8Array(3000));
     s.out();
@@ -122,7 +122,7 @@ describe('after an RTO', () => {
   });
 
   it('with SACK, only the un-SACKed bytes are retransmitted (RFC 6675 §5.1)', () => {
-    const s = new Scripted();
+    const s = new Scripted({ tailLossProbe: false });
     const { h, una } = establish(s, { ts: false, sack: true, mss: 1000, ...NR });
     const u = (n: number) => (una + n) >>> 0;
     h.send(new Uint8Array(5000));
@@ -143,9 +143,36 @@ describe('after an RTO', () => {
   });
 });
 
+describe('RFC 8985 tail loss probe', () => {
+  it('an unacknowledged tail is probed after 2·SRTT by retransmitting the last segment', () => {
+    const s = new Scripted();
+    const { h, una, tsEcr } = establish(s, { ts: true, sack: true, mss: 1012 });
+    // An RTT sample of 20 ms: SRTT ≈ 3 ms after one sample from ~0.5.
+    h.send(new Uint8Array(1000));
+    const [d] = s.out();
+    s.advance(20);
+    s.inject({ dport: 80, seq: 1001, ack: una + 1000, flags: ACK, options: { tsVal: 200, tsEcr: d.options.tsVal } });
+    const srtt = h.info().srtt as number;
+    h.send(new Uint8Array(3000));
+    const burst = s.out();
+    expect(burst.length).toBe(3);
+    const t0 = s.clock.now();
+    const probe = s.advance(s.tcp.pollAt() - t0);
+    expect(s.clock.now() - t0).toBeCloseTo(Math.max(2 * srtt, 10), 6);
+    expect(probe.map((r) => (r.seq - una) >>> 0)).toEqual([3000]); // the last segment
+    expect((s.tcp.stats() as any).retransmits.tlp).toBe(1);
+    // The probe's SACK reveals the real hole → fast recovery repairs it (no RTO).
+    s.inject({ dport: 80, seq: 1001, ack: una + 1000, flags: ACK, options: { tsVal: 201, tsEcr: probe[0].options.tsVal, sack: [una + 2000, una + 4000] } });
+    const rep = s.out();
+    expect(rep.map((r) => (r.seq - una) >>> 0)).toContain(1000);
+    expect((s.tcp.stats() as any).retransmits.rto).toBe(0);
+    void tsEcr;
+  });
+});
+
 describe('RFC 5827 early retransmit', () => {
   it('with 3 segments outstanding and nothing queued, 2 duplicate ACKs trigger the retransmission', () => {
-    const s = new Scripted();
+    const s = new Scripted({ tailLossProbe: false });
     const { h, una } = establish(s, { ts: false, sack: false, mss: 1000, ...NR });
     h.send(new Uint8Array(4000));
     expect(s.out().length).toBe(4);
@@ -159,7 +186,7 @@ describe('RFC 5827 early retransmit', () => {
 
 describe('RFC 6675 SACK loss recovery', () => {
   it('retransmits only the holes', () => {
-    const s = new Scripted();
+    const s = new Scripted({ tailLossProbe: false });
     const { h, una } = establish(s, { ts: false, sack: true, mss: 1000, ...NR });
     h.send(new Uint8Array(10_000));
     const sent: TcpRepr[] = [...s.out()];
@@ -192,7 +219,7 @@ describe('RFC 6675 SACK loss recovery', () => {
   });
 
   it('receiver: out-of-order data → immediate ACK with SACK blocks, most recent first (RFC 2018 §4)', () => {
-    const s = new Scripted();
+    const s = new Scripted({ tailLossProbe: false });
     const { una } = establish(s, { ts: true });
     const ts = { tsVal: 200, tsEcr: 0 };
     s.inject({ dport: 80, seq: 1101, ack: una, flags: ACK, payload: new Uint8Array(100), options: ts });

@@ -83,6 +83,8 @@ export interface TcpOptions extends TcpConnectionOptions {
   challengeAckLimit?: number;
   /** Ephemeral port range (inclusive). Default [49152, 65535]. */
   ephemeralPorts?: [number, number];
+  /** RFC 8985 tail loss probes. Default true. */
+  tailLossProbe?: boolean;
 }
 
 interface Listener {
@@ -142,7 +144,7 @@ function newStats() {
     challengeAcks: 0,
     synCookiesSent: 0,
     synCookiesValid: 0,
-    retransmits: { rto: 0, fast: 0, sack: 0 },
+    retransmits: { rto: 0, fast: 0, sack: 0, tlp: 0 },
     drops: {
       badChecksum: 0,
       noSocket: 0,
@@ -285,6 +287,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
   private readonly chalLimit: number;
   private readonly ephLo: number;
   private readonly ephHi: number;
+  private readonly tlpEnabled: boolean;
   private nextEph: number;
 
   /** Demux: local (addr·2^16 + port) → remote (addr·2^16 + port) → connection. */
@@ -325,6 +328,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     this.synAckRetries = o.synAckRetries ?? 5;
     this.synCookies = o.synCookies ?? true;
     this.chalLimit = o.challengeAckLimit ?? 1000;
+    this.tlpEnabled = o.tailLossProbe ?? true;
     [this.ephLo, this.ephHi] = o.ephemeralPorts ?? [49152, 65535];
     this.nextEph = this.ephLo + (hashTuple(this.key, 0, 0, 0, 0, 1) % (this.ephHi - this.ephLo + 1));
     for (const s of ALL_STATES) this.stateCounts[s] = 0;
@@ -974,7 +978,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
   private schedule(c: TcpConn): void {
     if (c.removed) return;
     const T = c.tcb.timers;
-    const at = Math.min(T.rtx, T.delack, T.persist, T.keepalive, T.timewait);
+    const at = Math.min(T.rtx, T.delack, T.persist, T.keepalive, T.timewait, T.tlp);
     if (at < c.heapAt) {
       c.heapAt = at;
       this.heap.push(at, c);
@@ -991,7 +995,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     c.removed = true;
     this.remove(c);
     const T = t.timers;
-    T.rtx = T.delack = T.persist = T.keepalive = T.timewait = Infinity;
+    T.rtx = T.delack = T.persist = T.keepalive = T.timewait = T.tlp = Infinity;
     if (!c.notified) {
       c.notified = true;
       c.events?.onClosed(error);
@@ -1002,7 +1006,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     const t = c.tcb;
     this.setState(c, 'TIME_WAIT');
     const T = t.timers;
-    T.rtx = T.persist = T.keepalive = T.delack = Infinity;
+    T.rtx = T.persist = T.keepalive = T.delack = T.tlp = Infinity;
     T.timewait = now + t.timeWait;
     this.schedule(c);
     if (!c.notified) {
@@ -1525,6 +1529,8 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
         this.recomputeRto(t);
       }
       t.rtxStart = -1;
+      t.tlpOut = false;
+      t.timers.tlp = Infinity; // re-armed by output() if data is still outstanding
       // RFC 6298 (5.2)/(5.3): stop the timer when all is acked, else restart it.
       t.timers.rtx = t.sndUna === t.sndMax ? Infinity : now + t.rto;
       if (t.rtoRecovery) {
@@ -1563,7 +1569,9 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
         const oseg = Math.ceil(((t.sndMax - t.sndUna) >>> 0) / t.sndMss);
         if (oseg < 4 && this.unsent(t) <= 0) thresh = Math.max(1, oseg - 1);
         else if (t.dupAcks < 3) this.markDirty(c); // limited transmit (RFC 3042), see output()
-        if ((t.dupAcks >= thresh || (t.sackOk && this.isLost(t, t.sndUna))) && seqGe(t.sndUna, t.recover)) {
+        // With SACK, the SACKed segment count stands in for duplicate ACKs (RFC 5827 §3.2).
+        const sackedSegs = t.sackOk ? Math.ceil(this.sackedBytes(t) / t.sndMss) : 0;
+        if ((t.dupAcks >= thresh || sackedSegs >= thresh || (t.sackOk && this.isLost(t, t.sndUna))) && seqGe(t.sndUna, t.recover)) {
           // RFC 5681 §3.2 / RFC 6582 §3.2 step 2 / RFC 6675 §5 (4): enter recovery.
           const flight = (t.sndMax - t.sndUna) >>> 0;
           ccOnCongestion(t, flight);
@@ -1871,8 +1879,13 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     }
     if (T.rtx <= now) {
       T.rtx = Infinity;
+      T.tlp = Infinity;
       this.onRto(c, now);
       if (c.removed) return;
+    }
+    if (T.tlp <= now) {
+      T.tlp = Infinity;
+      this.onTlp(c, now);
     }
     if (T.delack <= now) {
       T.delack = Infinity;
@@ -1955,11 +1968,48 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     }
   }
 
+  /** Bytes in the SACK scoreboard. */
+  private sackedBytes(t: Tcb): number {
+    const sb = t.sacked;
+    let n = 0;
+    for (let i = 0; i < sb.length; i += 2) n += (sb[i + 1] - sb[i]) >>> 0;
+    return n;
+  }
+
   /** Whether `seq` lies inside a SACKed block. */
   private sackedAt(t: Tcb, seq: number): boolean {
     const sb = t.sacked;
     for (let i = 0; i < sb.length; i += 2) if (seqGe(seq, sb[i]) && seqLt(seq, sb[i + 1])) return true;
     return false;
+  }
+
+  /**
+   * RFC 8985 §7 tail loss probe: when the tail of a flight goes unacknowledged for ~2·SRTT, send
+   * one new segment (if the window allows) or retransmit the last one, so a lost tail is repaired
+   * by SACK/fast recovery instead of waiting for the (≥ 200 ms) RTO.
+   */
+  private onTlp(c: TcpConn, now: number): void {
+    const t = c.tcb;
+    if (c.unready || t.sndUna === t.sndMax || t.inRecovery || t.tlpOut || !isSynchronized(t.state)) return;
+    t.tlpOut = true;
+    const emss = this.effMss(t);
+    const dataEnd = (t.bufSeq + t.sendBuf.length) >>> 0;
+    const unsent = this.unsent(t);
+    const usable = (t.sndUna + t.sndWnd - t.sndNxt) | 0;
+    if (unsent > 0 && t.fillRemaining === 0 && usable >= Math.min(unsent, emss) && t.sndNxt === t.sndMax) {
+      const len = Math.min(unsent, emss);
+      const fin = t.finQueued && ((t.sndNxt + len) >>> 0) === dataEnd;
+      this.xmit(c, t.sndNxt, len, ACK | (fin ? FIN : 0), now, null);
+      t.sndNxt = (t.sndNxt + len + (fin ? 1 : 0)) >>> 0;
+    } else {
+      const finSent = t.finQueued && seqGt(t.sndMax, dataEnd);
+      const top = finSent ? dataEnd : t.sndMax;
+      const len = Math.max(0, Math.min(emss, (top - t.sndUna) | 0));
+      const seq = (top - len) >>> 0;
+      if (len === 0 && !finSent) return;
+      this.xmit(c, seq, len, ACK | (finSent ? FIN : 0), now, 'tlp');
+    }
+    t.timers.rtx = now + t.rto; // §7.3: the RTO restarts after the probe
   }
 
   /** Zero-window probe (RFC 9293 §3.8.6.1) or SWS override (§3.8.6.2.1). */
@@ -2175,6 +2225,13 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     const T = t.timers;
     if (t.sndUna !== t.sndMax && seqGt(t.sndNxt, t.sndUna)) {
       if (T.rtx === Infinity) T.rtx = now + t.rto;
+      // RFC 8985 §7.2: (re)arm the probe timeout, PTO = 2·SRTT (+ a delayed-ACK allowance when
+      // a single segment is in flight), only when it would fire before the RTO.
+      if (T.tlp === Infinity && !t.tlpOut && !t.inRecovery && t.backoff === 0 && t.srtt > 0 && this.tlpEnabled) {
+        let pto = Math.max(2 * t.srtt, 10);
+        if (((t.sndMax - t.sndUna) >>> 0) <= t.sndMss) pto += 200;
+        if (now + pto < T.rtx) T.tlp = now + pto;
+      }
     }
     if (this.unsent(t) > 0 && t.sndNxt === t.sndUna && t.sndUna === t.sndMax) {
       if (T.persist === Infinity) T.persist = now + this.persistInterval(t);
@@ -2263,7 +2320,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
    * field ignored — with both sides retransmitting, neither would ever learn of the other's
    * progress.
    */
-  private xmit(c: TcpConn, seq: number, len: number, flags: number, now: number, rtxCause: 'rto' | 'fast' | 'sack' | null, gsoSize = 0): void {
+  private xmit(c: TcpConn, seq: number, len: number, flags: number, now: number, rtxCause: 'rto' | 'fast' | 'sack' | 'tlp' | null, gsoSize = 0): void {
     const t = c.tcb;
     const o = this.txOpts;
     clearTcpOptions(o);

@@ -19,6 +19,8 @@ export interface TcpTimers {
   keepalive: number;
   /** TIME_WAIT 2·MSL (RFC 9293 §3.10.7.4). */
   timewait: number;
+  /** Tail loss probe (RFC 8985 §7). */
+  tlp: number;
 }
 
 /** CUBIC state (RFC 9438 §4), in bytes and milliseconds. */
@@ -169,7 +171,9 @@ export class Tcb {
    */
   fillRemaining = 0;
 
-  timers: TcpTimers = { rtx: Infinity, delack: Infinity, persist: Infinity, keepalive: Infinity, timewait: Infinity };
+  timers: TcpTimers = { rtx: Infinity, delack: Infinity, persist: Infinity, keepalive: Infinity, timewait: Infinity, tlp: Infinity };
+  /** A tail loss probe is outstanding (at most one per tail, RFC 8985 §7.3). */
+  tlpOut = false;
 
   constructor(sendBufferSize = 4 << 20) {
     this.sendBuf = new SendBuffer(sendBufferSize);
