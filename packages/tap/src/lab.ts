@@ -119,6 +119,18 @@ export function labUnavailableReason(): string | null {
   return null;
 }
 
+/** The programs of `names` that are not on PATH (the lab tests name their peers up front). */
+export function missingTools(names: string[]): string[] {
+  return names.filter((n) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${n}`], { stdio: 'ignore' });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
 const REGISTRY = '/run/hastack-lab';
 const SUFFIX_RE = /^(hs[0-9a-f]{6})-(cl|sw|k\d+)$/;
 const live = new Set<Lab>();

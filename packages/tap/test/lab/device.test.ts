@@ -4,11 +4,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HastackError } from '@hastack/stack';
-import { Lab, labUnavailableReason, TapLink } from '../../src/index.js';
+import { Lab, TapLink } from '../../src/index.js';
+import { reason } from './helpers.js';
 import { mapOpenError } from '../../src/native.js';
 
-const reason = labUnavailableReason();
-if (reason) console.warn(`[lab skipped] ${reason}`);
 
 function codeOf(f: () => unknown): string | undefined {
   try {

@@ -3,10 +3,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { analyzePcap, labUnavailableReason, type Lab, type PcapCheckOptions } from '../../src/index.js';
+import { analyzePcap, labUnavailableReason, missingTools, type Lab, type PcapCheckOptions } from '../../src/index.js';
 
 export const reason = labUnavailableReason();
 if (reason) console.warn(`[lab skipped] ${reason}`);
+
+/**
+ * Fails (never skips) when a peer program is missing: as root with /dev/net/tun the lab tests must
+ * run. Debian packages: iputils-ping, socat, curl, tcpdump, tshark (capinfos), iptables, iproute2 (ss).
+ */
+export function requireTools(names: string[]): void {
+  const missing = missingTools(names);
+  if (missing.length) throw new Error(`lab peer programs missing: ${missing.join(', ')} (install them; see docs/lab.md)`);
+}
 
 export function pcapDir(): { dir: string; file(name: string): string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'hastack-lab-'));

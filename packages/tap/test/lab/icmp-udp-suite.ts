@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultyLink, Stack, type Link } from '@hastack/stack';
 import { Lab, type TapLink } from '../../src/index.js';
-import { captureTap, expectCleanPcap, pcapDir, pcapOpts, reason, waitFor } from './helpers.js';
+import { captureTap, expectCleanPcap, pcapDir, pcapOpts, reason, requireTools, waitFor } from './helpers.js';
 
 export function icmpUdpSuite(lossy: boolean): void {
 describe.skipIf(reason !== null)(`hastack over TAP: ICMP and UDP against the kernel${lossy ? ' under loss and delay' : ''} (lab)`, () => {
@@ -13,6 +13,7 @@ describe.skipIf(reason !== null)(`hastack over TAP: ICMP and UDP against the ker
   const pcaps = pcapDir();
   let host = 10;
   beforeAll(async () => {
+    requireTools(['ping', 'socat', 'tcpdump', 'tshark', 'capinfos', 'iptables', 'bash']);
     Lab.cleanupStale();
     lab = await Lab.create();
   });

@@ -4,27 +4,14 @@
 // there) or whole (GRO on there).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RxMeta } from '@hastack/stack';
-import { Lab, labUnavailableReason, type TapLink } from '../../src/index.js';
+import { Lab, type TapLink } from '../../src/index.js';
 import { checksumsOk, responder, tcpFrame, udpFrame } from './frames.js';
-
-const reason = labUnavailableReason();
-if (reason) console.warn(`[lab skipped] ${reason}`);
-
-function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const tick = () => {
-      if (cond()) return resolve();
-      if (Date.now() - t0 > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 10);
-    };
-    tick();
-  });
-}
+import { reason, requireTools, waitFor } from './helpers.js';
 
 describe.skipIf(reason !== null)('TapLink against the kernel (lab)', () => {
   let lab: Lab;
   beforeAll(async () => {
+    requireTools(['ping']);
     Lab.cleanupStale();
     lab = await Lab.create();
   });

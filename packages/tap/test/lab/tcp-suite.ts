@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultyLink, Stack, type Link } from '@hastack/stack';
 import { Lab, type TapLink } from '../../src/index.js';
-import { captureTap, expectCleanPcap, pcapDir, pcapOpts, reason } from './helpers.js';
+import { captureTap, expectCleanPcap, pcapDir, pcapOpts, reason, requireTools } from './helpers.js';
 
 const BLOCK = 1 << 20;
 
@@ -52,7 +52,8 @@ export function tcpSuite(opts: { lossy: boolean; mib: number; timeoutMs: number;
     let host = 40;
     const body = makeBody(mib);
     beforeAll(async () => {
-      Lab.cleanupStale();
+      requireTools(['curl', 'socat', 'sha256sum', 'ss', 'tcpdump', 'tshark', 'capinfos', 'iptables']);
+    Lab.cleanupStale();
       lab = await Lab.create({ loss: lossy ? 0.01 : 0 });
     });
     afterAll(async () => {

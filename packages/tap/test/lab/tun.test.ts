@@ -3,12 +3,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '@hastack/stack';
 import { Lab } from '../../src/index.js';
-import { reason, waitFor } from './helpers.js';
+import { reason, requireTools, waitFor } from './helpers.js';
 
 describe.skipIf(reason !== null)('hastack over TUN against the kernel (lab)', () => {
   let lab: Lab;
   let index = 0;
   beforeAll(async () => {
+    requireTools(['ping', 'socat']);
     Lab.cleanupStale();
     lab = await Lab.create();
   });
