@@ -27,3 +27,4 @@ export * from './transport.js';
 export * from './node.js';
 export * from './integration.js';
 export * from './config.js';
+export * from './ha.js';

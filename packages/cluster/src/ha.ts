@@ -1,0 +1,465 @@
+/**
+ * HaNode: the integration layer that makes a TCP service highly available end to end. It joins
+ * a ClusterNode (who owns which address, who is alive), a hastack Stack (the connections) and an
+ * application (the protocol state) — see docs/ha.md.
+ *
+ * Read this first:
+ * - Serving: the HaNode listens on the service port(s) of the Stack on every address. Each
+ *   connection to a cluster-managed (held) address is tracked: it is checkpointed
+ *   (`socket.checkpoint()` in object-mapped mode, plus `app.connectionState(socket)` as the
+ *   application section), signed (`encodeCheckpoint`) and handed to the cluster, which replicates
+ *   it to the successor per the replication policy (ARCHITECTURE.md §5–6; seed 004 claims 13–16).
+ * - When: right after the application maps a response body (`socket.mapObject`, one checkpoint
+ *   per response, O(1) in its size — seed 003 claim 22), after request bytes arrive, and when the
+ *   peer has acknowledged `progressBytes` more since the last one (checked every
+ *   `progressCheckMs`). The checkpoint is built lazily: the cluster calls the source function only
+ *   when its policy actually sends.
+ * - Restore window: a restored connection adopts the peer's ACK only inside [SND.UNA, SND.MAX] of
+ *   its checkpoint. Between two checkpoints the primary keeps sending, so the peer's ACK can be
+ *   past the replica's SND.MAX. For object-mapped bytes the takeover host knows the bytes beyond
+ *   SND.MAX (they come from the object), so before restoring it widens the send queue up to
+ *   `restoreAheadBytes` past SND.MAX, within the mapped object (`widenForTakeover`). The stack then
+ *   refills the queue from the object source from the adopted ACK on, and the application resumes
+ *   at the queue's end (`sendEndSeq`).
+ * - Takeover: `manageAddresses` adds the addresses and sends gratuitous ARP; then every replicated
+ *   checkpoint is verified and decoded, widened, restored as an unready socket
+ *   (`stack.restore(cp, { objectSource })`), and on 'ready' handed to `app.resume(socket, state,
+ *   { sendEndSeq })`. Restored connections are tracked (and replicated onward) like new ones.
+ * - Graceful shutdown (`leave()`): the cluster sends a final synchronous checkpoint of every
+ *   connection (seed 004 claims 5, 6, 16), then this node stops sending (its stack is crashed, so
+ *   no FIN or RST reaches the peers) and the successor takes over at once.
+ * - Failback 'migrate': the holder checkpoints the connections, forgets them without a word to the
+ *   peer, and the returning node restores them. 'drain': the holder keeps serving them until they
+ *   close (this needs the frames of those connections to keep reaching the holder, see docs).
+ */
+import { EventEmitter } from 'node:events';
+import {
+  engineConnOf,
+  type Clock,
+  type ObjectSource,
+  type Socket,
+  type Stack,
+  type TcpCheckpoint,
+  type TimerHandle,
+} from '@hastack/stack';
+import { decodeCheckpoint, encodeCheckpoint, type CheckpointKey } from '@hastack/checkpoint';
+import type { ClusterNode } from './node.js';
+import type { FailbackAction, ReleaseAction, TakeoverAction } from './core.js';
+import { manageAddresses } from './integration.js';
+import type { ReplicaEntry } from './types.js';
+
+/** What the HaNode needs from the application (the HA HTTP server satisfies it). */
+export interface HaApplication {
+  /** Serve a new (or migrated-in, ready) connection. */
+  handleConnection(socket: Socket): void;
+  /** Plain data for the checkpoint's application section (null: nothing to add). */
+  connectionState?(socket: Socket): unknown;
+  /** Continue a restored connection from its application state. */
+  resume?(socket: Socket, state: unknown, opts: { sendEndSeq?: number }): void;
+  /** Bytes of object-mapped objects, for restores. */
+  objectSource?: ObjectSource;
+}
+
+export interface HaNodeOptions {
+  cluster: ClusterNode;
+  stack: Stack;
+  app: HaApplication;
+  /** Key that signs connection checkpoints (≥ 16 bytes; may be the cluster key). */
+  key: CheckpointKey;
+  /** TCP port(s) of the service. */
+  ports: number | number[];
+  /** Checkpoint capture mode: 'mapped' (default; bytes of mapped objects left out) or 'full'. */
+  mode?: 'mapped' | 'full';
+  /** Application protocol name in checkpoints (default 'http/1.1'). */
+  protocol?: string;
+  /** Re-checkpoint a connection after the peer acknowledged this many more bytes (default 1 MiB). */
+  progressBytes?: number;
+  /** How often progress is checked, ms (default 10). */
+  progressCheckMs?: number;
+  /** How far past a checkpoint's SND.MAX a takeover accepts the peer's ACK for mapped bytes (default 32 MiB). */
+  restoreAheadBytes?: number;
+  /** A restored connection whose peer does not answer for this long is dropped (ms, default 10000). */
+  readyTimeout?: number;
+  /** Prefix length of taken-over addresses (default 24). */
+  prefixLength?: number;
+  /** Don't replicate checkpoints at all (the snooper is then the only source). */
+  checkpointing?: boolean;
+}
+
+/** Counters. */
+export interface HaStats {
+  accepted: number;
+  tracked: number;
+  checkpoints: number;
+  checkpointErrors: number;
+  restored: number;
+  resumed: number;
+  restoreErrors: number;
+  migratedOut: number;
+  migratedIn: number;
+  closed: number;
+}
+
+interface Tracked {
+  socket: Socket;
+  key: string;
+  ip: string;
+  port: number;
+  /** SND.UNA at the last checkpoint handed to the cluster. */
+  lastUna: number;
+  pending: boolean;
+  /** Migrated away: no CHECKPOINT_DROP when it goes. */
+  gone: boolean;
+}
+
+const DEFAULT_RESTORE_AHEAD = 32 * 1024 * 1024;
+
+function fmtIp(a: number): string {
+  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+}
+function parseIpNum(s: string): number {
+  const p = s.split('.').map(Number);
+  return ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
+}
+
+/**
+ * Widen a TCP checkpoint's send queue for a takeover (see the file comment): when the queue ends
+ * inside an object-mapped reference and no FIN is queued, extend `sendLength` and `sndMax` up to
+ * `ahead` bytes past SND.MAX, within that reference, so that a peer ACK for bytes the old host sent
+ * after the checkpoint is adopted and the stack refills from the object source. Returns the number
+ * of bytes added. Mutates `cp`.
+ */
+export function widenForTakeover(cp: TcpCheckpoint, ahead = DEFAULT_RESTORE_AHEAD): number {
+  const t = cp.tcp;
+  if (t.finSeq !== null || t.finSent || (t.state !== 'ESTABLISHED' && t.state !== 'CLOSE_WAIT')) return 0;
+  const refs = cp.app?.objects ?? [];
+  if (refs.length === 0 || ahead <= 0) return 0;
+  const end = t.sendLength;
+  // The reference covering the queue's last byte (or starting right at its end).
+  let best = 0;
+  for (const o of refs) {
+    const s = (o.seq - t.sndUna) | 0;
+    const e = s + o.length;
+    if (s <= end && e > end) best = Math.max(best, e);
+  }
+  if (best <= end) return 0;
+  const maxOff = (t.sndMax - t.sndUna) >>> 0;
+  const target = Math.min(best, maxOff + ahead, 2 ** 31 - 1);
+  if (target <= end) return 0;
+  const add = target - end;
+  t.sendLength = target;
+  t.sndMax = (t.sndUna + target) >>> 0;
+  return add;
+}
+
+/** `sendEndSeq` for the application's resume: the end of the restored send queue. */
+function sendEndOf(cp: TcpCheckpoint): number {
+  return (cp.tcp.sndUna + cp.tcp.sendLength) >>> 0;
+}
+
+export class HaNode extends EventEmitter {
+  readonly cluster: ClusterNode;
+  readonly stack: Stack;
+  readonly app: HaApplication;
+  readonly stats: HaStats = {
+    accepted: 0,
+    tracked: 0,
+    checkpoints: 0,
+    checkpointErrors: 0,
+    restored: 0,
+    resumed: 0,
+    restoreErrors: 0,
+    migratedOut: 0,
+    migratedIn: 0,
+    closed: 0,
+  };
+  private readonly o: Required<Omit<HaNodeOptions, 'cluster' | 'stack' | 'app' | 'ports'>> & { ports: number[] };
+  private readonly clock: Clock;
+  private readonly conns = new Map<Socket, Tracked>();
+  private readonly byKey = new Map<string, Tracked>();
+  private servers: { close(cb?: () => void): unknown }[] = [];
+  private timer: TimerHandle | null = null;
+  private unmanage: (() => void) | null = null;
+  private stopped = false;
+
+  constructor(opts: HaNodeOptions) {
+    super();
+    this.cluster = opts.cluster;
+    this.stack = opts.stack;
+    this.app = opts.app;
+    this.clock = opts.stack.clock;
+    this.o = {
+      key: opts.key,
+      ports: Array.isArray(opts.ports) ? opts.ports : [opts.ports],
+      mode: opts.mode ?? 'mapped',
+      protocol: opts.protocol ?? 'http/1.1',
+      progressBytes: opts.progressBytes ?? 1024 * 1024,
+      progressCheckMs: opts.progressCheckMs ?? 10,
+      restoreAheadBytes: opts.restoreAheadBytes ?? DEFAULT_RESTORE_AHEAD,
+      readyTimeout: opts.readyTimeout ?? 10_000,
+      prefixLength: opts.prefixLength ?? 24,
+      checkpointing: opts.checkpointing ?? true,
+    };
+  }
+
+  /** Listen on the service ports, follow the cluster's decisions, join the cluster. */
+  async start(): Promise<this> {
+    for (const port of this.o.ports) {
+      const srv = this.stack.createServer({ allowHalfOpen: true }, (s: Socket) => this.accept(s));
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(port, '0.0.0.0', () => resolve());
+      });
+      this.servers.push(srv);
+    }
+    // Addresses first (listener order), then connections.
+    this.unmanage = manageAddresses(this.cluster, this.stack, { prefixLength: this.o.prefixLength, onError: (e) => this.emit('warning', e) });
+    this.cluster.on('takeover', this.onTakeover);
+    this.cluster.on('failback', this.onFailback);
+    this.cluster.on('release', this.onRelease);
+    this.cluster.start();
+    this.arm();
+    return this;
+  }
+
+  /** Connections served here, by key. */
+  connections(): string[] {
+    return [...this.byKey.keys()];
+  }
+
+  /**
+   * Graceful shutdown: final synchronous checkpoints (whatever the policy), the IMPENDING_FAILURE
+   * marker, and once the successor acknowledged (or timed out) this node goes silent: the stack is
+   * crashed so the peers never see a FIN or RST from it. Resolves with whether every final
+   * checkpoint was acknowledged.
+   */
+  async leave(reason = 'shutdown'): Promise<{ acked: boolean }> {
+    const r = await this.cluster.leave(reason);
+    this.stop();
+    this.cluster.close();
+    this.stack.crash();
+    return r;
+  }
+
+  /** Stop tracking and timers (the stack and cluster are the caller's). */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) this.clock.clearTimer(this.timer);
+    this.timer = null;
+    this.unmanage?.();
+    this.cluster.off('takeover', this.onTakeover);
+    this.cluster.off('failback', this.onFailback);
+    this.cluster.off('release', this.onRelease);
+  }
+
+  // --- serving ----------------------------------------------------------------------------------
+
+  private accept(s: Socket): void {
+    this.stats.accepted++;
+    this.track(s);
+    this.app.handleConnection(s);
+  }
+
+  /** Whether `ip` is an address the cluster manages here. */
+  private managed(ip: string): boolean {
+    return this.cluster.core.ownershipInfo().held.some((h) => h.ip === ip);
+  }
+
+  private track(s: Socket): void {
+    if (!this.o.checkpointing || this.stopped) return;
+    const conn = engineConnOf(s);
+    if (!conn) return;
+    const ip = fmtIp(conn.localAddress);
+    if (!this.managed(ip)) return;
+    const key = `tcp:${ip}:${conn.localPort}-${fmtIp(conn.remoteAddress)}:${conn.remotePort}`;
+    const t: Tracked = { socket: s, key, ip, port: conn.localPort, lastUna: conn.tcb.sndUna, pending: false, gone: false };
+    this.conns.set(s, t);
+    this.byKey.set(key, t);
+    this.stats.tracked++;
+    // One checkpoint per response: right after the application maps its body.
+    const orig = (s as unknown as { mapObject?: Socket['mapObject'] }).mapObject;
+    if (typeof orig === 'function') {
+      (s as unknown as { mapObject: Socket['mapObject'] }).mapObject = (id, o) => {
+        const seq = orig.call(s, id, o);
+        this.soon(t);
+        return seq;
+      };
+    }
+    s.on('data', () => this.soon(t));
+    // Progress on the send side (the application waits for 'drain' between chunks).
+    s.on('drain', () => this.progress(t));
+    s.once('close', () => this.untrack(t));
+    this.soon(t);
+  }
+
+  private untrack(t: Tracked): void {
+    if (this.conns.get(t.socket) !== t) return;
+    this.conns.delete(t.socket);
+    this.byKey.delete(t.key);
+    this.stats.closed++;
+    if (!t.gone && !this.stopped) {
+      try {
+        this.cluster.connectionClosed(t.key);
+      } catch (e) {
+        this.emit('warning', e);
+      }
+    }
+  }
+
+  /** Checkpoint `t` after the current synchronous step (coalesced). */
+  private soon(t: Tracked): void {
+    if (t.pending || this.stopped) return;
+    t.pending = true;
+    queueMicrotask(() => {
+      t.pending = false;
+      this.checkpointNow(t);
+    });
+  }
+
+  private capture(t: Tracked): Uint8Array {
+    const state = this.app.connectionState?.(t.socket) ?? undefined;
+    const cp = t.socket.checkpoint({ mode: this.o.mode, app: { protocol: this.o.protocol, state: state as never } });
+    t.lastUna = cp.tcp.sndUna;
+    this.stats.checkpoints++;
+    return encodeCheckpoint(cp, { key: this.o.key });
+  }
+
+  private checkpointNow(t: Tracked): void {
+    if (this.stopped || this.conns.get(t.socket) !== t || t.gone) return;
+    const conn = engineConnOf(t.socket);
+    if (!conn || conn.removed) return;
+    try {
+      // Probe now so an unsupported state is not registered (the source runs again at send time).
+      this.cluster.updateCheckpoint({ key: t.key, ip: t.ip, port: t.port }, () => {
+        try {
+          return this.capture(t);
+        } catch (e) {
+          this.stats.checkpointErrors++;
+          throw e;
+        }
+      });
+    } catch (e) {
+      this.stats.checkpointErrors++;
+      this.emit('warning', e);
+    }
+  }
+
+  /** Re-checkpoint `t` when the peer acknowledged `progressBytes` more since the last one. */
+  private progress(t: Tracked): void {
+    const c = engineConnOf(t.socket);
+    if (!c || c.removed || t.pending) return;
+    if (((c.tcb.sndUna - t.lastUna) >>> 0) >= this.o.progressBytes) this.soon(t);
+  }
+
+  /** Progress check: re-checkpoint connections the peer acknowledged `progressBytes` more of. */
+  private arm(): void {
+    if (this.stopped) return;
+    this.timer = this.clock.setTimer(this.clock.now() + this.o.progressCheckMs, () => {
+      this.timer = null;
+      if (this.stopped) return;
+      for (const t of this.conns.values()) this.progress(t);
+      this.arm();
+    });
+  }
+
+  // --- takeover ---------------------------------------------------------------------------------
+
+  private readonly onTakeover = (a: TakeoverAction): void => {
+    for (const e of a.checkpoints) this.restoreOne(e);
+    this.emit('takeover', a);
+  };
+
+  /** Restore one replicated checkpoint as an unready socket and resume it on 'ready'. */
+  restoreOne(e: ReplicaEntry | { key: string; bytes: Uint8Array }): Socket | null {
+    let cp: TcpCheckpoint;
+    try {
+      const d = decodeCheckpoint(e.bytes, { key: this.o.key });
+      if (d.kind !== 'tcp') throw new Error(`checkpoint ${e.key}: kind ${d.kind} not handled by HaNode`);
+      cp = d;
+    } catch (err) {
+      this.stats.restoreErrors++;
+      this.emit('restore-error', e.key, err);
+      return null;
+    }
+    widenForTakeover(cp, this.o.restoreAheadBytes);
+    const sendEndSeq = sendEndOf(cp);
+    const state = cp.app?.state;
+    let s: Socket;
+    try {
+      if (!this.stack.addresses().some((x) => x.split('/')[0] === fmtIp(cp.ip.localAddress))) {
+        // A connection on an address this node does not hold (yet): not ours to restore.
+        throw new Error(`checkpoint ${e.key}: address ${fmtIp(cp.ip.localAddress)} not held here`);
+      }
+      s = this.stack.restore(cp, {
+        objectSource: this.app.objectSource,
+        readyTimeout: this.o.readyTimeout,
+        onReady: (sock) => {
+          this.stats.resumed++;
+          this.track(sock);
+          if (state !== undefined && this.app.resume) this.app.resume(sock, state, { sendEndSeq });
+          else this.app.handleConnection(sock);
+          this.emit('resumed', e.key, sock);
+        },
+      });
+    } catch (err) {
+      this.stats.restoreErrors++;
+      this.emit('restore-error', e.key, err);
+      return null;
+    }
+    this.stats.restored++;
+    s.on('error', (err) => this.emit('connection-error', e.key, err));
+    this.emit('restored', e.key, s);
+    return s;
+  }
+
+  // --- failback ---------------------------------------------------------------------------------
+
+  private readonly onFailback = (a: FailbackAction): void => {
+    const keys = a.connections.filter((k) => this.byKey.has(k));
+    if (a.mode === 'drain') {
+      this.cluster.completeFailback(a.requestId, { draining: keys });
+      return;
+    }
+    const migrated: { key: string; ip: string; port: number; bytes: Uint8Array }[] = [];
+    for (const k of keys) {
+      const t = this.byKey.get(k)!;
+      try {
+        const bytes = this.capture(t);
+        migrated.push({ key: k, ip: t.ip, port: t.port, bytes });
+        t.gone = true;
+      } catch (e) {
+        this.emit('warning', e);
+      }
+    }
+    this.cluster.completeFailback(a.requestId, { migrated });
+    // Forget the migrated connections without a word to the peers: the returning node owns them now.
+    for (const m of migrated) {
+      const t = this.byKey.get(m.key)!;
+      const c = engineConnOf(t.socket);
+      if (c && !c.removed) this.stack.tcp._forget(c);
+      this.conns.delete(t.socket);
+      this.byKey.delete(t.key);
+      t.socket.destroy();
+      this.stats.migratedOut++;
+    }
+  };
+
+  private readonly onRelease = (a: ReleaseAction): void => {
+    // Connections on released slices of a lost conflict: forget them (the winner serves the address).
+    if (a.reason === 'failback') return;
+    for (const x of a.addresses) {
+      const ipn = parseIpNum(x.ip);
+      for (const t of [...this.conns.values()]) {
+        const c = engineConnOf(t.socket);
+        if (!c || c.localAddress !== ipn) continue;
+        if (!x.released.some((r) => t.port >= r.from && t.port <= r.to)) continue;
+        t.gone = true;
+        if (!c.removed) this.stack.tcp._forget(c);
+        this.conns.delete(t.socket);
+        this.byKey.delete(t.key);
+        t.socket.destroy();
+      }
+    }
+  };
+}
