@@ -301,7 +301,7 @@ describe('Socket: errors (Node codes, syscall, address, port; error before close
     const { s } = await connected(h, tcp);
     s.end();
     let e: { code?: string } | undefined;
-    s.on('error', (x) => (e = x));
+    s.on('error', (x: Error) => (e = x as { code?: string }));
     s.write('late');
     await tick();
     expect(e?.code).toBe('ERR_STREAM_WRITE_AFTER_END');
