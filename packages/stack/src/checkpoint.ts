@@ -227,8 +227,14 @@ function precheckTcp(stack: Stack, members: readonly ConnectionCheckpoint[]): vo
   const tcp = members.filter((m): m is TcpCheckpoint => m.kind === 'tcp');
   if (tcp.length === 0) return;
   const eng = stack.engine;
+  if (tcp.length === 1) {
+    // One connection: the engine's restore refuses a taken 4-tuple before changing anything.
+    const la = tcp[0].ip.localAddress >>> 0;
+    if (!eng.isLocalAddress(la)) throw err('EADDRNOTAVAIL', `restore: ${la} is not one of our addresses`, { syscall: 'restore' });
+    return;
+  }
   const taken = new Set<string>();
-  if (tcp.length > 1) for (const c of stack.tcp.connections()) taken.add(tupleKey(c.localAddress, c.localPort, c.remoteAddress, c.remotePort));
+  for (const c of stack.tcp.connections()) taken.add(tupleKey(c.localAddress, c.localPort, c.remoteAddress, c.remotePort));
   const seen = new Set<string>();
   for (const m of tcp) {
     const la = m.ip.localAddress >>> 0;
