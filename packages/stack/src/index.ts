@@ -29,4 +29,6 @@ export {
   type AddressInfo as TcpAddressInfo,
   type ConnectionListener as TcpConnectionListener,
   type TcpApiHost,
+  type CreateServerArgs as TcpCreateServerArgs,
+  type ConnectArgs as TcpConnectArgs,
 } from './tcp/api.js';

@@ -6,6 +6,13 @@
 import { Server, type ConnectionListener, type ServerOptions } from './server.js';
 import { Socket, normalizeConnectArgs, type SocketConnectOptions, type TcpApiHost } from './socket.js';
 
+/** Argument lists of `stack.createServer(...)` and `stack.connect(...)` (for typed wrappers). */
+export type CreateServerArgs = [options?: ServerOptions | ConnectionListener, connectionListener?: ConnectionListener];
+export type ConnectArgs =
+  | [options: SocketConnectOptions, connectListener?: () => void]
+  | [port: number | string, host?: string, connectListener?: () => void]
+  | [port: number | string, connectListener?: () => void];
+
 /** `net.createServer([options][, connectionListener])` on `stack`. */
 export function createServer(stack: TcpApiHost, options?: ServerOptions | ConnectionListener, connectionListener?: ConnectionListener): Server;
 export function createServer(stack: TcpApiHost, ...args: unknown[]): Server;
