@@ -409,12 +409,20 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     TapDevice* self = static_cast<TapDevice*>(h->data);
     if (!self || self->fd_ < 0) return;
     if (status < 0) {
+      // The fd is unusable (e.g. the device was destroyed with its namespace): stop polling, or
+      // level-triggered readiness would spin; tell JS once.
+      uv_poll_stop(h);
       self->CallRx(status);
       return;
     }
     if (events & UV_READABLE) {
       int n = self->Drain();
       if (n > 0) self->CallRx(n);
+      if (self->fd_ >= 0 && self->fatalErrno_ != 0 && self->poll_) {
+        uv_poll_stop(self->poll_);
+        self->CallRx(-self->fatalErrno_);
+        return;
+      }
     }
     if (self->fd_ >= 0 && (events & UV_WRITABLE)) {
       self->counters_[C_WRITABLE_EVENTS]++;
@@ -436,6 +444,8 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
         } else {
           counters_[C_RX_ERRORS]++;
           counters_[C_LAST_RX_ERRNO] = errno;
+          // EFAULT/EINVAL/EMSGSIZE lose one oversized frame; anything else means the device is gone.
+          if (errno != EFAULT && errno != EINVAL && errno != EMSGSIZE) fatalErrno_ = errno;
         }
         break;
       }
@@ -675,6 +685,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   std::string name_;
   uv_poll_t* poll_ = nullptr;
   int events_ = 0;
+  int fatalErrno_ = 0;
   bool unrefd_ = false;
   bool selfRefd_ = false;
   bool hookAdded_ = false;

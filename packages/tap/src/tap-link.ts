@@ -99,6 +99,8 @@ export interface TapLinkStats {
   /** Frames waiting in the transmit queue now. */
   txQueued: number;
   writableEvents: number;
+  /** Non-zero once the device failed for good (errno, e.g. 77 EBADFD after its namespace was deleted): receiving stopped. */
+  deviceErrno: number;
 }
 
 const MAC_RE = /^([0-9a-f]{2})(?::([0-9a-f]{2})){5}$/i;
@@ -226,7 +228,7 @@ export class TapLink implements Link {
 
   private readonly counters: Float64Array;
   private readonly s = {
-    rxFrames: 0, rxBytes: 0, rxCsumValid: 0, rxGso: 0, pollErrors: 0,
+    rxFrames: 0, rxBytes: 0, rxCsumValid: 0, rxGso: 0, pollErrors: 0, deviceErrno: 0,
     txFrames: 0, txBytes: 0, txBatches: 0, txCsumOffload: 0, txGso: 0, txDrops: 0, txOversize: 0,
   };
 
@@ -338,7 +340,9 @@ export class TapLink implements Link {
   private readonly onRx = (n: number): void => {
     const h = this.handler;
     if (n < 0) {
+      // The addon stopped polling: the fd is unusable (the device or its namespace went away).
       this.s.pollErrors++;
+      this.s.deviceErrno = -n;
       return;
     }
     if (!h || this.closed) return;
@@ -564,6 +568,7 @@ export class TapLink implements Link {
       txEagain: c[NC.TxEagain],
       txQueued: this.txCount - this.txHead,
       writableEvents: c[NC.WritableEvents],
+      deviceErrno: s.deviceErrno,
     };
   }
 

@@ -86,6 +86,32 @@ describe.skipIf(reason !== null)('TAP device lifecycle and errors (lab)', () => 
     link.close();
   });
 
+  it('a device deleted under us (ip link del) stops polling and is reported, without spinning', async () => {
+    const ns = `${lab.suffix}-k9`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    let link: TapLink | null = null;
+    try {
+      link = new TapLink({ name: `${lab.suffix}d`, netns: ns });
+      let frames = 0;
+      link.attach({ frame: () => frames++, batchEnd() {} });
+      execFileSync('ip', ['-n', ns, 'link', 'del', link.name]);
+      const cpu0 = process.cpuUsage();
+      const t0 = Date.now();
+      while (link.stats().deviceErrno === 0 && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 20));
+      expect(link.stats().deviceErrno).toBeGreaterThan(0);
+      await new Promise((r) => setTimeout(r, 300));
+      const cpu = process.cpuUsage(cpu0);
+      // A spinning poll loop would burn ~all of the elapsed time.
+      expect((cpu.user + cpu.system) / 1000).toBeLessThan((Date.now() - t0) * 0.8);
+      expect(link.send(new Uint8Array(60))).toBe(true); // queued; the write fails and is counted
+      link.flush();
+      expect(link.stats().txErrors).toBeGreaterThan(0);
+    } finally {
+      link?.close();
+      spawnSync('ip', ['netns', 'del', ns]);
+    }
+  });
+
   it('without CAP_NET_ADMIN opening fails with ERR_TAP_PERMISSION', () => {
     if (!existsSync('/usr/bin/setpriv')) return; // util-linux is part of every Debian base system
     const addon = new URL('../../build/Release/hastack_tap.node', import.meta.url).pathname;
