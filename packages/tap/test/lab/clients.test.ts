@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultyLink, Stack, type Link } from '@hastack/stack';
 import { Lab } from '../../src/index.js';
-import { reason, requireTools } from './helpers.js';
+import { captureTap, expectCleanPcap, pcapDir, pcapOpts, reason, requireTools } from './helpers.js';
 
 const SMALL = Buffer.from('hello from hastack\n');
 const MEDIUM = Buffer.alloc(300_000).map((_, i) => (i * 13 + 7) & 255);
@@ -41,13 +41,15 @@ function httpServer(stack: Stack) {
 describe.skipIf(reason !== null)('real clients and servers vs hastack over TAP, 1% loss + 20 ms delay (lab)', () => {
   let lab: Lab;
   let host = 60;
+  const pcaps = pcapDir();
   beforeAll(async () => {
-    requireTools(['curl', 'ncat', 'wrk', 'sha256sum']);
+    requireTools(['curl', 'ncat', 'wrk', 'sha256sum', 'tcpdump', 'tshark', 'capinfos']);
     Lab.cleanupStale();
     lab = await Lab.create({ loss: 0.01 });
   });
   afterAll(async () => {
     await lab?.destroy();
+    pcaps.remove();
   });
 
   for (const offloads of [false, true]) {
@@ -60,6 +62,9 @@ describe.skipIf(reason !== null)('real clients and servers vs hastack over TAP, 
       const stack = new Stack({ link, address: `${ip}/24` });
       const server = httpServer(stack);
       await new Promise<void>((r) => server.listen(80, () => r()));
+      const file = pcaps.file(`http-${offloads}.pcap`);
+      const cap = await captureTap(lab, tap.name, file);
+      let dropped = -1;
       try {
         const base = `http://${ip}`;
         // curl: three requests reuse one connection; the bodies concatenate.
@@ -82,8 +87,11 @@ describe.skipIf(reason !== null)('real clients and servers vs hastack over TAP, 
       } finally {
         server.close();
         await stack.close().catch(() => {});
+        dropped = (await cap.stop()).dropped;
         link.close();
       }
+      expect(dropped).toBe(0);
+      expectCleanPcap(file, ip, { ...pcapOpts(offloads), minPackets: 100 });
     });
 
     it(`a hastack client echoes 1 MiB through a kernel ncat server (${tag})`, { timeout: 90_000 }, async () => {
@@ -93,6 +101,9 @@ describe.skipIf(reason !== null)('real clients and servers vs hastack over TAP, 
       const stack = new Stack({ link, address: `${ip}/24` });
       const port = 7000 + host;
       const srv = lab.spawn('client', 'ncat', ['-l', '-p', String(port), '--exec', '/bin/cat']);
+      const file = pcaps.file(`echo-${offloads}.pcap`);
+      const cap = await captureTap(lab, tap.name, file);
+      let dropped = -1;
       try {
         for (let i = 0; i < 100; i++) {
           const s = await lab.exec('client', ['ss', '-Htln', `sport = :${port}`], { allowFail: true });
@@ -121,8 +132,11 @@ describe.skipIf(reason !== null)('real clients and servers vs hastack over TAP, 
       } finally {
         srv.kill('SIGKILL');
         await stack.close().catch(() => {});
+        dropped = (await cap.stop()).dropped;
         link.close();
       }
+      expect(dropped).toBe(0);
+      expectCleanPcap(file, ip, { ...pcapOpts(offloads), minPackets: 100 });
     });
   }
 });

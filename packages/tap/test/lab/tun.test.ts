@@ -3,18 +3,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '@hastack/stack';
 import { Lab } from '../../src/index.js';
-import { reason, requireTools, waitFor } from './helpers.js';
+import { expectCleanPcap, pcapDir, pcapOpts, reason, requireTools, waitFor } from './helpers.js';
 
 describe.skipIf(reason !== null)('hastack over TUN against the kernel (lab)', () => {
   let lab: Lab;
   let index = 0;
+  const pcaps = pcapDir();
   beforeAll(async () => {
-    requireTools(['ping', 'socat']);
+    requireTools(['ping', 'socat', 'tcpdump', 'tshark', 'capinfos']);
     Lab.cleanupStale();
     lab = await Lab.create();
   });
   afterAll(async () => {
     await lab?.destroy();
+    pcaps.remove();
   });
 
   for (const offloads of [false, true]) {
@@ -26,6 +28,10 @@ describe.skipIf(reason !== null)('hastack over TUN against the kernel (lab)', ()
       expect(tun.medium).toBe('ip');
       expect(tun.mac).toBeUndefined();
       const stack = new Stack({ link: tun, address: `${ip}/24` });
+      // The TUN device lives in the client namespace; the capture is raw IP (no Ethernet).
+      const file = pcaps.file(`tun-${offloads}.pcap`);
+      const cap = await lab.capture('client', tun.name, file);
+      let dropped = -1;
       try {
         const r = await lab.exec('client', ['ping', '-c', '3', '-i', '0.1', '-W', '2', ip], { allowFail: true });
         expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -50,8 +56,11 @@ describe.skipIf(reason !== null)('hastack over TUN against the kernel (lab)', ()
         expect(s.txErrors + s.rxErrors).toBe(0);
       } finally {
         await stack.close().catch(() => {});
+        dropped = (await cap.stop()).dropped;
         tun.close();
       }
+      expect(dropped).toBe(0);
+      expectCleanPcap(file, ip, { ...pcapOpts(offloads), minPackets: 8 });
     });
   }
 });
