@@ -92,7 +92,7 @@ describe.skipIf(reason !== null)('checkpoint takeover across processes, with cur
     const seed = 77;
     const file = join(dir, 'conn.ckpt');
     const ip = lab.addr(2);
-    const A = await startNode('primary', `${lab.suffix}a`, file);
+    const A = await startNode('primary', `${lab.suffix}pa`, file);
     await A.waitFor(/^LISTENING$/);
 
     // ~3 MB/s: the download lasts ~8 s, so it is mid-way when A dies.
@@ -111,7 +111,7 @@ describe.skipIf(reason !== null)('checkpoint takeover across processes, with cur
     await new Promise<void>((r) => (A.child.exitCode !== null || A.child.signalCode !== null ? r() : A.child.once('exit', () => r())));
     await new Promise((r) => setTimeout(r, 300));
 
-    const B = await startNode('takeover', `${lab.suffix}b`, file);
+    const B = await startNode('takeover', `${lab.suffix}pb`, file);
     await B.waitFor(/^(RESTORED|ERROR)/);
     expect(B.out.find((l) => l.startsWith('ERROR'))).toBeUndefined();
     await B.waitFor(/^READY$/, 15_000);
