@@ -1,11 +1,10 @@
 // Device lifecycle and typed errors against the real kernel: busy names, names of other devices,
 // missing namespaces, missing privileges, non-persistence (closing or crashing frees the name).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HastackError } from '@hastack/stack';
 import { Lab, TapLink } from '../../src/index.js';
-import { reason } from './helpers.js';
+import { reason, requireTools } from './helpers.js';
 import { mapOpenError } from '../../src/native.js';
 
 
@@ -26,6 +25,7 @@ function links(ns: string): string {
 describe.skipIf(reason !== null)('TAP device lifecycle and errors (lab)', () => {
   let lab: Lab;
   beforeAll(async () => {
+    requireTools(['setpriv', 'unshare']); // util-linux
     Lab.cleanupStale();
     lab = await Lab.create();
   });
@@ -112,8 +112,16 @@ describe.skipIf(reason !== null)('TAP device lifecycle and errors (lab)', () => 
     }
   });
 
+  it('without /dev/net/tun opening fails with ERR_TAP_NO_DEVICE (private mount namespace hides it)', () => {
+    const addon = new URL('../../build/Release/hastack_tap.node', import.meta.url).pathname;
+    const script = `const b=require(${JSON.stringify(addon)});try{new b.TapDevice({name:'hsnodev0',tun:false,vnetHdr:0,offload:0,netns:''});console.log('opened')}catch(e){console.log(JSON.stringify({syscall:e.syscall,code:e.code,message:e.message}))}`;
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs none /dev/net && exec "$0" -e "$1"`, process.execPath, script], { encoding: 'utf8' });
+    const e = JSON.parse(r.stdout.trim()) as { syscall: string; code: string; message: string };
+    expect(e).toMatchObject({ syscall: 'open', code: 'ENOENT' });
+    expect(mapOpenError(Object.assign(new Error(e.message), e), 'hsnodev0', '').code).toBe('ERR_TAP_NO_DEVICE');
+  });
+
   it('without CAP_NET_ADMIN opening fails with ERR_TAP_PERMISSION', () => {
-    if (!existsSync('/usr/bin/setpriv')) return; // util-linux is part of every Debian base system
     const addon = new URL('../../build/Release/hastack_tap.node', import.meta.url).pathname;
     const script = `const b=require(${JSON.stringify(addon)});try{new b.TapDevice({name:'hsperm0',tun:false,vnetHdr:0,offload:0,netns:''});console.log('opened')}catch(e){console.log(e.syscall,e.code)}`;
     const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, '-e', script], { encoding: 'utf8' });
