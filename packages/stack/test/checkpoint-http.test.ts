@@ -78,4 +78,53 @@ describe('HTTP example: download survives a takeover (object-mapped checkpoint)'
       expect(srvB.stats().resumed).toBe(1);
     });
   }
+
+  it('two takeovers in a row (A → B → D), each from an object-mapped checkpoint', async () => {
+    const size = 6 << 20;
+    const seed = 5;
+    const clock = new VirtualClock();
+    const net = new MemoryNetwork({ seed: 10, delayMs: 1, clock });
+    const mk = (id: string) => new Stack({ link: net.createPort({ mac: MAC }), address: `${IP}/24`, clock, nodeId: id, tcp: { sendBufferSize: 256 << 10 } });
+    const A = mk('A');
+    const C = new Stack({ link: net.createPort(), address: '198.18.2.2/24', clock, nodeId: 'C' });
+    const srvA = createHttpFileServer({ root: null, net: A as unknown as NetLike, clock: A.clock, deterministic: true });
+    const l = srvA.listen(80, IP);
+    await clock.runFor(2);
+    await l;
+    const client = C.connect({ port: 80, host: IP }) as Socket;
+    const parts: Buffer[] = [];
+    let got = 0;
+    let ended = false;
+    client.on('data', (c: Buffer) => {
+      parts.push(c);
+      got += c.length;
+    });
+    client.on('end', () => (ended = true));
+    client.on('error', () => {});
+    client.write(`GET /gen/${size}?seed=${seed} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+
+    let srv = srvA;
+    let host = A;
+    for (const [next, at] of [['B', 1_500_000], ['D', 4_000_000]] as const) {
+      await clock.run(() => got > at, { maxMs: 60_000 });
+      const [sock] = srv.sockets() as unknown as Socket[];
+      const cp = sock.checkpoint({ app: { protocol: 'http/1.1', state: srv.connectionState(sock as never) as never } });
+      expect(cp.tcp.sendRanges).toEqual([]);
+      expect(cp.app!.objects.length).toBeGreaterThanOrEqual(1);
+      const bytes = encodeCheckpoint(cp, { key: KEY });
+      host.crash();
+      await clock.runFor(300);
+      host = mk(next);
+      srv = createHttpFileServer({ root: null, net: host as unknown as NetLike, clock: host.clock, deterministic: true });
+      const back = decodeCheckpoint(bytes, { key: KEY });
+      if (back.kind !== 'tcp') throw new Error('kind');
+      const s2 = host.restore(back, { objectSource: srv.objectSource as never });
+      srv.resume(s2 as never, back.app!.state as unknown as ConnectionState, { sendEndSeq: sendEndSeqOf(back.tcp) });
+    }
+    await clock.run(() => ended, { maxMs: 120_000 });
+    const all = Buffer.concat(parts);
+    const body = all.subarray(all.indexOf('\r\n\r\n') + 4);
+    expect(body.length).toBe(size);
+    expect(createHash('sha256').update(body).digest('hex')).toBe(expectedSha(seed, size));
+  });
 });
