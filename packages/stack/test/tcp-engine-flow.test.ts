@@ -99,10 +99,20 @@ describe('zero window and persist (RFC 9293 §3.8.6.1)', () => {
 
   it('a long zero window does not abort the connection (RFC 1122 §4.2.2.17)', () => {
     const s = new Scripted({ userTimeout: 5000 });
-    const { h } = establish(s, { ts: false, window: 0, ws: null });
+    const { h, una } = establish(s, { ts: false, window: 0, ws: null });
     h.send(new Uint8Array(1000));
-    s.advance(60_000);
+    // The peer answers every probe with a zero window, for a minute.
+    let probes = 0;
+    while (s.clock.now() < 60_000 && h.state === 'ESTABLISHED') {
+      const out = s.advance(s.tcp.pollAt() - s.clock.now());
+      for (const r of out) if (r.seq === ((una - 1) >>> 0)) probes++;
+      s.inject({ dport: 80, seq: 1001, ack: una, flags: ACK, window: 0 });
+    }
     expect(h.state).toBe('ESTABLISHED');
+    expect(probes).toBeGreaterThan(3);
+    // A peer that stops answering the probes is given up on after the user timeout.
+    s.advance(200_000);
+    expect(h.state).toBe('CLOSED');
   });
 });
 
@@ -199,3 +209,21 @@ describe('keepalive (RFC 1122 §4.2.3.6)', () => {
 void A;
 void B;
 void Recorder;
+
+describe('zero window with data in flight', () => {
+  it('a peer that answers with a zero window is not timed out while it keeps answering', () => {
+    const s = new Scripted({ userTimeout: 5000, tailLossProbe: false });
+    const { h, una } = establish(s, { ts: false, ws: null });
+    h.send(new Uint8Array(2000));
+    s.out();
+    // The peer shrinks its window to zero without taking the data (a "dastardly" receiver).
+    for (let t = 0; t < 20_000; t += 500) {
+      s.inject({ dport: 80, seq: 1001, ack: una, flags: ACK, window: 0 });
+      s.advance(500);
+    }
+    expect(h.state).toBe('ESTABLISHED');
+    // Silence then ends it (at the first RTO after userTimeout of silence; RTOs are backed off).
+    s.advance(120_000);
+    expect(h.state).toBe('CLOSED');
+  });
+});

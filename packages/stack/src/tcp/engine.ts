@@ -1937,7 +1937,10 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     }
     if (t.sndUna === t.sndMax) return;
     if (t.rtxStart < 0) t.rtxStart = now - t.rto;
-    if (now - t.rtxStart >= t.userTimeout) {
+    // A peer that keeps answering with a zero window is alive (RFC 1122 §4.2.2.17): only its
+    // silence counts toward the user timeout then.
+    const stalled = t.sndWnd === 0 ? now - t.lastRecvTime : now - t.rtxStart;
+    if (stalled >= t.userTimeout) {
       // RFC 9293 §3.8.3 R2 / RFC 5482: give up.
       this._abort(c, err('ETIMEDOUT', 'connection timed out', { syscall: 'write' }), true);
       return;
@@ -2017,9 +2020,15 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     const t = c.tcb;
     const unsent = this.unsent(t);
     if (unsent <= 0) return;
+    if (t.lastProbeAt >= 0 && t.lastRecvTime < t.lastProbeAt && now - t.lastRecvTime >= t.userTimeout) {
+      // Probes unanswered for the user timeout: the peer is gone (a live peer answers them).
+      this._abort(c, err('ETIMEDOUT', 'connection timed out (zero-window probes unanswered)', { syscall: 'write' }), true);
+      return;
+    }
     if (t.sndWnd === 0) {
       // Probe with an out-of-window ACK (SND.UNA − 1) that forces the peer to report its window.
       this.xmit(c, (t.sndUna - 1) >>> 0, 0, ACK, now, null);
+      t.lastProbeAt = now;
       t.persistBackoff++;
       t.timers.persist = now + this.persistInterval(t);
     } else {
@@ -2233,7 +2242,8 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
         if (now + pto < T.rtx) T.tlp = now + pto;
       }
     }
-    if (this.unsent(t) > 0 && t.sndNxt === t.sndUna && t.sndUna === t.sndMax) {
+    // (After an RTO rewind SND.MAX may be ahead: what counts is that nothing goes out now.)
+    if (this.unsent(t) > 0 && t.sndNxt === t.sndUna) {
       if (T.persist === Infinity) T.persist = now + this.persistInterval(t);
     } else if (t.sndWnd > 0) {
       T.persist = Infinity;

@@ -162,6 +162,8 @@ export class Tcb {
   timeWait = 60_000;
   /** Persist backoff exponent. */
   persistBackoff = 0;
+  /** When the last zero-window probe was sent (ms). */
+  lastProbeAt = -1;
   /** SYN / SYN-ACK retransmissions so far. */
   synRetries = 0;
 
