@@ -48,6 +48,8 @@ export interface ScenarioOptions {
   gapMs?: number;
   /** Server send buffer (bytes); small values keep data in the Writable buffer. */
   sendBufferSize?: number;
+  /** The server calls end() right after its last write, even when that write returned false. */
+  serverEndsEagerly?: boolean;
   /** The server calls end() only after the client's FIN too (default false). */
   serverWaitsForPeerEnd?: boolean;
   /** Pass an objectSource on restore (default: mode === 'mapped'). */
@@ -97,6 +99,7 @@ class ServerApp {
     endedAlready: boolean,
     mapped: boolean,
     readonly waitPeer = false,
+    readonly eager = false,
   ) {
     this.written = from;
     this.ended = endedAlready;
@@ -120,7 +123,7 @@ class ServerApp {
       const n = Math.min(16384, this.data.length - this.written);
       const chunk = this.data.subarray(this.written, this.written + n);
       this.written += n;
-      if (!s.write(chunk)) {
+      if (!s.write(chunk) && !(this.eager && this.written === this.data.length)) {
         s.once('drain', this.pump);
         return;
       }
@@ -144,7 +147,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 
   let appA: ServerApp | null = null;
   const srv = A.createServer({ allowHalfOpen: true }, (s: Socket) => {
-    appA = new ServerApp(down, s, 0, false, o.mode === 'mapped', o.serverWaitsForPeerEnd);
+    appA = new ServerApp(down, s, 0, false, o.mode === 'mapped', o.serverWaitsForPeerEnd, o.serverEndsEagerly);
   });
   srv.listen(PORT, SERVER_IP);
   await clock.runFor(1);
@@ -214,7 +217,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   restored.on('close', () => (restoredClosed = true));
   restored.on('error', (e) => errors.push(`restored: ${(e as { code?: string }).code}`));
   const state = cp.app!.state as { written: number; consumed: number; ended: boolean };
-  const appB = new ServerApp(down, restored, state.written, state.ended, o.mode === 'mapped', o.serverWaitsForPeerEnd);
+  const appB = new ServerApp(down, restored, state.written, state.ended, o.mode === 'mapped', o.serverWaitsForPeerEnd, o.serverEndsEagerly);
 
   await clock.run(() => clientEnded && clientGotBytes >= down.length && appB.gotBytes + aGot.length >= up.length, { maxMs: 300_000 });
   await clock.runFor(2000);

@@ -89,6 +89,15 @@ describe('checkpoint restore: every supported state', () => {
   it('FIN_WAIT_1 with data queued behind the FIN', async () => {
     await expectTakeover({ down: 512 << 10, up: 0, mode: 'mapped', clientEndsEarly: false, when: (s) => s.server!.tcpState === 'FIN_WAIT_1' && s.clientGot > 50_000 && s.clientGot < 400_000 }, 'FIN_WAIT_1');
   });
+  it('end() called while data still waits in the Writable: captured as FIN_WAIT_1, the FIN follows the data', async () => {
+    const r = await runScenario({ down: 768 << 10, up: 0, mode: 'mapped', clientEndsEarly: false, sendBufferSize: 64 << 10, serverEndsEagerly: true, net: { rateMbps: 20 }, when: (s) => s.serverEnded && s.server!.tcpState === 'ESTABLISHED' && s.clientGot > 50_000 });
+    expect(r.stateAtCheckpoint).toBe('ESTABLISHED');
+    expect(r.cp.tcp.state).toBe('FIN_WAIT_1');
+    expect(r.cp.tcp.finSeq).toBe((r.cp.tcp.sndUna + r.cp.tcp.sendLength) >>> 0);
+    expect(r.errors).toEqual([]);
+    expect(r.downOk).toBe(true);
+    expect(r.clientEnded).toBe(true);
+  });
   it('FIN_WAIT_2 while the peer is still uploading', async () => {
     await expectTakeover({ down: 64 << 10, up: 1 << 20, mode: 'full', clientEndsEarly: true, when: (s) => s.server!.tcpState === 'FIN_WAIT_2' && s.serverGot > 100_000 && s.serverGot < 700_000 }, 'FIN_WAIT_2');
   });

@@ -274,6 +274,14 @@ export function captureConn(host: CheckpointHost, conn: TcpConn, socket: Socket 
       sec.sendLength += data.length;
     }
   }
+  if (socket && socket.writableEnded && (sec.state === 'ESTABLISHED' || sec.state === 'CLOSE_WAIT')) {
+    // The application called end() but the Writable still holds data, so the engine has not
+    // been told yet: CLOSE is queued behind that data (RFC 9293 §3.10.4), and that is what the
+    // checkpoint says — the restored connection sends its FIN after the last byte.
+    sec.state = sec.state === 'ESTABLISHED' ? 'FIN_WAIT_1' : 'LAST_ACK';
+    sec.finSeq = (una + sec.sendLength) >>> 0;
+    sec.finSent = false;
+  }
   let refs: CheckpointObjectRef[] = [];
   if (socket) {
     const st = maps.get(socket);
