@@ -78,8 +78,9 @@ export function tcpSuite(opts: { lossy: boolean; mib: number; timeoutMs: number;
         link.close();
       }
       expect(dropped, 'frames tcpdump missed (kernel capture buffer overrun)').toBe(0);
-      if (lossy) {
-        // The loss rules did drop packets both ways, so the transfer went through recoveries.
+      if (lossy && !offloads) {
+        // The loss rules did drop packets, so the transfer went through recoveries. (With offloads
+        // the rules see 64 KB super-packets, a few hundred per run, and may legitimately drop none.)
         const drops = lab.lossDrops();
         expect(drops.input + drops.output - before.input - before.output).toBeGreaterThan(0);
       }
