@@ -38,14 +38,23 @@ if (cfg.role === 'primary') {
   await server.listen(80, cfg.ip);
   say('LISTENING');
   if ((await next()) !== 'CHECKPOINT') process.exit(2);
+  // Wait (bounded) until the download is really under way: ≥ 2 MB acknowledged by curl.
+  const acked = (s) => {
+    const i = s?.tcpInfo?.();
+    return i ? (i.sndUna - i.iss) >>> 0 : 0;
+  };
+  for (let i = 0; i < 400 && !(acked(server.sockets()[0]) > 2_000_000); i++) await new Promise((r) => setTimeout(r, 50));
   const [sock] = server.sockets();
   if (!sock) throw new Error('no connection to checkpoint');
   const state = server.connectionState(sock);
   const cp = sock.checkpoint({ app: { protocol: 'http/1.1', state } });
   const bytes = encodeCheckpoint(cp, { key: cfg.key });
   writeFileSync(cfg.file, bytes);
+  // From here on the node is dead to the network (what a checkpoint-then-failure looks like):
+  // anything sent after the checkpoint would make it stale. The parent SIGKILLs the process.
+  stack.crash();
   say(`CHECKPOINTED ${bytes.length} ${cp.app.objects.length} ${cp.tcp.sendRanges.length} ${cp.tcp.state}`);
-  // Keep serving until the parent kills us (SIGKILL: no FIN, no RST, nothing).
+  // Wait for SIGKILL.
   await new Promise(() => {});
 } else {
   const cp = decodeCheckpoint(readFileSync(cfg.file), { key: cfg.key });

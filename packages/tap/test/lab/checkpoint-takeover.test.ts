@@ -114,7 +114,7 @@ describe.skipIf(reason !== null)('checkpoint takeover across processes, with cur
     const B = await startNode('takeover', `${lab.suffix}pb`, file);
     await B.waitFor(/^(RESTORED|ERROR)/);
     expect(B.out.find((l) => l.startsWith('ERROR'))).toBeUndefined();
-    await B.waitFor(/^READY$/, 15_000);
+    expect(await B.waitFor(/^(READY|ERROR)/, 20_000)).toBe('READY');
 
     const res = await curl;
     const h = createHash('sha256');
