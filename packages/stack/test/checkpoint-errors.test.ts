@@ -214,4 +214,48 @@ describe('restore failures', () => {
     await p.clock.run(() => Buffer.concat(p.got).length >= 80_000, { maxMs: 10_000 });
     expect(Buffer.concat(p.got).equals(Buffer.concat([first, second]))).toBe(true);
   });
+
+  describe('object sources', () => {
+    async function mappedTakeover(source: (id: string, off: number) => unknown) {
+      const p = await pair();
+      const body = pattern(200_000, 21);
+      p.server.mapObject('body', { length: body.length });
+      p.server.write(body);
+      await p.clock.runFor(3);
+      const cp = p.server.checkpoint();
+      expect(cp.tcp.sendRanges).toEqual([]);
+      p.A.crash();
+      await p.clock.runFor(50);
+      const B = p.newB();
+      const s = B.restore(cp, { objectSource: source as never });
+      let e: { code?: string } | null = null;
+      s.on('error', (x) => (e = x));
+      await p.clock.run(() => e !== null || Buffer.concat(p.got).length >= body.length, { maxMs: 10_000 });
+      return { e: e as { code?: string } | null, ok: Buffer.concat(p.got).equals(body), body };
+    }
+    it('an async generator, a promise of a Buffer', async () => {
+      const body = pattern(200_000, 21);
+      const gen = async function* (off: number) {
+        for (let i = off; i < body.length; i += 7000) yield body.subarray(i, Math.min(body.length, i + 7000));
+      };
+      const r1 = await mappedTakeover((_id, off) => gen(off));
+      expect(r1.e).toBeNull();
+      expect(r1.ok).toBe(true);
+      const r2 = await mappedTakeover(async (_id, off) => body.subarray(off));
+      expect(r2.e).toBeNull();
+      expect(r2.ok).toBe(true);
+    });
+    it('a source that throws, rejects or comes up short aborts with ECONNABORTED', async () => {
+      for (const src of [
+        () => {
+          throw new Error('gone');
+        },
+        () => Promise.reject(new Error('io')),
+        () => Buffer.alloc(10),
+      ]) {
+        const r = await mappedTakeover(src);
+        expect(r.e?.code).toBe('ECONNABORTED');
+      }
+    });
+  });
 });
