@@ -116,12 +116,22 @@ describe('HTTP example: download survives a takeover (object-mapped checkpoint)'
       await clock.runFor(300);
       host = mk(next);
       srv = createHttpFileServer({ root: null, net: host as unknown as NetLike, clock: host.clock, deterministic: true });
+      // The takeover host also serves new connections on the same port.
+      void srv.listen(80, IP);
       const back = decodeCheckpoint(bytes, { key: KEY });
       if (back.kind !== 'tcp') throw new Error('kind');
       const s2 = host.restore(back, { objectSource: srv.objectSource as never });
       srv.resume(s2 as never, back.app!.state as unknown as ConnectionState, { sendEndSeq: sendEndSeqOf(back.tcp) });
     }
     await clock.run(() => ended, { maxMs: 120_000 });
+    // A new connection to the takeover host's listener works alongside the restored one.
+    const c2 = C.connect({ port: 80, host: IP }) as Socket;
+    let small = '';
+    c2.setEncoding('latin1');
+    c2.on('data', (d: string) => (small += d));
+    c2.write('GET /gen/10?seed=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await clock.run(() => /\r\n\r\n[\s\S]{10}$/.test(small), { maxMs: 5000 });
+    expect(small).toMatch(/^HTTP\/1\.1 200 OK/);
     const all = Buffer.concat(parts);
     const body = all.subarray(all.indexOf('\r\n\r\n') + 4);
     expect(body.length).toBe(size);
