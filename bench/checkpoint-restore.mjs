@@ -5,7 +5,10 @@
  * for 10,000 of them; and capture cost (`socket.checkpoint()`) per connection. Checkpoints are
  * clones of one real captured connection with distinct remote ports.
  *
- *   npx tsc -b packages/stack && node bench/checkpoint-restore.mjs [--n 10000] [--rounds 7] [--json out.json]
+ *   npx tsc -b packages/stack && node bench/checkpoint-restore.mjs [--n 10000] [--rounds 7] [--ready 2000] [--json out.json]
+ *
+ * `--ready N` also takes over N live connections (in-memory network): capture all, crash,
+ * restore all, and run until every one has matched the peer's ACK and is ready.
  *
  * Reports the median of `rounds` runs (each on a fresh stack), CPU time of the main thread.
  */
@@ -72,6 +75,37 @@ for (let r = 0; r < ROUNDS; r++) {
   if (B.tcp.connections().length !== N) throw new Error('not all restored');
   B.crash();
 }
+// Takeover of live connections: capture all, crash, restore all, until every one is ready.
+const READY_N = Number(argOf('--ready', '2000'));
+async function liveTakeover(n) {
+  const clock = new VirtualClock();
+  const net = new MemoryNetwork({ seed: 3, delayMs: 0.05, clock });
+  const A = new Stack({ link: net.createPort({ mac: MAC }), address: '198.18.0.1/24', clock, nodeId: 'A' });
+  const C = new Stack({ link: net.createPort(), address: '198.18.0.2/24', clock, nodeId: 'C' });
+  const socks = [];
+  A.createServer((s) => socks.push(s)).listen(80, '198.18.0.1');
+  await clock.runFor(1);
+  for (let i = 0; i < n; i++) C.connect({ port: 80, host: '198.18.0.1' }).on('error', () => {});
+  await clock.run(() => socks.length === n, { maxMs: 60_000 });
+  let u = process.cpuUsage();
+  const cps = socks.map((s) => s.checkpoint());
+  let d = process.cpuUsage(u);
+  const captureMs = (d.user + d.system) / 1000;
+  A.crash();
+  const B = new Stack({ link: net.createPort({ mac: MAC }), address: '198.18.0.1/24', clock, nodeId: 'B' });
+  let ready = 0;
+  const t0 = clock.now();
+  u = process.cpuUsage();
+  for (const cp of cps) B.restore(cp).once('ready', () => ready++);
+  d = process.cpuUsage(u);
+  const restoreMs = (d.user + d.system) / 1000;
+  u = process.cpuUsage();
+  await clock.run(() => ready === n, { maxMs: 60_000 });
+  d = process.cpuUsage(u);
+  return { n, captureMs: +captureMs.toFixed(1), restoreMs: +restoreMs.toFixed(1), toReadyCpuMs: +((d.user + d.system) / 1000).toFixed(1), toReadyVirtualMs: +(clock.now() - t0).toFixed(2), ready };
+}
+const live = READY_N > 0 ? await liveTakeover(READY_N) : null;
+
 const ms = median(totals);
 const result = {
   machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
@@ -82,7 +116,9 @@ const result = {
   restoreAllRoundsMs: totals.map((x) => +x.toFixed(1)),
   capturePerConnUs: +captureUs.toFixed(2),
   targetMs: 100,
+  live,
 };
 console.log(`restore: ${N} connections in ${result.restoreTotalMs} ms CPU (median of ${ROUNDS}), ${result.restorePerConnUs} µs each; target ≤ ${result.targetMs} ms`);
 console.log(`capture: ${result.capturePerConnUs} µs per socket.checkpoint() (object-mapped, 1000 bytes in flight)`);
+if (live) console.log(`live takeover of ${live.n} connections: capture ${live.captureMs} ms, restore ${live.restoreMs} ms, then ${live.toReadyCpuMs} ms CPU (${live.toReadyVirtualMs} ms virtual, 0.05 ms links) until all ${live.ready} were ready`);
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify(result, null, 2));
