@@ -11,6 +11,10 @@
  *   port as one batch (`frame()` × n, then `batchEnd()`).
  * - `send()` takes ownership of the frame; a frame delivered to more than one port (flood, hub,
  *   duplicate) is copied for every extra receiver, so a receiver may scribble on what it got.
+ * - `segmentationOffload` makes the ports behave like a veth pair with GSO: a TCP super-segment
+ *   (TSO, `TxMeta.gsoSize`) crosses the segment unsplit and arrives as a GRO frame
+ *   (`RxMeta.gsoSize`). Without `checksumOffload` the sending port completes every partial
+ *   checksum in software (as a NIC would) and receivers verify it: the checksum work is all done.
  * - Bounded: the rate limiter queue (`queueBytes`, tail drop) and the scheduler
  *   (`maxPending` frames in flight over the whole segment, then drop) — both counted.
  */
@@ -18,6 +22,7 @@ import { RealClock, type Clock, type TimerHandle } from '../clock.js';
 import { NO_OFFLOADS, type Link, type LinkHandler, type LinkOffloads, type RxMeta, type TxMeta } from '../link.js';
 import { Random, randomMac } from '../util/random.js';
 import { formatMac, parseMac } from '../util/addr.js';
+import { checksum } from '@hastack/wire';
 import { ADMIT_LOST, ADMIT_QUEUE_FULL, DeliveryScheduler, FaultModel, type DeliveryTarget, type FaultOptions } from './faults.js';
 
 export interface MemoryNetworkOptions extends FaultOptions {
@@ -37,6 +42,14 @@ export interface MemoryNetworkOptions extends FaultOptions {
   checksumOffload?: boolean;
   /** Frames in flight over the whole segment before further frames are dropped (default 65536). */
   maxPending?: number;
+  /**
+   * Pretend the ports do TSO/GSO and GRO, as a veth pair does: ports declare `tso`, `gro` and
+   * `txChecksum` with a 64 KiB frame limit; a super-segment sent with `TxMeta.gsoSize` is
+   * delivered whole with `RxMeta.gsoSize` (faults apply to it as one frame). Without
+   * `checksumOffload` the sending port completes partial checksums in software and receivers
+   * verify them, so every checksum is still computed and checked.
+   */
+  segmentationOffload?: boolean;
 }
 
 export interface MemoryPortOptions extends FaultOptions {
@@ -75,6 +88,7 @@ export class MemoryNetwork {
   readonly hub: boolean;
   readonly clock: Clock;
   readonly checksumOffload: boolean;
+  readonly segmentationOffload: boolean;
   /** @internal */ readonly scheduler: DeliveryScheduler;
   /** @internal */ readonly options: MemoryNetworkOptions;
   private readonly portList: MemoryPort[] = [];
@@ -88,6 +102,7 @@ export class MemoryNetwork {
     this.hub = options.hub ?? false;
     this.clock = options.clock ?? new RealClock();
     this.checksumOffload = options.checksumOffload ?? false;
+    this.segmentationOffload = options.segmentationOffload ?? false;
     this.rng = new Random(options.seed ?? 1);
     this.scheduler = new DeliveryScheduler(this.clock, options.maxPending ?? 65536);
     if (!(this.mtu >= 68 && this.mtu <= 65535)) throw new RangeError('mtu must be in 68..65535');
@@ -136,8 +151,8 @@ export class MemoryNetwork {
   }
 
   /** @internal Switch one frame from `from`, due at `at`; `copies` is 2 for a duplicated frame. */
-  forward(from: MemoryPort, frame: Uint8Array, at: number, copies: number): void {
-    const meta = this.checksumOffload ? CSUM_VALID : undefined;
+  forward(from: MemoryPort, frame: Uint8Array, at: number, copies: number, gsoSize = 0): void {
+    const meta = gsoSize > 0 ? this.gsoMeta(gsoSize) : this.checksumOffload ? CSUM_VALID : undefined;
     if (!this.hub) this.fdb.set(macKey(frame, 6), from);
     if (!this.hub && (frame[0] & 1) === 0) {
       const to = this.fdb.get(macKey(frame, 0));
@@ -154,6 +169,16 @@ export class MemoryNetwork {
       this.deliver(from, p, frame, at, copies, meta, first);
       first = false;
     }
+  }
+
+  // One frozen RxMeta per GRO segment size seen last (no object per frame).
+  private gsoMetaCache: RxMeta | null = null;
+  private gsoMeta(gsoSize: number): RxMeta {
+    const m = this.gsoMetaCache;
+    if (m !== null && m.gsoSize === gsoSize) return m;
+    const n: RxMeta = Object.freeze(this.checksumOffload ? { csumValid: true, gsoSize } : { gsoSize });
+    this.gsoMetaCache = n;
+    return n;
   }
 
   private deliver(from: MemoryPort, to: MemoryPort, frame: Uint8Array, at: number, copies: number, meta: RxMeta | undefined, original: boolean): void {
@@ -181,9 +206,12 @@ export class MemoryPort implements Link, DeliveryTarget {
 
   constructor(readonly network: MemoryNetwork, readonly id: number, readonly mac: Uint8Array, private readonly faults: FaultModel) {
     this.mtu = network.mtu;
-    this.offloads = network.checksumOffload
-      ? Object.freeze({ ...NO_OFFLOADS, rxChecksum: true, txChecksum: true, maxFrame: network.mtu + 14 })
-      : Object.freeze({ ...NO_OFFLOADS, maxFrame: network.mtu + 14 });
+    const csum = network.checksumOffload;
+    this.offloads = network.segmentationOffload
+      ? Object.freeze({ rxChecksum: csum, txChecksum: true, tso: true, gro: true, maxFrame: 65535 + 14 })
+      : csum
+        ? Object.freeze({ ...NO_OFFLOADS, rxChecksum: true, txChecksum: true, maxFrame: network.mtu + 14 })
+        : Object.freeze({ ...NO_OFFLOADS, maxFrame: network.mtu + 14 });
   }
 
   /** Whether the port is still on the segment. */
@@ -195,15 +223,23 @@ export class MemoryPort implements Link, DeliveryTarget {
     this.handler = handler;
   }
 
-  send(frame: Uint8Array, _meta?: TxMeta): boolean {
+  send(frame: Uint8Array, meta?: TxMeta): boolean {
     const c = this.counters;
     if (!this.attached) {
       c.detachedDrops++;
       return false;
     }
-    if (frame.length < 14 || frame.length > this.mtu + 14) {
+    const gsoSize = meta !== undefined && meta.gsoSize !== undefined && this.offloads.tso ? meta.gsoSize : 0;
+    if (frame.length < 14 || frame.length > (gsoSize > 0 ? this.offloads.maxFrame : this.mtu + 14)) {
       c.sizeDrops++;
       return true;
+    }
+    // The "NIC" completes a partial checksum when the segment does not pretend to offload it.
+    if (meta !== undefined && meta.csumStart !== undefined && !this.network.checksumOffload && this.offloads.txChecksum) {
+      const at = meta.csumStart + (meta.csumOffset ?? 0);
+      const v = checksum(frame, meta.csumStart, frame.length);
+      frame[at] = v >>> 8;
+      frame[at + 1] = v & 0xff;
     }
     c.txFrames++;
     c.txBytes += frame.length;
@@ -221,7 +257,7 @@ export class MemoryPort implements Link, DeliveryTarget {
     const copies = this.faults.duplicate() ? 2 : 1;
     if (copies === 2) c.duplicated++;
     c.reordered = this.faults.counters.reordered;
-    this.network.forward(this, frame, at, copies);
+    this.network.forward(this, frame, at, copies, gsoSize);
     return true;
   }
 
