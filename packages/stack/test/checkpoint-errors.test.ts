@@ -4,7 +4,7 @@
  * checkpoints that leave the stack unchanged, and the object map's rules.
  */
 import { describe, it, expect } from 'vitest';
-import { MemoryNetwork, Stack, VirtualClock, engineConnOf, type Socket, type TcpCheckpoint } from '@hastack/stack';
+import { MemoryNetwork, Stack, VirtualClock, engineConnOf, parseIp, type Socket, type TcpCheckpoint } from '@hastack/stack';
 import { encodeCheckpoint, decodeCheckpoint, validateCheckpoint } from '@hastack/checkpoint';
 import { SERVER_IP, SERVER_MAC, CLIENT_IP, PORT, pattern } from './checkpoint-harness.js';
 
@@ -208,6 +208,8 @@ describe('restore failures', () => {
     await p.clock.runFor(50);
     const B = p.newB();
     const s = B.restore(cp);
+    // The peer's MAC from the checkpoint primes the ARP cache: no resolution before the probe.
+    expect(B.engine.arpCache.get(parseIp(CLIENT_IP))?.mac).toEqual(cp.link.peerMac);
     const second = pattern(30_000, 6);
     s.write(second); // before 'ready'
     expect(B.stats().tcp.outSegs).toBe(0);
