@@ -73,6 +73,16 @@ describe('checkpoint capture', () => {
     expect(Buffer.from(cp.tcp.recvBuffer).equals(data)).toBe(true);
   });
 
+  it('unread bytes of a paused reader with setEncoding() are carried too', async () => {
+    const p = await pair();
+    p.server.setEncoding('latin1');
+    p.server.pause();
+    const data = pattern(5000, 10);
+    p.client.write(data);
+    await p.clock.runFor(300);
+    expect(Buffer.from(p.server.checkpoint().tcp.recvBuffer).equals(data)).toBe(true);
+  });
+
   it('mapObject: sequence numbers, at, overlaps, acknowledged positions', async () => {
     const p = await pair();
     const iss = engineConnOf(p.server)!.tcb.iss;

@@ -191,18 +191,24 @@ function concat(parts: Uint8Array[], total?: number): Uint8Array {
 
 /** Bytes pushed into the Readable but not read by the application yet (in order). */
 function readableBuffered(s: Duplex): Uint8Array[] {
-  const rs = (s as unknown as { _readableState?: { buffer?: unknown; objectMode?: boolean } })._readableState;
+  const rs = (s as unknown as { _readableState?: { buffer?: unknown; encoding?: BufferEncoding | null } })._readableState;
   const out: Uint8Array[] = [];
   const b = rs?.buffer as unknown;
   if (!b) return out;
+  // With setEncoding() the buffer holds decoded strings: encode them back (a multi-byte
+  // character split across chunks still inside the decoder is not recovered).
+  const add = (c: unknown): void => {
+    if (c instanceof Uint8Array) out.push(c);
+    else if (typeof c === 'string' && c.length > 0) out.push(Buffer.from(c, rs?.encoding ?? 'utf8'));
+  };
   if (Array.isArray(b)) {
-    // Node ≥ 22: an array with a start index.
+    // An array with a start index (recent Node versions).
     const start = (rs as { bufferIndex?: number }).bufferIndex ?? 0;
-    for (let i = start; i < b.length; i++) if (b[i] instanceof Uint8Array) out.push(b[i]);
+    for (let i = start; i < b.length; i++) add(b[i]);
     return out;
   }
-  // Node 20: a BufferList (linked list; iterable).
-  for (let n = (b as { head?: { data: unknown; next: unknown } | null }).head; n; n = n.next as typeof n) if (n.data instanceof Uint8Array) out.push(n.data);
+  // Older Node: a BufferList (linked list).
+  for (let n = (b as { head?: { data: unknown; next: unknown } | null }).head; n; n = n.next as typeof n) add(n.data);
   return out;
 }
 
