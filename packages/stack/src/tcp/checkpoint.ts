@@ -432,7 +432,7 @@ export class RestoredHandle implements TcpConnectionHandle {
     this.holding = false;
     const sink = this.sink;
     sink.onReady?.();
-    if (this.socket && this.opts.onReady) this.opts.onReady(this.socket);
+    if (this.socket && !this.socket.destroyed && this.opts.onReady) this.opts.onReady(this.socket);
     if (this.inner.removed) return;
     // The peer's FIN was consumed on the old host: this stream (a new one to its reader) ends
     // too. (With unread bytes the engine delivers the FIN after them itself.)
