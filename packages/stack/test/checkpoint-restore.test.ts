@@ -105,3 +105,20 @@ describe('checkpoint restore: every supported state', () => {
     await expectTakeover({ down: 8 << 10, up: 8 << 10, mode: 'full', net: { delayMs: 5 }, when: (s) => s.server!.tcpState === 'CLOSING' }, 'CLOSING');
   });
 });
+
+describe('checkpoint restore: every supported state under 2% loss and reordering, timestamps off', () => {
+  const L = { loss: 0.02, reorder: 0.03, jitterMs: 1 };
+  const cases: [string, ScenarioOptions][] = [
+    ['CLOSE_WAIT', { down: 512 << 10, up: 64 << 10, mode: 'full', sendBufferSize: SMALL_BUF, net: L, when: (s) => s.server!.tcpState === 'CLOSE_WAIT' && s.clientGot > 100_000 }],
+    ['LAST_ACK', { down: 256 << 10, up: 16 << 10, mode: 'mapped', sendBufferSize: SMALL_BUF, net: L, when: (s) => s.server!.tcpState === 'LAST_ACK' && s.clientGot < 256 << 10 }],
+    ['FIN_WAIT_1', { down: 512 << 10, up: 0, mode: 'full', clientEndsEarly: false, net: L, when: (s) => s.server!.tcpState === 'FIN_WAIT_1' && s.clientGot > 50_000 && s.clientGot < 400_000 }],
+    ['FIN_WAIT_2', { down: 64 << 10, up: 1 << 20, mode: 'mapped', net: L, when: (s) => s.server!.tcpState === 'FIN_WAIT_2' && s.serverGot > 100_000 && s.serverGot < 700_000 }],
+    ['CLOSING', { down: 8 << 10, up: 8 << 10, mode: 'mapped', net: { ...L, delayMs: 5 }, when: (s) => s.server!.tcpState === 'CLOSING' }],
+  ];
+  for (const [state, o] of cases) {
+    it(state, async () => {
+      await expectTakeover({ ...o, timestamps: false, seed: 3 }, state);
+    });
+  }
+});
+
