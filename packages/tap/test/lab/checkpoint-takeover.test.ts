@@ -23,7 +23,7 @@ import { generateRange } from '../../../../examples/ha-http-server/src/index.js'
 const NODE = fileURLToPath(new URL('./checkpoint-node.mjs', import.meta.url));
 const dists = ['../../../stack/dist/index.js', '../../dist/index.js', '../../../checkpoint/dist/index.js', '../../../../examples/ha-http-server/dist/index.js'];
 const built = dists.every((p) => existsSync(fileURLToPath(new URL(p, import.meta.url))));
-const reason = labUnavailableReason() ?? (missingTools(['curl']).length ? 'curl missing' : null) ?? (built ? null : 'packages not built (dist/ missing)');
+const reason = labUnavailableReason() ?? (missingTools(['curl', 'iptables']).length ? `missing: ${missingTools(['curl', 'iptables']).join(', ')}` : null) ?? (built ? null : 'packages not built (dist/ missing)');
 if (reason) console.warn(`[lab skipped] checkpoint takeover: ${reason}`);
 
 const MAC = '02:00:00:5e:00:42';
@@ -88,11 +88,24 @@ describe.skipIf(reason !== null)('checkpoint takeover across processes, with cur
   }
 
   it('curl finishes a download that moved from process A to process B', async () => {
+    await takeover(77, 'x');
+  });
+
+  it('the same with 1% loss both ways on the client', async () => {
+    await lab.setLoss(0.01);
+    try {
+      await takeover(78, 'y');
+      expect(lab.lossDrops().input + lab.lossDrops().output).toBeGreaterThan(0);
+    } finally {
+      await lab.setLoss(0);
+    }
+  });
+
+  async function takeover(seed: number, tag: string): Promise<void> {
     const size = 24 * 1024 * 1024;
-    const seed = 77;
-    const file = join(dir, 'conn.ckpt');
+    const file = join(dir, `conn-${tag}.ckpt`);
     const ip = lab.addr(2);
-    const A = await startNode('primary', `${lab.suffix}pa`, file);
+    const A = await startNode('primary', `${lab.suffix}${tag}a`, file);
     await A.waitFor(/^LISTENING$/);
 
     // ~3 MB/s: the download lasts ~8 s, so it is mid-way when A dies.
@@ -111,7 +124,7 @@ describe.skipIf(reason !== null)('checkpoint takeover across processes, with cur
     await new Promise<void>((r) => (A.child.exitCode !== null || A.child.signalCode !== null ? r() : A.child.once('exit', () => r())));
     await new Promise((r) => setTimeout(r, 300));
 
-    const B = await startNode('takeover', `${lab.suffix}pb`, file);
+    const B = await startNode('takeover', `${lab.suffix}${tag}b`, file);
     await B.waitFor(/^(RESTORED|ERROR)/);
     expect(B.out.find((l) => l.startsWith('ERROR'))).toBeUndefined();
     expect(await B.waitFor(/^(READY|ERROR)/, 20_000)).toBe('READY');
@@ -122,5 +135,7 @@ describe.skipIf(reason !== null)('checkpoint takeover across processes, with cur
     expect(res.stderr).toBe('');
     expect(res.stdout.split(' ')[0]).toBe(h.digest('hex'));
     expect(B.out.find((l) => l.startsWith('ERROR'))).toBeUndefined();
-  });
+    A.kill();
+    B.kill();
+  }
 });
