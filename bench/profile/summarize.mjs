@@ -26,3 +26,29 @@ console.log(`${file}: ${(total / 1000).toFixed(0)} ms sampled`);
 for (const [k, us] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, top)) {
   console.log(`${((us / total) * 100).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
 }
+
+// Inclusive (total) time per function: self time of its subtree, each sample counted once per function.
+if (process.argv.includes('--inclusive')) {
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const name = (n) => {
+    const cf = n.callFrame;
+    const url = cf.url.replace(/^file:\/\//, '').replace(/^.*\/(packages|bench)\//, '$1/');
+    return `${cf.functionName || '(anonymous)'} ${url ? `${url}:${cf.lineNumber + 1}` : ''}`;
+  };
+  const incl = new Map();
+  for (const [id, us] of self) {
+    const seen = new Set();
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+      const k = name(byId.get(cur));
+      if (seen.has(k)) continue;
+      seen.add(k);
+      incl.set(k, (incl.get(k) ?? 0) + us);
+    }
+  }
+  console.log('\ninclusive:');
+  for (const [k, us] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    console.log(`${((us / total) * 100).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
+  }
+}

@@ -134,11 +134,19 @@ interface Pending {
 /**
  * A min-heap of pending deliveries keyed by (time, sequence), driven by one clock timer (or one
  * deferred call for frames due now). Bounded: `schedule()` refuses beyond `maxPending`.
+ * Fast path: a frame due at the current instant (no delay knob) goes to a FIFO instead of the
+ * heap — FIFO entries are already in (time, sequence) order, since the clock never goes back —
+ * and `run()` merges the two by (time, sequence), so the delivery order is exactly the heap's.
  * Frames scheduled while a batch is being delivered go into the next batch, so two endpoints
  * answering each other with zero delay still yield to the event loop between rounds.
  */
 export class DeliveryScheduler {
   private heap: Pending[] = [];
+  /** Frames due at the instant they were scheduled, in (at, seq) order: [fifoHead, fifo.length). */
+  private fifo: Pending[] = [];
+  private fifoHead = 0;
+  /** Time of the newest FIFO entry (a later frame due earlier than this must use the heap). */
+  private fifoLastAt = -Infinity;
   private free: Pending[] = [];
   private seq = 0;
   private timer: TimerHandle | null = null;
@@ -157,18 +165,28 @@ export class DeliveryScheduler {
   constructor(private readonly clock: Clock, readonly maxPending = 65536, readonly maxBatch = 4096) {}
 
   get pending(): number {
-    return this.heap.length;
+    return this.heap.length + this.fifo.length - this.fifoHead;
   }
 
   /** Queue `frame` for `target` at time `at`. False when the scheduler is full. */
   schedule(at: number, target: DeliveryTarget, frame: Uint8Array, meta: RxMeta | TxMeta | undefined): boolean {
-    if (this.closed || this.heap.length >= this.maxPending) return false;
+    if (this.closed || this.pending >= this.maxPending) return false;
     const p = this.free.pop() ?? { at: 0, seq: 0, target: null, frame: null, meta: undefined };
     p.at = at;
     p.seq = this.seq++;
     p.target = target;
     p.frame = frame;
     p.meta = meta;
+    if (at >= this.fifoLastAt && at <= this.clock.now()) {
+      // Due now, and not earlier than anything already in the FIFO: stays sorted.
+      this.fifoLastAt = at;
+      this.fifo.push(p);
+      if (!this.deferred) {
+        this.deferred = true;
+        this.clock.defer(this.runBound);
+      }
+      return true;
+    }
     this.push(p);
     this.arm();
     return true;
@@ -177,17 +195,27 @@ export class DeliveryScheduler {
   /** Forget every pending delivery to `target` (a port detached). */
   cancel(target: DeliveryTarget): void {
     for (const p of this.heap) if (p.target === target) p.target = null;
+    for (let i = this.fifoHead; i < this.fifo.length; i++) if (this.fifo[i].target === target) this.fifo[i].target = null;
   }
 
   close(): void {
     this.closed = true;
     this.heap.length = 0;
+    this.fifo.length = 0;
+    this.fifoHead = 0;
     if (this.timer) this.clock.clearTimer(this.timer);
     this.timer = null;
   }
 
   private arm(): void {
-    if (this.heap.length === 0 || this.closed) return;
+    if (this.closed) return;
+    if (this.fifoHead < this.fifo.length && !this.deferred) {
+      this.deferred = true;
+      this.clock.defer(this.runBound);
+    }
+    if (this.heap.length === 0) return;
+    // A run is already coming; it re-arms when it ends (no clock read per scheduled frame).
+    if (this.deferred) return;
     const at = this.heap[0].at;
     const now = this.clock.now();
     if (at <= now) {
@@ -212,10 +240,34 @@ export class DeliveryScheduler {
     const mark = ++this.mark;
     const touched = this.touched;
     let n = 0;
-    while (this.heap.length > 0 && n < this.maxBatch) {
-      const top = this.heap[0];
-      if (top.at > now || top.seq >= seqLimit) break;
-      this.pop();
+    const fifo = this.fifo;
+    while (n < this.maxBatch) {
+      // The earlier of the heap top and the FIFO head, by (at, seq).
+      let top: Pending;
+      if (this.fifoHead < fifo.length) {
+        const f = fifo[this.fifoHead];
+        if (this.heap.length > 0 && this.less(this.heap[0], f)) {
+          top = this.heap[0];
+          if (top.at > now || top.seq >= seqLimit) break;
+          this.pop();
+        } else {
+          top = f;
+          if (top.at > now || top.seq >= seqLimit) break;
+          fifo[this.fifoHead++] = undefined as unknown as Pending;
+          if (this.fifoHead === fifo.length) {
+            fifo.length = 0;
+            this.fifoHead = 0;
+            this.fifoLastAt = -Infinity;
+          } else if (this.fifoHead >= 1024 && this.fifoHead * 2 >= fifo.length) {
+            fifo.splice(0, this.fifoHead);
+            this.fifoHead = 0;
+          }
+        }
+      } else if (this.heap.length > 0) {
+        top = this.heap[0];
+        if (top.at > now || top.seq >= seqLimit) break;
+        this.pop();
+      } else break;
       const target = top.target;
       const frame = top.frame!;
       const meta = top.meta;
