@@ -5,7 +5,9 @@
  * bench/results/latest.{json,md}, bench/results/latest-<scenario>.svg and regenerates
  * docs/performance.md.
  *
- *   npx -y pnpm@10.34.9 bench [--quick] [--reps N] [--only id,id] [--no-doc]
+ *   npx -y pnpm@10.34.9 bench [--quick] [--reps N] [--only id,id] [--no-doc] [--render]
+ *     --only: run some scenarios; writes only results/<timestamp>.json (latest.* and the doc stay)
+ *     --render: re-render latest.md, the SVGs and docs/performance.md from results/latest.json
  *   bash scripts/bench.sh [--quick]          (installs and builds first)
  *
  * Scenarios whose prerequisites are missing (not root, no /dev/net/tun, a tool, a hastack feature)
@@ -33,7 +35,13 @@ const opt = (n, d) => {
   return i >= 0 ? argv[i + 1] : d;
 };
 if (flag('-h') || flag('--help')) {
-  console.log('usage: pnpm bench [--quick] [--reps N] [--only ' + SCENARIOS.map((s) => s.id).join(',') + '] [--no-doc]');
+  console.log('usage: pnpm bench [--quick] [--reps N] [--only ' + SCENARIOS.map((s) => s.id).join(',') + '] [--no-doc] [--render]');
+  process.exit(0);
+}
+// --render: re-render latest.md, the SVGs and docs/performance.md from bench/results/latest.json (no measuring).
+if (flag('--render')) {
+  const result = JSON.parse(readFileSync(join(BENCH_DIR, 'results/latest.json'), 'utf8'));
+  writeOutputs(result, false);
   process.exit(0);
 }
 const quick = flag('--quick');
@@ -70,6 +78,9 @@ const ctx = {
       Lab.cleanupStale();
       lab = await Lab.create({});
       ctx.bridgeIp = lab.addr(BRIDGE_HOST);
+      // A bridge without a set MAC takes its lowest port's; TAP devices coming and going would
+      // change it under the client's ARP cache (~30 s of timeouts). Pin it.
+      await lab.exec('switch', ['ip', 'link', 'set', lab.bridge, 'address', '02:00:00:b0:00:fe']);
       await lab.exec('switch', ['ip', 'addr', 'add', `${ctx.bridgeIp}/24`, 'dev', lab.bridge]);
       log(`lab ${lab.suffix}: client ${lab.clientIp}, switch bridge ${ctx.bridgeIp}`);
       return lab;
@@ -122,19 +133,34 @@ const result = {
 const problems = validateResult(result);
 if (problems.length) log('result schema problems:', problems);
 
-const outDir = join(BENCH_DIR, 'results');
-mkdirSync(outDir, { recursive: true });
-const json = JSON.stringify(result, null, 1) + '\n';
-writeFileSync(join(outDir, `${started.toISOString().replace(/[:.]/g, '-')}.json`), json);
-writeFileSync(join(outDir, 'latest.json'), json);
-const md = renderMarkdown(result);
-writeFileSync(join(outDir, 'latest.md'), md);
-for (const s of scenarios) writeFileSync(join(outDir, `latest-${s.id}.svg`), renderSvg(s));
-if (!flag('--no-doc')) {
-  const notesFile = join(BENCH_DIR, 'notes.md');
-  const analysis = existsSync(notesFile) ? readFileSync(notesFile, 'utf8') : '';
-  writeFileSync(join(REPO_DIR, 'docs/performance.md'), renderPerformanceDoc(result, { analysis }));
+if (only) {
+  // A partial run must not replace the full picture: only its timestamped file and the summary.
+  const file = join(BENCH_DIR, 'results', `${result.startedAt.replace(/[:.]/g, '-')}.json`);
+  mkdirSync(join(BENCH_DIR, 'results'), { recursive: true });
+  writeFileSync(file, JSON.stringify(result, null, 1) + '\n');
+  console.log(renderMarkdown(result));
+  log(`partial run (--only): wrote ${file} only (latest.* and docs/performance.md untouched)`);
+} else {
+  writeOutputs(result, true);
+  log(`wrote bench/results/latest.{json,md}, ${scenarios.length} SVGs${flag('--no-doc') ? '' : ', docs/performance.md'} in ${result.durationS.toFixed(0)} s`);
 }
-console.log(md);
-log(`wrote bench/results/latest.{json,md}, ${scenarios.length} SVGs${flag('--no-doc') ? '' : ', docs/performance.md'} in ${result.durationS.toFixed(0)} s`);
 process.exit(problems.length ? 1 : 0);
+
+function writeOutputs(result, withTimestamped) {
+  const outDir = join(BENCH_DIR, 'results');
+  mkdirSync(outDir, { recursive: true });
+  const json = JSON.stringify(result, null, 1) + '\n';
+  if (withTimestamped) {
+    writeFileSync(join(outDir, `${result.startedAt.replace(/[:.]/g, '-')}.json`), json);
+    writeFileSync(join(outDir, 'latest.json'), json);
+  }
+  const md = renderMarkdown(result);
+  writeFileSync(join(outDir, 'latest.md'), md);
+  for (const s of result.scenarios) writeFileSync(join(outDir, `latest-${s.id}.svg`), renderSvg(s));
+  if (!flag('--no-doc')) {
+    const notesFile = join(BENCH_DIR, 'notes.md');
+    const analysis = existsSync(notesFile) ? readFileSync(notesFile, 'utf8') : '';
+    writeFileSync(join(REPO_DIR, 'docs/performance.md'), renderPerformanceDoc(result, { analysis }));
+  }
+  console.log(md);
+}

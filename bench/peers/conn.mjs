@@ -119,7 +119,7 @@ async function idle() {
     );
   }
   // Let the server side accept everything (bounded).
-  for (let i = 0; i < 500 && kept.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 200 && kept.length < n; i++) await new Promise((r) => setTimeout(r, 10));
   await new Promise((r) => setTimeout(r, 200));
   const after = mem();
   const endpoints = 2 * n;

@@ -43,7 +43,8 @@ export function skippedMeasurements(reason) {
 
 async function waitServing(lab, url) {
   for (let i = 0; i < 100; i++) {
-    const r = await lab.exec('client', ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '1', url], { allowFail: true, timeoutMs: 3000 });
+    const r = await lab.exec('client', ['curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '1', url], { allowFail: true, timeoutMs: 3000 });
+    if (process.env.BENCH_DEBUG) console.error(url, r.code, r.stdout, r.stderr.trim());
     if (r.stdout.trim() === '200') return;
     await sleep(100);
   }
@@ -67,7 +68,7 @@ function killServer(child) {
 export async function run(ctx) {
   const { quick, reps, log } = ctx;
   const lab = await ctx.getLab();
-  const secs = quick ? 3 : 10;
+  const secs = quick ? 2 : 10;
   const root = mkdtempSync(join(tmpdir(), 'hastack-bench-http-'));
   writeFileSync(join(root, 'small.html'), BODY);
   const S = new Samples();
@@ -85,10 +86,13 @@ export async function run(ctx) {
     hs.stderr.on('data', (d) => (hsErr = (hsErr + d).slice(-2000)));
     servers.push(hs);
     const targets = { kernel: `http://${ctx.bridgeIp}:8080/small.html`, hastack: `http://${hsIp}:8080/small.html` };
+    const tw = performance.now();
     await waitServing(lab, targets.kernel);
+    log(`  http-rr: kernel server up in ${((performance.now() - tw) / 1000).toFixed(1)} s`);
     await waitServing(lab, targets.hastack).catch((e) => {
       throw new Error(`${e.message}; hastack server stderr: ${hsErr.trim().slice(-500)}`);
     });
+    log(`  http-rr: servers up in ${((performance.now() - tw) / 1000).toFixed(1)} s`);
     for (let r = 0; r < reps; r++) {
       for (const who of ['kernel', 'hastack']) {
         try {
@@ -104,10 +108,12 @@ export async function run(ctx) {
           log(`  http-rr ${who}: ${e.message.split('\n')[0]}`);
         }
       }
-      log(`  http-rr rep ${r + 1}/${reps} done`);
+      log(`  http-rr rep ${r + 1}/${reps} done at ${((performance.now() - tw) / 1000).toFixed(1)} s`);
     }
   } finally {
+    const tk = performance.now();
     for (const s of servers) await killServer(s);
+    log(`  http-rr: servers stopped in ${((performance.now() - tk) / 1000).toFixed(1)} s`);
     rmSync(root, { recursive: true, force: true });
   }
   notes.push(`The example server runs with its defaults; over TAP that means no offloads. wrk: ${THREADS} thread, ${CONNECTIONS} connections, ${secs} s per run, keep-alive; the node:net server runs in the switch namespace on the bridge address.`);

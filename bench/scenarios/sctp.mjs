@@ -36,7 +36,7 @@ const RESULT_RE = /^\d+, \d+, \d+, \d+, [\d.]+, [\d.]+, \d+$/;
 export async function run(ctx) {
   const { quick, reps, log } = ctx;
   const lab = await ctx.getLab();
-  const n = quick ? 20_000 : 80_000;
+  const n = quick ? 10_000 : 80_000;
   const S = new Samples();
   const srv = lab.spawn('client', `${BIN}/tsctp`, ['-E', '9900']);
   let out = '';
