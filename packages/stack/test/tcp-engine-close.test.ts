@@ -159,3 +159,38 @@ describe('close paths', () => {
     expect(() => ch.send(enc('x'))).toThrow(/EPIPE/);
   });
 });
+
+describe('layer close (stack.close())', () => {
+  it('close() sends FINs and resolves once they are acknowledged', async () => {
+    const p = new Pair();
+    const { client, server, ch } = p.connect();
+    ch.send(enc('bye'));
+    let done = false;
+    const r = p.a.tcp.close(p.now);
+    expect(r).toBeInstanceOf(Promise);
+    void (r as Promise<void>).then(() => (done = true));
+    p.run(() => ch.state === 'FIN_WAIT_2', 1000);
+    p.a.tcp.poll(p.now);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(done).toBe(true);
+    expect(server.text()).toBe('bye');
+    expect(server.fin).toBe(1);
+    expect(client.error).toBeUndefined();
+  });
+
+  it('close() gives up after closeTimeout: stragglers get RST and ECONNABORTED', async () => {
+    const p = new Pair({ closeTimeout: 500 });
+    const { client, ch } = p.connect();
+    p.filter = (_r, from) => (from === 'b' ? 'drop' : 'deliver');
+    let done = false;
+    void (p.a.tcp.close(p.now) as Promise<void>).then(() => (done = true));
+    const t0 = p.now;
+    p.run(() => client.closed > 0, 5000);
+    await Promise.resolve();
+    expect(done).toBe(true);
+    expect(client.error?.code).toBe('ECONNABORTED');
+    expect(p.now - t0).toBe(500);
+    expect(ch.state).toBe('CLOSED');
+  });
+});

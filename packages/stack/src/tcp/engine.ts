@@ -85,6 +85,8 @@ export interface TcpOptions extends TcpConnectionOptions {
   ephemeralPorts?: [number, number];
   /** RFC 8985 tail loss probes. Default true. */
   tailLossProbe?: boolean;
+  /** How long close() (stack.close()) waits for FINs to be acknowledged before RST (ms). Default 3000. */
+  closeTimeout?: number;
 }
 
 interface Listener {
@@ -498,10 +500,12 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       }
     }
     d.length = 0;
+    if (this.closing) this.checkClosing(now);
   }
 
   pollAt(): number {
     if (this.dirty.length > 0) return this.now;
+    if (this.closing && this.closing.deadline < this.heap.peekAt()) return this.closing.deadline;
     // Skip stale tops so the runtime isn't woken for nothing.
     const heap = this.heap;
     while (heap.size > 0) {
@@ -532,10 +536,49 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     for (const s of ALL_STATES) this.stateCounts[s] = 0;
   }
 
-  close(now: number): void {
+  /**
+   * Graceful close of everything (stack.close()): listeners stop, every connection sends its FIN
+   * after its queued data. Resolves once each connection's FIN is acknowledged (FIN_WAIT_2,
+   * TIME_WAIT or CLOSED), or after `closeTimeout` ms, when the stragglers are aborted with RST
+   * and ECONNABORTED.
+   */
+  close(now: number): Promise<void> | void {
     this.now = now;
-    for (const byAddr of this.listeners.values()) for (const l of byAddr.values()) this.closeListener(l);
-    for (const m of this.conns.values()) for (const c of m.values()) if (c.tcb.state === 'ESTABLISHED' || c.tcb.state === 'CLOSE_WAIT') this._shutdown(c);
+    for (const byAddr of [...this.listeners.values()]) for (const l of [...byAddr.values()]) this.closeListener(l);
+    for (const c of this.connections()) {
+      const st = c.tcb.state;
+      if (st === 'ESTABLISHED' || st === 'CLOSE_WAIT' || st === 'SYN_RECEIVED' || st === 'SYN_SENT') this._shutdown(c);
+    }
+    if (this.closeDone()) return;
+    return new Promise<void>((resolve) => {
+      this.closing = { deadline: now + (this.options.closeTimeout ?? 3000), resolve };
+      this.ctx.wake();
+    });
+  }
+
+  private closing: { deadline: number; resolve: () => void } | null = null;
+
+  private closeDone(): boolean {
+    for (const m of this.conns.values())
+      for (const c of m.values()) {
+        const st = c.tcb.state;
+        if (st !== 'TIME_WAIT' && st !== 'FIN_WAIT_2' && !c.unready) return false;
+      }
+    return true;
+  }
+
+  private checkClosing(now: number): void {
+    const cl = this.closing;
+    if (!cl) return;
+    if (!this.closeDone()) {
+      if (now < cl.deadline) return;
+      for (const c of this.connections()) {
+        const st = c.tcb.state;
+        if (st !== 'TIME_WAIT' && st !== 'FIN_WAIT_2') this._abort(c, err('ECONNABORTED', 'stack closed before the connection finished', { syscall: 'close' }), true);
+      }
+    }
+    this.closing = null;
+    cl.resolve();
   }
 
   /** Placeholders kept from the skeleton; the Node API (tcp/api.ts) provides these. */
