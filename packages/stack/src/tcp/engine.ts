@@ -534,6 +534,10 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     this.heap.clear();
     this.dirty.length = 0;
     for (const s of ALL_STATES) this.stateCounts[s] = 0;
+    // A pending graceful close() ends too (nothing more will happen).
+    const cl = this.closing;
+    this.closing = null;
+    cl?.resolve();
   }
 
   /**
