@@ -10,7 +10,12 @@
  *                 rx  kernel `head -c N /dev/zero | socat -u - TCP:...` -> hastack server (first byte .. FIN)
  * Repeats each measurement and prints medians in Gbit/s.
  *
+ * The kernel-side socat peers use 128 KiB blocks (-b 131072), like iperf3's default 128 KiB writes
+ * in the reference: with socat's default 8 KiB, the kernel sender pushes ~7 KB at a time and GRO
+ * hands hastack ~7 KB super-frames instead of 64 KB ones.
+ *
  *   node bench/tap-throughput.mjs [--mib 256] [--reps 3] [--secs 3] [--json out.json]
+ *                                 [--tx-thread default|on|off|both]
  * Needs: pnpm run build (dist + native addon), iproute2, iperf3, socat.
  */
 import { writeFileSync } from 'node:fs';
@@ -25,6 +30,10 @@ const MIB = Number(arg('--mib', '256'));
 const REPS = Number(arg('--reps', '3'));
 const SECS = Number(arg('--secs', '3'));
 const JSON_OUT = arg('--json', '');
+// TapLink's writer thread: 'default' (the library's default), 'on', 'off', or 'both' (A/B in one run).
+const TXT = arg('--tx-thread', 'default');
+const TX_MODES = TXT === 'both' ? ['off', 'on'] : [TXT];
+const SOCAT_BLOCK = '131072';
 const BYTES = MIB * 1024 * 1024;
 const CHUNK = Buffer.alloc(256 * 1024, 0x5a);
 
@@ -55,7 +64,7 @@ async function kernelIperf(lab, peer, reverse) {
 }
 
 async function hastackTx(lab, stack, port) {
-  const sink = lab.exec('client', ['socat', '-u', `TCP-LISTEN:${port},reuseaddr`, 'OPEN:/dev/null'], { timeoutMs: 300_000 });
+  const sink = lab.exec('client', ['socat', '-b', SOCAT_BLOCK, '-u', `TCP-LISTEN:${port},reuseaddr`, 'OPEN:/dev/null'], { timeoutMs: 300_000 });
   await waitListen(lab, 'client', port);
   const t0 = performance.now();
   const sock = stack.connect(port, lab.clientIp);
@@ -94,7 +103,7 @@ async function hastackRx(lab, stack, ip, port) {
     server.listen(port);
   });
   await sleep(20);
-  await lab.exec('client', ['sh', '-c', `head -c ${BYTES} /dev/zero | socat -u - TCP:${ip}:${port}`], { timeoutMs: 300_000 });
+  await lab.exec('client', ['sh', '-c', `head -c ${BYTES} /dev/zero | socat -b ${SOCAT_BLOCK} -u - TCP:${ip}:${port}`], { timeoutMs: 300_000 });
   const ms = await done;
   if (bytes !== BYTES) throw new Error(`hastack received ${bytes} of ${BYTES} bytes`);
   return gbps(BYTES, ms);
@@ -121,28 +130,35 @@ async function main() {
     results.kernel = { tx: median(ktx), rx: median(krx), samples: { tx: ktx, rx: krx } };
     let host = 2;
     let port = 6000;
+    // One TAP + stack per (offloads, writer mode); the modes alternate within each repetition so
+    // an A/B comparison sees the same machine load.
     for (const offloads of [false, true]) {
-      const tap = lab.addTap({ offloads });
-      const ip = lab.addr(host++);
-      const stack = new Stack({ link: tap, address: `${ip}/24` });
-      const tx = [];
-      const rx = [];
+      const runs = TX_MODES.map((txMode) => {
+        const tap = lab.addTap({ offloads, ...(txMode === 'default' ? {} : { txThread: txMode === 'on' }) });
+        const ip = lab.addr(host++);
+        return { txMode, tap, ip, stack: new Stack({ link: tap, address: `${ip}/24` }), tx: [], rx: [] };
+      });
       for (let i = 0; i < REPS; i++) {
-        tx.push(await hastackTx(lab, stack, port++));
-        rx.push(await hastackRx(lab, stack, ip, port++));
+        for (const r of runs) r.tx.push(await hastackTx(lab, r.stack, port++));
+        for (const r of runs) r.rx.push(await hastackRx(lab, r.stack, r.ip, port++));
       }
-      results.hastack[offloads ? 'on' : 'off'] = { tx: median(tx), rx: median(rx), samples: { tx, rx }, link: tap.stats() };
-      await stack.close().catch(() => {});
-      tap.close();
+      for (const r of runs) {
+        const key = (offloads ? 'on' : 'off') + (r.txMode === 'default' ? '' : `/txThread-${r.txMode}`);
+        results.hastack[key] = { tx: median(r.tx), rx: median(r.rx), samples: { tx: r.tx, rx: r.rx }, txThread: r.tap.txThread, link: r.tap.stats() };
+        await r.stack.close().catch(() => {});
+        r.tap.close();
+      }
     }
   } finally {
     await lab.destroy();
   }
   const f = (x) => `${x.toFixed(2)} Gbit/s`.padEnd(14);
   console.log(`hastack over TAP vs kernel over veth — same run, medians of ${REPS}; hastack ${MIB} MiB per transfer, iperf3 ${SECS} s`);
-  console.log(`${'direction'.padEnd(34)}${'offloads'.padEnd(10)}${'hastack/TAP'.padEnd(14)}kernel/veth`);
+  const keys = Object.keys(results.hastack);
+  const w = Math.max(10, ...keys.map((k) => k.length + 2));
+  console.log(`${'direction'.padEnd(34)}${'offloads'.padEnd(w)}${'hastack/TAP'.padEnd(14)}kernel/veth`);
   for (const [dir, label] of [['tx', 'sender -> kernel (hastack tx)'], ['rx', 'kernel -> receiver (hastack rx)']]) {
-    for (const o of ['off', 'on']) console.log(`${label.padEnd(34)}${o.padEnd(10)}${f(results.hastack[o][dir])}${f(results.kernel[dir])}`);
+    for (const o of keys) console.log(`${label.padEnd(34)}${o.padEnd(w)}${f(results.hastack[o][dir])}${f(results.kernel[dir])}`);
   }
   if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify(results, null, 2));
 }

@@ -13,6 +13,15 @@
 // - Transmit: JS packs frames (with their virtio-net header in front, when enabled) into a JS-owned
 //   ArrayBuffer and lists (offset, length) pairs in an Int32Array; writeBatch(start, n) write()s them
 //   until EAGAIN and returns how many were consumed. JS keeps the rest and asks for UV_WRITABLE.
+// - Optional writer thread (setTxThread(true)): writeBatch() then only *submits* the frames to a
+//   pthread that does the write() syscalls while JS goes on computing (a write() to a TAP runs the
+//   kernel's bridge/veth/peer-TCP path synchronously, so this moves real work off the JS thread).
+//   Frames stay in the JS transmit buffer until the thread has written them: writeBatch() returns
+//   how many of them are done; JS must not reuse their bytes before that (it only rewinds its
+//   buffer once everything submitted is done, and txWait() blocks boundedly for that). On EAGAIN the
+//   thread itself poll()s for POLLOUT; when JS asked for it (pollWritable(true)) a uv_async wakes JS
+//   once the submitted frames are all written. close()/env teardown drain briefly, stop and join
+//   the thread before the fd is closed (exactly once) and before the buffers are released.
 // - No allocation per frame here; JS exceptions thrown from callbacks become uncaught exceptions.
 
 #include <napi.h>
@@ -24,15 +33,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
 
 namespace {
@@ -107,6 +122,8 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
             InstanceMethod<&TapDevice::Start>("start"),
             InstanceMethod<&TapDevice::PollWritable>("pollWritable"),
             InstanceMethod<&TapDevice::WriteBatch>("writeBatch"),
+            InstanceMethod<&TapDevice::SetTxThread>("setTxThread"),
+            InstanceMethod<&TapDevice::TxWait>("txWait"),
             InstanceMethod<&TapDevice::ReadNow>("readNow"),
             InstanceMethod<&TapDevice::SetMtu>("setMtu"),
             InstanceMethod<&TapDevice::GetMtu>("getMtu"),
@@ -268,14 +285,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
 
   ~TapDevice() override {
     // Normally close() ran; this covers a device that was dropped or torn down with the env.
-    if (poll_) {
-      uv_poll_stop(poll_);
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnHandleClosed);
-      poll_ = nullptr;
-    }
-    if (fd_ >= 0) close(fd_);
-    if (ctl_ >= 0) close(ctl_);
-    fd_ = ctl_ = -1;
+    ReleaseOs(false);
     if (ctx_) {
       napi_async_destroy(Env(), ctx_);
       ctx_ = nullptr;
@@ -291,9 +301,13 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   }
 
   static void OnHandleClosed(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
+  static void OnAsyncClosed(uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); }
 
-  // Stops polling and closes the fds. The fd may be closed right after uv_poll_stop() (libuv docs).
-  void ReleaseOs() {
+  // Stops the writer thread (after letting it finish the submitted frames for up to `drainMs`
+  // when `drain`), polling, and closes the fds. The fd may be closed right after uv_poll_stop()
+  // (libuv docs); the thread is joined before, so nothing uses the fd or the buffers afterwards.
+  void ReleaseOs(bool drain = true) {
+    StopWriter(drain ? 200 : 0);
     if (poll_) {
       uv_poll_stop(poll_);
       uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnHandleClosed);
@@ -314,6 +328,209 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     return true;
   }
 
+  // ---- writer thread ----
+
+  static uint64_t NowMs() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+  }
+
+  // setTxThread(on): start (true) the writer thread. Turning it off again is not supported (close
+  // the device instead). Needs setBuffers() first. Idempotent.
+  Napi::Value SetTxThread(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    bool on = info.Length() > 0 && info[0].ToBoolean().Value();
+    if (!on) {
+      if (writerOn_) return ThrowType(env, "setTxThread(false): the writer thread cannot be stopped; close the device");
+      return env.Undefined();
+    }
+    if (writerOn_) return env.Undefined();
+    if (!tx_) return ThrowType(env, "setTxThread: setBuffers() first");
+    wakeFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wakeFd_ < 0) return ThrowSys(env, errno, "eventfd", name_);
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    async_ = new uv_async_t;
+    if (uv_async_init(loop, async_, OnAsync) < 0) {
+      delete async_;
+      async_ = nullptr;
+      close(wakeFd_);
+      wakeFd_ = -1;
+      return ThrowType(env, "setTxThread: uv_async_init failed");
+    }
+    async_->data = this;
+    // Never keeps the loop alive by itself (the poll handle does, unless unref()'d).
+    uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+    pthread_mutex_init(&mu_, nullptr);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&work_, &ca);
+    pthread_cond_init(&idle_, &ca);
+    pthread_condattr_destroy(&ca);
+    wStop_ = false;
+    wDone_ = wTarget_ = 0;
+    wBusy_ = wBlocked_ = wNotify_ = false;
+    // The thread must not take the process's signals (SIGINT/SIGTERM belong to the JS thread).
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int r = pthread_create(&writer_, nullptr, WriterMain, this);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (r != 0) {
+      pthread_mutex_destroy(&mu_);
+      pthread_cond_destroy(&work_);
+      pthread_cond_destroy(&idle_);
+      uv_close(reinterpret_cast<uv_handle_t*>(async_), OnAsyncClosed);
+      async_ = nullptr;
+      close(wakeFd_);
+      wakeFd_ = -1;
+      return ThrowSys(env, r, "pthread_create", name_);
+    }
+    writerOn_ = true;
+    return env.Undefined();
+  }
+
+  static void* WriterMain(void* arg) {
+    static_cast<TapDevice*>(arg)->WriterLoop();
+    return nullptr;
+  }
+
+  // Writes frames [wDone_, wTarget_) as they are submitted; publishes progress per chunk.
+  void WriterLoop() {
+    pthread_mutex_lock(&mu_);
+    while (!wStop_) {
+      if (wDone_ >= wTarget_) {
+        pthread_cond_wait(&work_, &mu_);
+        continue;
+      }
+      int i = wDone_;
+      const int end = wTarget_;
+      wBusy_ = true;
+      pthread_mutex_unlock(&mu_);
+      const uint8_t* tx = tx_;
+      const int32_t* meta = txMeta_;
+      const size_t cap = txCap_;
+      const int fd = fd_;
+      bool stop = false;
+      while (i < end) {
+        const int32_t off = meta[i * TX_STRIDE], len = meta[i * TX_STRIDE + 1];
+        if (off < 0 || len <= 0 || (size_t)off + (size_t)len > cap) {
+          tErrors_.fetch_add(1, std::memory_order_relaxed);
+          tLastErrno_.store(EINVAL, std::memory_order_relaxed);
+          i++;
+          continue;
+        }
+        ssize_t w = write(fd, tx + off, (size_t)len);
+        if (w >= 0) {
+          tWrites_.fetch_add(1, std::memory_order_relaxed);
+          i++;
+          continue;
+        }
+        const int e = errno;
+        if (e == EINTR) continue;
+        if (e == EAGAIN) {
+          tEagain_.fetch_add(1, std::memory_order_relaxed);
+          // Publish progress, then wait for room in the kernel's queue (or a stop request).
+          pthread_mutex_lock(&mu_);
+          wDone_ = i;
+          wBlocked_ = true;
+          stop = wStop_;
+          pthread_cond_broadcast(&idle_);
+          pthread_mutex_unlock(&mu_);
+          if (stop) break;
+          struct pollfd pf[2] = {{fd, POLLOUT, 0}, {wakeFd_, POLLIN, 0}};
+          int pr = poll(pf, 2, 1000);
+          pthread_mutex_lock(&mu_);
+          wBlocked_ = false;
+          stop = wStop_;
+          pthread_mutex_unlock(&mu_);
+          if (stop) break;
+          if (pr > 0 && (pf[0].revents & (POLLERR | POLLHUP | POLLNVAL)) && !(pf[0].revents & POLLOUT)) {
+            // The device is gone: drop the rest of the chunk as errors (as the synchronous path would).
+            tErrors_.fetch_add((uint64_t)(end - i), std::memory_order_relaxed);
+            tLastErrno_.store(EIO, std::memory_order_relaxed);
+            i = end;
+          }
+          continue;
+        }
+        tErrors_.fetch_add(1, std::memory_order_relaxed);
+        tLastErrno_.store(e, std::memory_order_relaxed);
+        i++;
+      }
+      pthread_mutex_lock(&mu_);
+      wDone_ = i;
+      wBusy_ = false;
+      if (wDone_ >= wTarget_) {
+        pthread_cond_broadcast(&idle_);
+        if (wNotify_ && !wStop_) {
+          wNotify_ = false;
+          uv_async_send(async_);
+        }
+      }
+      if (stop) break;
+    }
+    pthread_mutex_unlock(&mu_);
+  }
+
+  static void OnAsync(uv_async_t* h) {
+    TapDevice* self = static_cast<TapDevice*>(h->data);
+    if (!self || self->fd_ < 0) return;
+    self->counters_[C_WRITABLE_EVENTS]++;
+    self->CallWritable();
+  }
+
+  // Waits (at most timeoutMs) until the writer has written everything submitted or is blocked on
+  // a full kernel queue. Returns true when everything submitted is written.
+  bool WaitWriter(int timeoutMs) {
+    if (!writerOn_) return true;
+    uint64_t deadline = NowMs() + (uint64_t)(timeoutMs < 0 ? 0 : timeoutMs);
+    pthread_mutex_lock(&mu_);
+    while (wDone_ < wTarget_ && !wBlocked_ && !wStop_) {
+      struct timespec ts;
+      ts.tv_sec = (time_t)(deadline / 1000);
+      ts.tv_nsec = (long)((deadline % 1000) * 1000000);
+      if (pthread_cond_timedwait(&idle_, &mu_, &ts) == ETIMEDOUT) break;
+    }
+    bool done = wDone_ >= wTarget_;
+    pthread_mutex_unlock(&mu_);
+    return done;
+  }
+
+  // txWait(timeoutMs): see WaitWriter. Returns true when all submitted frames are written.
+  Napi::Value TxWait(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int ms = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+    return Napi::Boolean::New(env, WaitWriter(ms));
+  }
+
+  // Drains (bounded), stops and joins the writer thread; closes its handles. Main thread only.
+  void StopWriter(int drainMs) {
+    if (!writerOn_) return;
+    if (drainMs > 0) WaitWriter(drainMs);
+    pthread_mutex_lock(&mu_);
+    wStop_ = true;
+    pthread_cond_broadcast(&work_);
+    pthread_mutex_unlock(&mu_);
+    uint64_t one = 1;
+    ssize_t ignored = write(wakeFd_, &one, sizeof(one));
+    (void)ignored;
+    pthread_join(writer_, nullptr);
+    writerOn_ = false;
+    pthread_mutex_destroy(&mu_);
+    pthread_cond_destroy(&work_);
+    pthread_cond_destroy(&idle_);
+    close(wakeFd_);
+    wakeFd_ = -1;
+    if (async_) {
+      async_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(async_), OnAsyncClosed);
+      async_ = nullptr;
+    }
+  }
+
   // setBuffers(rxBuf: ArrayBuffer, rxMeta: Int32Array, txBuf: ArrayBuffer, txMeta: Int32Array, readMax, rxBatch)
   Napi::Value SetBuffers(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -330,6 +547,11 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     int64_t batch = info[5].As<Napi::Number>().Int64Value();
     if (readMax <= vnet_ || (size_t)readMax > rx.ByteLength() || batch < 1)
       return ThrowType(env, "setBuffers: bad readMax/rxBatch");
+    if (writerOn_) {
+      // The writer reads the transmit buffers: they may not change under it.
+      if (tx.Data() != tx_ || tx.ByteLength() != txCap_ || txm.As<Napi::Int32Array>().Data() != txMeta_)
+        return ThrowType(env, "setBuffers: the transmit buffers cannot change while the writer thread runs");
+    }
     rxRef_ = Napi::Persistent(rx);
     txRef_ = Napi::Persistent(tx);
     rxMetaRef_ = Napi::Persistent(static_cast<Napi::Object>(rxm));
@@ -397,6 +619,20 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     Napi::Env env = info.Env();
     if (!poll_) return env.Undefined();
     bool on = info.Length() > 0 && info[0].ToBoolean().Value();
+    if (writerOn_) {
+      // The writer waits for POLLOUT itself; JS wants one wake-up once everything is written.
+      pthread_mutex_lock(&mu_);
+      if (!on) {
+        wNotify_ = false;
+      } else if (wDone_ >= wTarget_) {
+        wNotify_ = false;
+        uv_async_send(async_);
+      } else {
+        wNotify_ = true;
+      }
+      pthread_mutex_unlock(&mu_);
+      return env.Undefined();
+    }
     int ev = UV_READABLE | (on ? UV_WRITABLE : 0);
     if (ev != events_) {
       events_ = ev;
@@ -515,12 +751,30 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     int start = info[0].As<Napi::Number>().Int32Value();
     int n = info[1].As<Napi::Number>().Int32Value();
     if (start < 0 || n < 0 || (size_t)(start + n) * TX_STRIDE > txMetaLen_) return ThrowType(env, "writeBatch: range");
+    if (writerOn_) {
+      // Submit [start, start+n) and report how many of them are written so far. When all are,
+      // both sides rewind to index 0 (JS then reuses its buffer from the start).
+      pthread_mutex_lock(&mu_);
+      if (start > wDone_ || start + n < wTarget_) {
+        pthread_mutex_unlock(&mu_);
+        return ThrowType(env, "writeBatch: submission does not continue the writer's queue");
+      }
+      int done = wDone_ - start;
+      if (done == n && !wBusy_) {
+        wDone_ = wTarget_ = 0;
+      } else if (start + n > wTarget_) {
+        wTarget_ = start + n;
+        if (!wBusy_) pthread_cond_signal(&work_);
+      }
+      pthread_mutex_unlock(&mu_);
+      return Napi::Number::New(env, done);
+    }
     int done = 0;
     while (done < n) {
       const int32_t* m = txMeta_ + (start + done) * TX_STRIDE;
       int32_t off = m[0], len = m[1];
       if (off < 0 || len <= 0 || (size_t)off + (size_t)len > txCap_) {
-        counters_[C_TX_ERRORS]++;
+        syncErrors_++;
         counters_[C_LAST_TX_ERRNO] = EINVAL;
         done++;
         continue;
@@ -529,15 +783,15 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       if (w < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN) {
-          counters_[C_TX_EAGAIN]++;
+          syncEagain_++;
           break;
         }
-        counters_[C_TX_ERRORS]++;
+        syncErrors_++;
         counters_[C_LAST_TX_ERRNO] = errno;
         done++;
         continue;
       }
-      counters_[C_TX_WRITES]++;
+      syncWrites_++;
       done++;
     }
     return Napi::Number::New(env, done);
@@ -638,6 +892,10 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     if (t.TypedArrayType() != napi_float64_array) return ThrowType(env, "counters(Float64Array)");
     Napi::Float64Array f = t.As<Napi::Float64Array>();
     size_t n = f.ElementLength() < (size_t)C_COUNT ? f.ElementLength() : (size_t)C_COUNT;
+    counters_[C_TX_WRITES] = (double)tWrites_.load(std::memory_order_relaxed) + syncWrites_;
+    counters_[C_TX_EAGAIN] = (double)tEagain_.load(std::memory_order_relaxed) + syncEagain_;
+    counters_[C_TX_ERRORS] = (double)tErrors_.load(std::memory_order_relaxed) + syncErrors_;
+    if (tLastErrno_.load(std::memory_order_relaxed)) counters_[C_LAST_TX_ERRNO] = tLastErrno_.load(std::memory_order_relaxed);
     for (size_t i = 0; i < n; i++) f[i] = counters_[i];
     return env.Undefined();
   }
@@ -702,6 +960,18 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   size_t readMax_ = 0;
   int rxBatch_ = 1;
   double counters_[C_COUNT];
+  double syncWrites_ = 0, syncEagain_ = 0, syncErrors_ = 0;
+  // Writer thread state: wDone_/wTarget_/wBusy_/wBlocked_/wNotify_/wStop_ are guarded by mu_.
+  bool writerOn_ = false;
+  pthread_t writer_{};
+  pthread_mutex_t mu_;
+  pthread_cond_t work_, idle_;
+  int wDone_ = 0, wTarget_ = 0;
+  bool wBusy_ = false, wBlocked_ = false, wNotify_ = false, wStop_ = false;
+  int wakeFd_ = -1;
+  uv_async_t* async_ = nullptr;
+  std::atomic<uint64_t> tWrites_{0}, tEagain_{0}, tErrors_{0};
+  std::atomic<int> tLastErrno_{0};
 };
 
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) { return TapDevice::Init(env, exports); }

@@ -27,7 +27,17 @@ export interface NativeTapDevice {
   setBuffers(rx: ArrayBuffer, rxMeta: Int32Array, tx: ArrayBuffer, txMeta: Int32Array, readMax: number, rxBatch: number): void;
   start(onRx: (count: number) => void, onWritable: () => void): void;
   pollWritable(on: boolean): void;
+  /**
+   * Synchronous mode: write()s frames start..start+count-1 until EAGAIN, returns how many were
+   * consumed. Writer-thread mode: submits them to the thread and returns how many of them are
+   * written so far (their bytes must stay untouched until then); when that is all of them, both
+   * sides rewind their indices to 0.
+   */
   writeBatch(start: number, count: number): number;
+  /** Starts the writer thread (true); cannot be stopped except by close(). */
+  setTxThread(on: boolean): void;
+  /** Waits up to `ms` for the writer thread to write everything submitted (true) or to block on a full kernel queue (false). */
+  txWait(ms: number): boolean;
   readNow(): number;
   setMtu(mtu: number): void;
   getMtu(): number;

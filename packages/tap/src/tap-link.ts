@@ -66,6 +66,12 @@ export interface TapLinkOptions {
   txQueueFrames?: number;
   /** Bytes of the transmit queue (default 1 MiB, 4 MiB with TSO; at least two largest frames). */
   txQueueBytes?: number;
+  /**
+   * Do the write() syscalls on a native writer thread (default false). A write() to a TAP runs the
+   * kernel's bridge/veth/peer path synchronously; with the thread that work overlaps with the
+   * stack's JavaScript. Frames are still batched and bounded by the transmit queue.
+   */
+  txThread?: boolean;
 }
 
 export interface TapLinkStats {
@@ -206,11 +212,15 @@ export class TapLink implements Link {
 
   // Receive memory, shared with the addon.
   private rxBuf!: ArrayBuffer;
-  private rxU8!: Uint8Array;
   private readonly rxMeta: Int32Array;
   private readonly rxStride: number;
   private readonly rxCsum = { csumValid: true } as RxMeta;
   private readonly rxGsoMeta = { csumValid: true, gsoSize: 0 } as RxMeta;
+  /**
+   * Per batch position, the view handed out last time: frames of equal size land at equal offsets
+   * batch after batch, so a bulk flow reuses these instead of allocating a view per frame.
+   */
+  private rxViews: (Uint8Array | undefined)[] = [];
 
   // Transmit queue, shared with the addon: frames [txHead, txCount) wait, bytes up to txTail used.
   private readonly txBuf: ArrayBuffer;
@@ -225,6 +235,8 @@ export class TapLink implements Link {
   private pollingWritable = false;
   private owesWritable = false;
   private readonly txHdr = emptyVnetHdr();
+  /** Writes happen on the addon's writer thread (see TapLinkOptions.txThread). */
+  readonly txThread: boolean;
 
   private readonly counters: Float64Array;
   private readonly s = {
@@ -256,6 +268,8 @@ export class TapLink implements Link {
     const largest = offloads.tso ? 65535 + linkHdr : mtu + linkHdr;
     const txBytes = intOpt(options.txQueueBytes, 'txQueueBytes', 2 * (largest + vnet + 8), 1 << 28, offloads.tso ? 4 << 20 : 1 << 20);
     if (options.up !== undefined && typeof options.up !== 'boolean') throw err('ERR_INVALID_ARG_TYPE', 'up must be a boolean');
+    if (options.txThread !== undefined && typeof options.txThread !== 'boolean') throw err('ERR_INVALID_ARG_TYPE', 'txThread must be a boolean');
+    const txThread = options.txThread ?? false;
 
     const native = loadNative();
     let flags = 0;
@@ -287,8 +301,10 @@ export class TapLink implements Link {
     this.txU8 = new Uint8Array(this.txBuf);
     this.txMeta = new Int32Array(txMaxFrames * this.txStride);
     this.counters = new Float64Array(native.COUNTERS);
+    this.txThread = txThread;
     try {
       this.allocRx();
+      if (txThread) dev.setTxThread(true);
       dev.setMtu(mtu);
       if (ifaceMac) dev.setMac(ifaceMac);
       if (stationMac) {
@@ -326,7 +342,7 @@ export class TapLink implements Link {
   private allocRx(): void {
     const readMax = this.readMax();
     this.rxBuf = new ArrayBuffer(rxBytesFor(readMax, this.rxBatch));
-    this.rxU8 = new Uint8Array(this.rxBuf);
+    this.rxViews = new Array<Uint8Array | undefined>(this.rxBatch).fill(undefined);
     this.dev!.setBuffers(this.rxBuf, this.rxMeta, this.txBuf, this.txMeta, readMax, this.rxBatch);
   }
 
@@ -348,7 +364,8 @@ export class TapLink implements Link {
     if (!h || this.closed) return;
     const meta = this.rxMeta;
     const stride = this.rxStride;
-    const u8 = this.rxU8;
+    const views = this.rxViews;
+    const buf = this.rxBuf;
     const rxCsum = this.offloads.rxChecksum;
     const gro = this.offloads.gro;
     let bytes = 0;
@@ -370,7 +387,12 @@ export class TapLink implements Link {
           }
         }
       }
-      h.frame(u8.subarray(off, off + len), m);
+      let v = views[i];
+      if (v === undefined || v.byteOffset !== off || v.length !== len) {
+        v = new Uint8Array(buf, off, len);
+        views[i] = v;
+      }
+      h.frame(v, m);
       if (this.closed) break;
     }
     this.s.rxFrames += n;
@@ -387,6 +409,11 @@ export class TapLink implements Link {
         this.owesWritable = false;
         this.handler?.writable?.();
       }
+    } else if (this.txThread && this.dev) {
+      // The writer thread's wake-up is one-shot: ask for the next one (it fires at once if the
+      // frames are out by now, so no wake-up is lost).
+      this.pollingWritable = true;
+      this.dev.pollWritable(true);
     }
   };
 
@@ -443,7 +470,17 @@ export class TapLink implements Link {
     const need = this.vnet + len;
     if (this.txCount === this.txMaxFrames || this.txTail + need > this.txU8.length) {
       this.writePending();
-      if (this.txCount === this.txMaxFrames || this.txTail + need > this.txU8.length) this.compact();
+      if (this.txCount === this.txMaxFrames || this.txTail + need > this.txU8.length) {
+        if (this.txThread) {
+          // The writer may still be reading the queued frames: they cannot move. Wait until they
+          // are out — as the synchronous mode would spend this time inside write() — or until the
+          // writer is stuck on a full kernel queue (then: drop and writable() later, as there).
+          this.dev?.txWait(1000);
+          this.writePending();
+        } else {
+          this.compact();
+        }
+      }
       if (this.txCount === this.txMaxFrames || this.txTail + need > this.txU8.length) {
         this.s.txDrops++;
         this.owesWritable = true;

@@ -45,9 +45,25 @@ export class FakeDevice implements NativeTapDevice {
   }
   pollWritable(on: boolean): void {
     this.pollingWritable = on;
+    if (this.txThread) {
+      // The addon's writer: one wake-up once everything submitted is written (at once if it is).
+      this.wNotify = false;
+      if (on && this.wDone >= this.wTarget) this.pendingWake = true;
+      else this.wNotify = on;
+    }
   }
   writeBatch(start: number, n: number): number {
     this.writeBatchCalls++;
+    if (this.txThread) {
+      if (start > this.wDone || start + n < this.wTarget) throw new Error('writeBatch: submission does not continue the writer queue');
+      const done = this.wDone - start;
+      if (done === n) {
+        this.wDone = this.wTarget = 0;
+        return n;
+      }
+      this.wTarget = start + n;
+      return done;
+    }
     let done = 0;
     for (; done < n; done++) {
       if (this.writeBudget <= 0) {
@@ -60,6 +76,52 @@ export class FakeDevice implements NativeTapDevice {
       this.written.push(this.tx.slice(off, off + len));
     }
     return done;
+  }
+  // Writer-thread mode (setTxThread(true)): writeBatch() only submits; pump() plays the thread.
+  txThread = false;
+  wDone = 0;
+  wTarget = 0;
+  wNotify = false;
+  /** A writer wake-up (uv_async) is due; wake() delivers it. */
+  pendingWake = false;
+  /** txWait() lets the "thread" write everything it can before returning. */
+  txWaitPumps = true;
+  txWaitCalls = 0;
+  setTxThread(on: boolean): void {
+    this.txThread = on;
+  }
+  txWait(_ms: number): boolean {
+    this.txWaitCalls++;
+    if (this.txWaitPumps) this.pump();
+    return this.wDone >= this.wTarget;
+  }
+  /** The writer thread writes up to `k` submitted frames (stops at the write budget, like EAGAIN). */
+  pump(k = Infinity): number {
+    let n = 0;
+    while (this.wDone < this.wTarget && n < k) {
+      if (this.writeBudget <= 0) {
+        this.eagain++;
+        break;
+      }
+      this.writeBudget--;
+      const off = this.txMeta[this.wDone * 2];
+      const len = this.txMeta[this.wDone * 2 + 1];
+      this.written.push(this.tx.slice(off, off + len));
+      this.wDone++;
+      n++;
+    }
+    if (this.wDone >= this.wTarget && this.wNotify) {
+      this.wNotify = false;
+      this.pendingWake = true;
+    }
+    return n;
+  }
+  /** Delivers a due writer wake-up to JavaScript. */
+  wake(): boolean {
+    if (!this.pendingWake) return false;
+    this.pendingWake = false;
+    this.onWritable!();
+    return true;
   }
   readNow(): number {
     return 0;

@@ -10,7 +10,8 @@ import { fakeNative, type FakeDevice } from './fake-native.js';
 function open(opts: Partial<TapLinkOptions> = {}): { link: TapLink; dev: FakeDevice } {
   const { mod, devices } = fakeNative();
   setNativeForTesting(mod);
-  const link = new TapLink({ name: 'fake0', ...opts });
+  // These tests are about the synchronous write path unless they ask for the writer thread.
+  const link = new TapLink({ name: 'fake0', txThread: false, ...opts });
   return { link, dev: devices[0] };
 }
 
@@ -194,6 +195,116 @@ describe('TapLink batching over a stand-in addon', () => {
     expect(link.mac).toBeUndefined();
     expect(link.offloads.maxFrame).toBe(9000);
     expect(dev.readMax).toBe(9000 + 4);
+    link.close();
+  });
+});
+
+describe('TapLink with the writer thread (stand-in addon)', () => {
+  const firstBytes = (dev: FakeDevice): number[] => dev.written.map((w) => w[0]);
+
+  it('submits without waiting, never reuses bytes of frames still in flight, rewinds once all are out', async () => {
+    const { link, dev } = open({ txThread: true, txQueueFrames: 16 });
+    expect(dev.txThread).toBe(true);
+    expect(link.txThread).toBe(true);
+    link.attach({ frame() {}, batchEnd() {} });
+    for (let i = 0; i < 4; i++) link.send(frame(100, i));
+    link.flush();
+    expect(dev.writeBatchCalls).toBe(1);
+    expect(dev.written).toHaveLength(0); // the thread has not run yet
+    expect(link.stats().txQueued).toBe(4);
+    // More frames while the first four are in flight: they go behind them, not over them.
+    for (let i = 4; i < 8; i++) link.send(frame(100, i));
+    expect(dev.txMeta[4 * 2]).toBeGreaterThanOrEqual(4 * 104);
+    link.flush();
+    expect(dev.wTarget).toBe(8);
+    dev.pump(3);
+    link.flush();
+    expect(link.stats().txQueued).toBe(5);
+    dev.pump();
+    link.flush(); // learns that all are out: both sides rewind
+    expect(link.stats().txQueued).toBe(0);
+    expect(dev.wTarget).toBe(0);
+    expect(firstBytes(dev)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    link.send(frame(100, 8));
+    expect(dev.txMeta[0]).toBe(0); // the buffer is reused from the start
+    link.flush();
+    dev.pump();
+    expect(firstBytes(dev)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    await Promise.resolve();
+    link.close();
+  });
+
+  it('a full queue waits (bounded) for the writer instead of moving frames it may be reading', () => {
+    const { link, dev } = open({ txThread: true, txQueueFrames: 16 });
+    link.attach({ frame() {}, batchEnd() {} });
+    for (let i = 0; i < 16; i++) expect(link.send(frame(100, i))).toBe(true);
+    link.flush();
+    dev.pump(5); // partly written: the synchronous mode would compact here; this one must not
+    expect(link.send(frame(100, 16))).toBe(true); // txWait() let the writer finish, then rewind
+    expect(dev.txWaitCalls).toBe(1);
+    expect(link.stats()).toMatchObject({ txDrops: 0, txQueued: 1 });
+    link.flush();
+    dev.pump();
+    expect(firstBytes(dev)).toEqual([...Array.from({ length: 16 }, (_, i) => i), 16]);
+    expect(dev.written.every((w) => w.length === 100)).toBe(true);
+    link.close();
+  });
+
+  it('backpressure: a writer stuck on a full kernel queue makes send() drop, then one wake-up calls writable()', () => {
+    const { link, dev } = open({ txThread: true, txQueueFrames: 16 });
+    let writable = 0;
+    link.attach({ frame() {}, batchEnd() {}, writable: () => writable++ });
+    dev.writeBudget = 4; // the kernel takes four frames, then EAGAIN
+    for (let i = 0; i < 16; i++) link.send(frame(100, i));
+    link.flush();
+    expect(link.send(frame(100, 99))).toBe(false);
+    expect(link.stats()).toMatchObject({ txDrops: 1 });
+    expect(dev.wNotify).toBe(true);
+    expect(dev.wake()).toBe(false); // nothing due while the writer is stuck
+    dev.writeBudget = Infinity;
+    dev.pump();
+    expect(writable).toBe(0);
+    expect(dev.wake()).toBe(true);
+    expect(writable).toBe(1);
+    expect(link.stats().txQueued).toBe(0);
+    expect(dev.pollingWritable).toBe(false);
+    expect(link.send(frame(100, 16))).toBe(true);
+    link.flush();
+    dev.pump();
+    // Frames left in flight after a flush always arm one wake-up (so JS rewinds promptly), but
+    // writable() is only owed after a drop.
+    expect(dev.wake()).toBe(true);
+    expect(dev.pollingWritable).toBe(false);
+    expect(link.stats().txQueued).toBe(0);
+    expect(writable).toBe(1);
+    expect(firstBytes(dev)).toEqual([...Array.from({ length: 4 }, (_, i) => i), ...Array.from({ length: 12 }, (_, i) => i + 4), 16]);
+    link.close();
+  });
+
+  it('re-arms the one-shot wake-up when more frames were submitted while it was in flight', () => {
+    const { link, dev } = open({ txThread: true, txQueueFrames: 16 });
+    let writable = 0;
+    link.attach({ frame() {}, batchEnd() {}, writable: () => writable++ });
+    dev.writeBudget = 0;
+    for (let i = 0; i < 16; i++) link.send(frame(100, i));
+    link.flush();
+    dev.txWaitPumps = false;
+    expect(link.send(frame(100, 99))).toBe(false); // drop, arm
+    dev.writeBudget = Infinity;
+    dev.pump(); // all 16 out; wake-up due
+    expect(dev.pendingWake).toBe(true);
+    // JS learns of the progress on its own (a flush), rewinds and submits more before the wake-up runs.
+    link.flush();
+    expect(link.send(frame(100, 16))).toBe(true);
+    link.flush();
+    expect(dev.wTarget).toBe(1);
+    expect(dev.wake()).toBe(true); // finds frame 16 still in flight: no writable() yet, asks again
+    expect(writable).toBe(0);
+    expect(dev.wNotify).toBe(true);
+    dev.pump();
+    expect(dev.wake()).toBe(true);
+    expect(writable).toBe(1);
+    expect(firstBytes(dev)).toEqual([...Array.from({ length: 16 }, (_, i) => i), 16]);
     link.close();
   });
 });
