@@ -24,6 +24,9 @@ const total = Number(arg('--mib', '128')) * 1024 * 1024;
 const reps = Number(arg('--reps', '1'));
 const checksumOffload = flag('--csum-offload');
 const segmentationOffload = flag('--gso');
+const rcvbuf = arg('--rcvbuf', undefined);
+const sndbuf = arg('--sndbuf', undefined);
+const tcp = { ...(rcvbuf ? { receiveBufferSize: Number(rcvbuf) } : {}), ...(sndbuf ? { sendBufferSize: Number(sndbuf) } : {}) };
 const CHUNK = Number(arg('--chunk', String(64 * 1024)));
 const chunk = Buffer.alloc(CHUNK, 0x5a);
 
@@ -39,8 +42,8 @@ async function pump(sock) {
 
 async function once() {
   const net = new MemoryNetwork({ mtu, seed: 7, checksumOffload, segmentationOffload });
-  const a = new Stack({ link: net.createPort(), address: '198.18.0.1/24', seed: 1 });
-  const b = new Stack({ link: net.createPort(), address: '198.18.0.2/24', seed: 2 });
+  const a = new Stack({ link: net.createPort(), address: '198.18.0.1/24', seed: 1, tcp });
+  const b = new Stack({ link: net.createPort(), address: '198.18.0.2/24', seed: 2, tcp });
   let received = 0;
   let t0 = 0;
   let c0 = process.cpuUsage();
@@ -69,7 +72,7 @@ async function once() {
   const drops = ports.reduce((n, p) => n + p.lost + p.queueDrops + p.overflowDrops + p.sizeDrops, 0);
   a.crash(); b.crash(); net.close();
   if (received !== total) throw new Error(`received ${received} of ${total}`);
-  return { mtu, dir, checksumOffload, segmentationOffload, bytes: received, ms: +ms.toFixed(1), gbps: +((received * 8) / (ms * 1e6)).toFixed(3), cpuMs: +cpuMs.toFixed(1), gbpsPerCpu: +((received * 8) / (cpuMs * 1e6)).toFixed(3), outSegs: st.outSegs, retrans: st.retransSegs, linkDrops: drops };
+  return { mtu, dir, checksumOffload, segmentationOffload, bytes: received, ms: +ms.toFixed(1), gbps: +((received * 8) / (ms * 1e6)).toFixed(3), cpuMs: +cpuMs.toFixed(1), gbpsPerCpu: +((received * 8) / (cpuMs * 1e6)).toFixed(3), outSegs: st.outSegs, retrans: st.retransSegs, retransBy: st.retransmits, linkDrops: drops };
 }
 
 const guard = setTimeout(() => { console.error('timed out'); process.exit(2); }, Number(arg('--timeout-ms', '120000')));

@@ -12,6 +12,16 @@
 
 const BLOCK = 16384;
 
+// Full-size blocks released by acknowledged data, reused by the next append (any connection):
+// a bulk sender otherwise allocates (and zero-fills) a fresh 16 KiB block every 11 segments.
+// Bounded (1 MiB); only the send buffer's own code ever sees a block, so reuse is safe.
+const POOL_MAX = 64;
+const blockPool: Uint8Array[] = [];
+
+function releaseBlock(b: Uint8Array): void {
+  if (b.length === BLOCK && blockPool.length < POOL_MAX) blockPool.push(b);
+}
+
 export class SendBuffer {
   /** Blocks of bytes; the data starts at `head` in blocks[0] and ends at `tail` in the last block. */
   blocks: Uint8Array[] = [];
@@ -35,7 +45,8 @@ export class SendBuffer {
       let last = this.blocks.length > 0 ? this.blocks[this.blocks.length - 1] : undefined;
       if (!last || this.tail === last.length) {
         // Small writes get small blocks: an idle connection should not pin 16 KiB.
-        last = new Uint8Array(Math.min(BLOCK, Math.max(4096, n - done)));
+        const size = Math.min(BLOCK, Math.max(4096, n - done));
+        last = size === BLOCK && blockPool.length > 0 ? blockPool.pop()! : new Uint8Array(size);
         this.blocks.push(last);
         this.tail = 0;
       }
@@ -61,10 +72,12 @@ export class SendBuffer {
       if (this.head === end) {
         if (this.blocks.length === 1) {
           // Everything acknowledged: release the memory (idle connections hold nothing).
+          releaseBlock(b);
           this.blocks.length = 0;
           this.head = 0;
           this.tail = 0;
         } else {
+          releaseBlock(b);
           this.blocks.shift();
           this.head = 0;
         }
