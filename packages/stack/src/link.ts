@@ -36,6 +36,12 @@ export interface RxMeta {
   csumValid?: boolean;
   /** The frame is a super-segment made of `gsoSize`-byte TCP segments (GRO). */
   gsoSize?: number;
+  /**
+   * The receiver owns the frame's memory: it may keep views into it beyond the `frame()` call
+   * (TCP then queues payload as a subarray instead of copying it). Links that reuse receive
+   * buffers (TAP) never set it; MemoryNetwork does, since every receiver gets its own frame.
+   */
+  owned?: boolean;
 }
 
 /** Per-frame transmit metadata, understood by links that declare the matching offload. */

@@ -10,7 +10,8 @@
  * - Frames are delivered through a DeliveryScheduler: everything due at the same moment reaches a
  *   port as one batch (`frame()` × n, then `batchEnd()`).
  * - `send()` takes ownership of the frame; a frame delivered to more than one port (flood, hub,
- *   duplicate) is copied for every extra receiver, so a receiver may scribble on what it got.
+ *   duplicate) is copied for every extra receiver, so a receiver may scribble on what it got —
+ *   and keep it: frames arrive flagged `RxMeta.owned` (TCP then keeps payload views, no copy).
  * - `segmentationOffload` makes the ports behave like a veth pair with GSO: a TCP super-segment
  *   (TSO, `TxMeta.gsoSize`) crosses the segment unsplit and arrives as a GRO frame
  *   (`RxMeta.gsoSize`). Without `checksumOffload` the sending port completes every partial
@@ -77,7 +78,9 @@ export interface MemoryPortStats {
   detachedDrops: number;
 }
 
-const CSUM_VALID: RxMeta = Object.freeze({ csumValid: true });
+// Every receiver gets a frame of its own (extra receivers get copies), so it may keep views.
+const OWNED: RxMeta = Object.freeze({ owned: true });
+const CSUM_VALID: RxMeta = Object.freeze({ csumValid: true, owned: true });
 
 function macKey(b: Uint8Array, off: number): number {
   return (b[off] * 0x10000000000) + (b[off + 1] * 0x100000000) + ((b[off + 2] << 24) >>> 0) + (b[off + 3] << 16) + (b[off + 4] << 8) + b[off + 5];
@@ -152,7 +155,7 @@ export class MemoryNetwork {
 
   /** @internal Switch one frame from `from`, due at `at`; `copies` is 2 for a duplicated frame. */
   forward(from: MemoryPort, frame: Uint8Array, at: number, copies: number, gsoSize = 0): void {
-    const meta = gsoSize > 0 ? this.gsoMeta(gsoSize) : this.checksumOffload ? CSUM_VALID : undefined;
+    const meta = gsoSize > 0 ? this.gsoMeta(gsoSize) : this.checksumOffload ? CSUM_VALID : OWNED;
     if (!this.hub) this.fdb.set(macKey(frame, 6), from);
     if (!this.hub && (frame[0] & 1) === 0) {
       const to = this.fdb.get(macKey(frame, 0));
@@ -176,7 +179,7 @@ export class MemoryNetwork {
   private gsoMeta(gsoSize: number): RxMeta {
     const m = this.gsoMetaCache;
     if (m !== null && m.gsoSize === gsoSize) return m;
-    const n: RxMeta = Object.freeze(this.checksumOffload ? { csumValid: true, gsoSize } : { gsoSize });
+    const n: RxMeta = Object.freeze(this.checksumOffload ? { csumValid: true, gsoSize, owned: true } : { gsoSize, owned: true });
     this.gsoMetaCache = n;
     return n;
   }

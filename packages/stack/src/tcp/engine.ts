@@ -112,6 +112,8 @@ interface Seg {
   buf: Uint8Array;
   dataOff: number;
   dataLen: number;
+  /** The link gave us the frame (RxMeta.owned): payload may be kept as a view, not copied. */
+  owned: boolean;
 }
 
 type Drops = Record<
@@ -309,7 +311,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
   private readonly txView = new TcpPacket(new Uint8Array(0));
   private readonly rxOpts: TcpOptionsRepr = emptyTcpOptions();
   private readonly txOpts: TcpOptionsRepr = emptyTcpOptions();
-  private readonly seg: Seg = { src: 0, dst: 0, sport: 0, dport: 0, seq: 0, ack: 0, flags: 0, wnd: 0, buf: new Uint8Array(0), dataOff: 0, dataLen: 0 };
+  private readonly seg: Seg = { src: 0, dst: 0, sport: 0, dport: 0, seq: 0, ack: 0, flags: 0, wnd: 0, buf: new Uint8Array(0), dataOff: 0, dataLen: 0, owned: false };
 
   constructor(
     readonly ctx: TransportContext,
@@ -434,6 +436,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     s.buf = payload;
     s.dataOff = hl;
     s.dataLen = payload.length - hl;
+    s.owned = rx.meta?.owned === true;
     if (s.sport === 0 || s.dport === 0) {
       st.drops.malformed++;
       return;
@@ -898,28 +901,36 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       this.sendRst(t.localAddress, t.localPort, t.remoteAddress, t.remotePort, t.sndMax, 0, RST);
     }
     if (!notify) c.notified = true;
+    dropHeld(t); // ABORT discards unread data (RFC 9293 §3.10.5)
     this.finish(c, error);
+    // Called from the API outside a service run: the RST must be flushed out of the link.
+    this.ctx.wake();
   }
 
   _setPaused(c: TcpConn, paused: boolean): void {
     const t = c.tcb;
     if (t.paused === paused) return;
     t.paused = paused;
-    if (paused || c.removed) return;
-    // Deliver what was held, in order, until the application pauses again.
-    while (t.held.length > 0 && !t.paused && !c.removed) {
+    if (paused) return;
+    // Deliver what was held, in order, until the application pauses again. This also runs for a
+    // connection that already reached CLOSED (both FINs exchanged while the reader was paused):
+    // like Linux, bytes we acknowledged and the peer's FIN stay readable. Memory stays bounded:
+    // `held` never exceeds the receive buffer and nothing is added after CLOSED.
+    const wasRemoved = c.removed;
+    while (t.held.length > 0 && !t.paused && c.removed === wasRemoved) {
       const chunk = t.held.shift()!;
       t.heldBytes -= chunk.length;
       c.events?.onData(chunk);
     }
-    if (c.removed) return;
+    if (c.removed !== wasRemoved) return;
     if (t.held.length === 0 && t.finToDeliver && !t.paused) {
       t.finToDeliver = false;
       c.events?.onFin();
       if (c.removed) return;
     }
-    // RFC 9293 §3.8.6.2.2: announce the reopened window only when it grew enough.
-    if (this.windowUpdateDue(t)) {
+    // RFC 9293 §3.8.6.2.2: announce the reopened window only when it grew enough — and only
+    // while the peer may still send (not after its FIN, e.g. not from TIME_WAIT).
+    if (!t.finReceived && this.windowUpdateDue(t)) {
       t.ackNow = true;
       this.markDirty(c);
     }
@@ -930,9 +941,13 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     t.keepAlive = enable;
     if (initialDelayMs !== undefined && initialDelayMs > 0) t.keepAliveIdle = initialDelayMs;
     t.keepAliveSent = 0;
-    if (enable && (t.state === 'ESTABLISHED' || t.state === 'CLOSE_WAIT')) t.timers.keepalive = t.lastRecvTime + t.keepAliveIdle;
+    // Like Linux's TCP_KEEPIDLE: the first probe is due `idle` after the last segment received
+    // (at once when that is past).
+    if (enable && !c.removed && !c.unready && (t.state === 'ESTABLISHED' || t.state === 'CLOSE_WAIT' || t.state === 'FIN_WAIT_2')) t.timers.keepalive = t.lastRecvTime + t.keepAliveIdle;
     else t.timers.keepalive = Infinity;
     this.schedule(c);
+    // The deadline may be earlier than the runtime's armed timer: have it re-read pollAt().
+    this.ctx.wake();
   }
 
   _markDirty(c: TcpConn): void {
@@ -1043,6 +1058,9 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     this.remove(c);
     const T = t.timers;
     T.rtx = T.delack = T.persist = T.keepalive = T.timewait = T.tlp = Infinity;
+    // Held bytes outlive a clean close (the reader may still resume, see _setPaused); after a
+    // reset or a timeout the owner is destroyed and nobody will read them.
+    if (error) dropHeld(t);
     if (!c.notified) {
       c.notified = true;
       c.events?.onClosed(error);
@@ -1696,7 +1714,8 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     if (n > 0 && canTake && !t.finReceived) {
       if (seq === t.rcvNxt) {
         const hadOoo = !t.ooo.empty;
-        this.deliver(c, copyBytes(s.buf, off, off + n));
+        // Principle 7: a frame the link handed over is kept as a view; otherwise copied once.
+        this.deliver(c, s.owned ? s.buf.subarray(off, off + n) : copyBytes(s.buf, off, off + n));
         if (c.removed) return;
         t.rcvNxt = (t.rcvNxt + n) >>> 0;
         if (hadOoo) {
@@ -2469,4 +2488,11 @@ function segLen(s: Seg): number {
 /** start ≤ x < start + len (mod 2^32). */
 function inWin(x: number, start: number, len: number): boolean {
   return ((x - start) >>> 0) < len;
+}
+
+/** Forget received bytes the application will never read. */
+function dropHeld(t: Tcb): void {
+  t.held.length = 0;
+  t.heldBytes = 0;
+  t.finToDeliver = false;
 }
