@@ -71,12 +71,18 @@ interface Run {
   /** SCTP parameters of the outside peer (RTO.Min, PF...). */
   peerSctp?: SctpLayerOptions;
   failureTimeoutMs?: number;
+  /** One-way delay of the cluster network (default 1 ms). */
+  clusterDelay?: number;
+  /** Give the standby the service port (default true). */
+  quietPort?: boolean;
+  /** Hold the primary's output until the standby has the record (default true). */
+  hold?: boolean;
 }
 
 async function replicated(r: Run) {
   const clock = new VirtualClock();
   const pub = new MemoryNetwork({ clock, seed: 1, delayMs: 5 });
-  const priv = new MemoryNetwork({ clock, seed: 2, delayMs: 1 });
+  const priv = new MemoryNetwork({ clock, seed: 2, delayMs: r.clusterDelay ?? 1 });
   const peer = new Stack({ link: pub.createPort(), address: '198.18.0.10/24', clock, sctp: r.peerSctp });
   const h1 = new Stack({ link: pub.createPort(), address: `${A1}/24`, clock });
   const h2 = new Stack({ link: pub.createPort(), address: `${A2}/24`, clock });
@@ -96,7 +102,7 @@ async function replicated(r: Run) {
   }
 
   // Host 2: the standby.
-  const standby = new SctpStandby(h2.sctp, { channel: standbyCh!, store: storeForStandby, clock, failureTimeoutMs: r.failureTimeoutMs ?? 300 });
+  const standby = new SctpStandby(h2.sctp, { channel: standbyCh!, store: storeForStandby, clock, failureTimeoutMs: r.failureTimeoutMs ?? 300, port: r.quietPort === false ? undefined : 5000 });
   let app2: EchoApp | null = null;
   standby.on('takeover', (a: SctpAssociation, app: AppState) => (app2 = new EchoApp(a, { ...app })));
 
@@ -105,7 +111,7 @@ async function replicated(r: Run) {
   let rep: SctpReplicator | null = null;
   h1.sctp.createServer({ port: 5000, addresses: [A1, A2] }, (a) => {
     app1 = new EchoApp(a, { count: 0, hash: 0x811c9dc5 });
-    rep = new SctpReplicator(a, { channel: primaryCh, store: storeForPrimary, policy: r.policy, clock, appState: () => ({ ...app1!.state }) });
+    rep = new SctpReplicator(a, { channel: primaryCh, store: storeForPrimary, policy: r.policy, clock, appState: () => ({ ...app1!.state }), holdUntilStandby: r.hold !== false });
   }).listen();
 
   // The peer: one message every 5 ms.
@@ -227,6 +233,20 @@ describe('replicated SCTP association (seed 004)', () => {
     expect(r.movedAfter).toBeLessThan(70_000);
   });
 
+  it('a slow cluster network: the COOKIE ACK waits for the standby record, so no HEARTBEAT to A2 finds the standby unprepared', async () => {
+    const r = await replicated({ policy: { kind: 'every-update' }, clusterDelay: 40, messages: 300 });
+    check(r);
+    const st = r.h2.sctp.stats() as { ootbQuiet: number; ootb: number; standbyHeartbeatAcks: number };
+    expect(st.ootbQuiet + st.ootb).toBe(0);
+    expect(st.standbyHeartbeatAcks).toBeGreaterThan(0);
+  });
+
+  it('without the hold, the early HEARTBEAT to A2 is dropped quietly (not ABORTed) and the association survives', async () => {
+    const r = await replicated({ policy: { kind: 'every-update' }, clusterDelay: 40, messages: 300, hold: false });
+    check(r);
+    expect((r.h2.sctp.stats() as { ootbQuiet: number }).ootbQuiet).toBeGreaterThan(0);
+  });
+
   it('the standby answers heartbeats to A2 before the failure, so the peer sees A2 active', async () => {
     const r = await replicated({ policy: { kind: 'every-update' }, messages: 200, crashAt: 400 });
     expect(r.h2.sctp.stats()).toMatchObject({ standbyHeartbeatAcks: expect.any(Number) });
@@ -250,7 +270,7 @@ describe('replication gate and snapshots', () => {
         delivered++;
         a.send(d);
       });
-      new SctpReplicator(a, { channel: deadChannel, policy: { kind: 'every-update' }, clock });
+      new SctpReplicator(a, { channel: deadChannel, policy: { kind: 'every-update' }, clock, holdUntilStandby: false });
     }).listen();
     const c = peer.sctp.connect({ host: A1, port: 5000 });
     let echoes = 0;

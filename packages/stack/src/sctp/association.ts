@@ -137,6 +137,8 @@ export class SctpAssoc {
   gate: ReplicationGate | null = null;
   /** Output frozen (replication: impending failure handover). */
   frozen = false;
+  /** Nothing leaves at all (replication: until the standby holds the association's record). */
+  holdOutput = false;
   closed = false;
   /** Bumped on every state change (replication "after every update"). */
   version = 0;
@@ -393,7 +395,7 @@ export class SctpAssoc {
     // §6.2: SACK at least every second packet with DATA (sent right away, so a burst of packets
     // processed in one batch is still acknowledged every second packet), and within sackDelay.
     if (s.sackPending >= this.host.opts.sackFreq) {
-      if (s.state === 'ESTABLISHED' && !this.frozen) this.sendSackNow();
+      if (s.state === 'ESTABLISHED' && !this.frozen && !this.holdOutput) this.sendSackNow();
       else s.sackNow = true;
     } else if (s.sackAt === Infinity) s.sackAt = now + this.host.opts.sackDelay;
     // §6.7: SACK immediately while there are gaps.
@@ -1049,7 +1051,8 @@ export class SctpAssoc {
 
   pollAt(): number {
     if (this.closed) return Infinity;
-    if (this.needOutput || this.ctrl.length > 0 || this.s.sackNow) return 0;
+    // While output is held (replication), pending output is not a reason to poll again.
+    if (!this.holdOutput && (this.needOutput || this.ctrl.length > 0 || this.s.sackNow)) return 0;
     const s = this.s;
     let t = Math.min(s.t1At, s.t2At, s.sackAt);
     for (const p of s.paths) t = Math.min(t, p.t3At, p.hbAt);
@@ -1289,6 +1292,7 @@ export class SctpAssoc {
   private emit(now: number): void {
     const s = this.s;
     this.needOutput = false;
+    if (this.holdOutput) return;
     if (this.frozen) {
       // Handover in progress: answer heartbeats only.
       this.ctrl = this.ctrl.filter((c) => c.chunk.kind === 'heartbeat-ack');

@@ -102,6 +102,7 @@ export class SctpLayer implements TransportProtocol, AssocHost {
     errorsIn: 0,
     noRoute: 0,
     ctrlDrops: 0,
+    ootbQuiet: 0,
   };
   private readonly ctx: TransportContext;
   private readonly rnd: () => number;
@@ -111,6 +112,7 @@ export class SctpLayer implements TransportProtocol, AssocHost {
   private readonly apiOf = new Map<SctpAssoc, SctpAssociation>();
   private readonly listeners = new Map<number, Listener>();
   private readonly standbys = new Map<string, SctpStandbyRecord>();
+  private readonly quietPorts = new Map<number, number>();
   private nextEphemeral = EPHEMERAL_LO;
   private dead = false;
 
@@ -250,6 +252,14 @@ export class SctpLayer implements TransportProtocol, AssocHost {
   private outOfTheBlue(repr: SctpRepr, rx: IpRx, now: number): void {
     const C = this.counters;
     const c0 = repr.chunks[0];
+    if (this.quietPorts.has(repr.dstPort) && !this.listeners.has(repr.dstPort)) {
+      // A standby for this port (seed 004): packets for an association it does not know yet
+      // (e.g. the peer's first HEARTBEAT to A2 overtaking the standby record) must not be
+      // answered with an ABORT, which would kill the peer's association. Silence is allowed
+      // (§8.4: the receiver MAY discard).
+      C.ootbQuiet++;
+      return;
+    }
     const { src, dst } = this.replyFromTo(rx);
     const reply = (chunk: SctpChunk, vtag: number): void => this.sendPacket({ srcPort: repr.dstPort, dstPort: repr.srcPort, verificationTag: vtag, chunks: [chunk] }, src, dst);
     switch (c0.kind) {
@@ -579,6 +589,16 @@ export class SctpLayer implements TransportProtocol, AssocHost {
     this.counters.associationsAdopted++;
     this.ctx.wake();
     return api;
+  }
+
+  /**
+   * Out-of-the-blue packets to `port` are silently dropped instead of answered with ABORT while
+   * at least one quiet request holds it (a seed 004 standby for a service on that port).
+   */
+  setQuietPort(port: number, quiet: boolean): void {
+    const n = (this.quietPorts.get(port) ?? 0) + (quiet ? 1 : -1);
+    if (n > 0) this.quietPorts.set(port, n);
+    else this.quietPorts.delete(port);
   }
 
   /** Register a standby record: answer HEARTBEATs for it until adopted (seed 004). */

@@ -90,6 +90,11 @@ export interface SctpReplicatorOptions {
   aliveIntervalMs?: number;
   /** Name of this replicated association (default `${localPort}`). */
   key?: string;
+  /**
+   * Hold all output of the association (the COOKIE ACK included) until the standby acknowledges
+   * the standby record (default true).
+   */
+  holdUntilStandby?: boolean;
 }
 
 /**
@@ -117,6 +122,10 @@ export class SctpReplicator extends EventEmitter {
     const s = e.s;
     this.key = opts.key ?? String(s.localPort);
     const record: SctpStandbyRecord = { localPort: s.localPort, remotePort: s.remotePort, peerAddrs: s.paths.map((p) => p.addr), peerTag: s.peerTag, myTag: s.myTag };
+    // Nothing of this association leaves (not even the COOKIE ACK) until the standby has the
+    // record: otherwise the peer's first HEARTBEAT to A2 could arrive before the standby can
+    // answer it, and A2 would stay unconfirmed at the peer (no failover target) for a long time.
+    if (opts.holdUntilStandby !== false) e.holdOutput = true;
     opts.channel.send(enc({ t: 'standby', key: this.key, record }));
     const onMsg = (b: Uint8Array): void => this.onMessage(b);
     opts.channel.onMessage(onMsg);
@@ -195,6 +204,14 @@ export class SctpReplicator extends EventEmitter {
   private onMessage(b: Uint8Array): void {
     const m = dec(b);
     if (!m || m.key !== this.key || m.t !== 'ack') return;
+    if (m.seq === 0) {
+      // The standby holds the record: the handshake may complete.
+      if (this.a.engine.holdOutput) {
+        this.a.engine.holdOutput = false;
+        this.a.kick();
+      }
+      return;
+    }
     if (!this.inFlight || m.seq !== this.inFlight.seq) return;
     this.counters.acks++;
     const g = this.inFlight.gate;
@@ -244,6 +261,12 @@ export interface SctpStandbyOptions {
   failureTimeoutMs?: number;
   /** Take over automatically on detected failure (default true). */
   autoTakeover?: boolean;
+  /**
+   * The service port on the primary. Until takeover, out-of-the-blue packets to it are dropped
+   * silently rather than answered with ABORT: the peer's first HEARTBEAT to A2 may arrive before
+   * the standby record does, and an ABORT would tear the peer's association down.
+   */
+  port?: number;
 }
 
 /**
@@ -264,6 +287,7 @@ export class SctpStandby extends EventEmitter {
   private lastHeard = 0;
   private handover = false;
   private fetching = false;
+  private quietPort = -1;
   /** The handover was announced by the primary (planned), not detected. */
   get planned(): boolean {
     return this.handover;
@@ -275,6 +299,7 @@ export class SctpStandby extends EventEmitter {
     this.o = opts;
     opts.channel.onMessage((b) => this.onPrimary(b));
     if (opts.store) opts.store.onMessage((b) => this.onStore(b));
+    if (opts.port !== undefined) layer.setQuietPort(opts.port, true);
   }
 
   private onPrimary(b: Uint8Array): void {
@@ -286,6 +311,12 @@ export class SctpStandby extends EventEmitter {
         this.key = m.key;
         this.record = m.record;
         this.layer.standby(m.record);
+        this.o.channel.send(enc({ t: 'ack', key: m.key, seq: 0 }));
+        if (this.o.port === undefined) {
+          // Without a configured port, stay quiet on the record's port from now on at least.
+          this.layer.setQuietPort(m.record.localPort, true);
+          this.quietPort = m.record.localPort;
+        }
         this.arm();
         this.emit('ready');
         break;
@@ -350,6 +381,9 @@ export class SctpStandby extends EventEmitter {
     }
     if (this.record) this.layer.unstandby(this.record);
     this.association = this.layer.adopt(this.latest);
+    if (this.o.port !== undefined) this.layer.setQuietPort(this.o.port, false);
+    if (this.quietPort >= 0) this.layer.setQuietPort(this.quietPort, false);
+    this.quietPort = -1;
     this.adoptedAt = this.o.clock.now();
     this.emit('takeover', this.association, this.latest.app);
   }

@@ -215,7 +215,7 @@ describe.skipIf(reason !== null)('hastack SCTP vs usrsctp (lab)', () => {
     c2.sctp.createServer({ port: 7000 }, (a) => (standbyCh = sctpChannel(a))).listen();
     const ca = c1.sctp.connect({ host: '198.19.250.2', port: 7000 });
     await waitFor(() => ca.state === 'ESTABLISHED' && standbyCh !== null, 5_000, 'cluster channel');
-    const standby = new SctpStandby(h2.sctp, { channel: standbyCh!, clock: h2.clock, failureTimeoutMs: 300 });
+    const standby = new SctpStandby(h2.sctp, { channel: standbyCh!, clock: h2.clock, failureTimeoutMs: 300, port: 7 });
     let adoptedAt = 0;
     standby.on('takeover', (a: SctpAssociation) => (void a, (adoptedAt = Date.now())));
     standby.on('takeover', (a: SctpAssociation) => a.on('message', (d: Uint8Array, info: SctpMessageInfo) => a.send(d, { stream: info.stream, ppid: info.ppid })));
@@ -298,7 +298,7 @@ describe.skipIf(reason !== null)('hastack SCTP vs usrsctp (lab)', () => {
       await waitFor(() => childOut.includes('LISTENING') && standbyCh !== null, 15_000, 'primary listening').catch((e) => {
         throw new Error(`${e.message}: ${childOut}`);
       });
-      const standby = new SctpStandby(h2.sctp, { channel: standbyCh!, clock: h2.clock, failureTimeoutMs: 300 });
+      const standby = new SctpStandby(h2.sctp, { channel: standbyCh!, clock: h2.clock, failureTimeoutMs: 300, port: 7 });
       let adoptedAt = 0;
       standby.on('takeover', (a: SctpAssociation) => {
         adoptedAt = Date.now();
