@@ -188,11 +188,9 @@ describe('netsim: keepalive', () => {
     expect(clock.now() - t0).toBeGreaterThanOrEqual(3 * 1000);
   });
 
-  // KNOWN ENGINE BUG (tcp/engine.ts `_setKeepAlive`): it schedules the keepalive deadline in the
-  // heap without `ctx.wake()`, so on an otherwise idle stack the runtime's timer is never
-  // re-armed and the probes never start. `it.fails` keeps this visible: when the engine is
-  // fixed this starts failing — then turn it back into `it(...)`.
-  it.fails('setKeepAlive(true, delay) on an open socket arms it', async () => {
+  // Regression: engine `_setKeepAlive` once scheduled the keepalive deadline without
+  // `ctx.wake()`, so on an otherwise idle stack the runtime's timer was never re-armed.
+  it('setKeepAlive(true, delay) on an open socket arms it', async () => {
     const { clock, a, b } = pair({ delayMs: 1, seed: 409 });
     b.createServer(() => {}).listen(80);
     const s = a.connect({ host: '198.18.0.2', port: 80, keepAliveInterval: 500, keepAliveProbes: 2 });
@@ -284,12 +282,10 @@ describe('netsim: per-connection options reach the engine', () => {
 });
 
 describe('netsim: received data outlives the connection', () => {
-  // KNOWN ENGINE BUG (tcp/engine.ts `_setPaused`): when a connection reaches CLOSED (our FIN
-  // acknowledged after the peer's) while the reader is paused, the bytes the engine holds for
-  // the reader — already acknowledged to the peer — and the peer's FIN are never delivered:
-  // `_setPaused(false)` returns early for a removed connection. Linux keeps them readable.
-  // `it.fails` keeps this visible; when the engine is fixed, turn it back into `it(...)`.
-  it.fails('a paused reader that ends first still reads every byte and the FIN after CLOSED', async () => {
+  // Regression: when a connection reaches CLOSED (our FIN acknowledged after the peer's) while
+  // the reader is paused, the bytes the engine holds for the reader — already acknowledged to
+  // the peer — and the peer's FIN must still be delivered when it resumes, as on Linux.
+  it('a paused reader that ends first still reads every byte and the FIN after CLOSED', async () => {
     const { clock, a, b } = pair({ delayMs: 2, seed: 413 });
     let srv!: Socket;
     b.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s: Socket) => (srv = s)).listen(80);

@@ -11,12 +11,11 @@ import type { Socket } from '../src/tcp/socket.js';
 import { PatternSource, pump, Sink, MiB } from './tcp-netsim-harness.js';
 
 describe('netsim: proxy', () => {
-  // KNOWN ENGINE BUG, the one pinned by tcp-netsim-conn ("received data outlives the
-  // connection"): the proxy ends its client-side socket when the backend's reply is done, while
-  // that socket's reader is paused by pipe() backpressure; the connection reaches CLOSED and
-  // the engine drops the held request bytes, so the transfer stalls. When the engine delivers
-  // held data after CLOSED, this starts failing: turn it back into `it(...)`.
-  it.fails('client -> proxy -> slow backend and back, 8 MiB each way intact, proxy memory bounded', async () => {
+  // Regression (see tcp-netsim-conn "received data outlives the connection"): the proxy ends its
+  // client-side socket when the backend's reply is done, while that socket's reader is paused
+  // by pipe() backpressure; the connection reaches CLOSED and the held request bytes must still
+  // reach the reader, or the transfer stalls.
+  it('client -> proxy -> slow backend and back, 8 MiB each way intact, proxy memory bounded', async () => {
     const clock = new VirtualClock();
     const net = new MemoryNetwork({ seed: 601, delayMs: 2, loss: 0.005, clock });
     const client = new Stack({ link: net.createPort(), address: '198.18.0.1/24', clock, seed: 1 });
