@@ -93,7 +93,7 @@ export async function run(ctx) {
           // Linux -> hastack: socat uploads tapBytes; the peer times first byte to FIN.
           try {
             const done = p.next((l) => l.rx !== undefined, 70_000);
-            await lab.exec('client', ['sh', '-c', `head -c ${tapBytes} /dev/zero | socat -u - TCP:${address}:5002`], { timeoutMs: 70_000 });
+            await lab.exec('client', ['sh', '-c', `head -c ${tapBytes} /dev/zero | socat -u -b 131072 - TCP:${address}:5002`], { timeoutMs: 70_000 });
             const { rx } = await done;
             if (rx.error) throw new Error(rx.error);
             if (rx.bytes !== tapBytes) throw new Error(`hastack received ${rx.bytes} of ${tapBytes} bytes`);

@@ -2,7 +2,9 @@
  * Checkpoint cost. bench/peers/restore.mjs opens 10,000 idle connections, captures them with the
  * engine (object-mapped), measures encode (validate + msgpack + HMAC-SHA256) and decode per
  * connection (reference: plain msgpack of the same objects as maps, unsigned), crashes the stack
- * and restores all of them on a fresh one. The full bench also runs bench/checkpoint-cost.mjs (the
+ * and restores all of them on a fresh one (a cold first restore in a process).
+ * bench/checkpoint-restore.mjs (the checkpoint engineer's script) gives the warm figure: median of
+ * rounds, each on a fresh stack, plus capture cost. The full bench also runs bench/checkpoint-cost.mjs (the
  * checkpoint engineer's script: synthetic checkpoints, best of 15 passes).
  * Restore: bench/peers/restore.mjs checkpoints 10,000 idle connections of one stack, crashes it,
  * and restores them all on a fresh stack with the same MAC/IP (when Stack.restore() exists).
@@ -63,6 +65,38 @@ export async function run(ctx) {
     if (!hasRestore) ms.push(skippedMeasurement(d, noRestore));
     else if (!R.has(k)) ms.push(skippedMeasurement(d, `every run failed: ${R.error(k)}`));
     else ms.push(measurement({ ...d, subject: sub(R, k, f), reference: ref && R.has(ref) ? { label: 'plain msgpack (maps, unsigned)', samples: R.get(ref) } : null }));
+  }
+  // Warm restores and capture cost with bench/checkpoint-restore.mjs (the checkpoint engineer's script:
+  // clones of one captured connection, median of rounds, each on a fresh stack).
+  const W = new Samples();
+  const wdefs = [
+    { k: 'restore10k', id: 'restore-10k-rounds', name: 'restore of 10,000 connections, median of 5 rounds (bench/checkpoint-restore.mjs, CPU)', unit: 'ms', better: 'lower', target: { kind: 'absolute', op: '<=', value: 100, text: '≤ 100 ms' } },
+    { k: 'capture', id: 'capture-1', name: 'capture per connection, socket.checkpoint() (bench/checkpoint-restore.mjs)', unit: 'µs', better: 'lower' },
+  ];
+  if (hasRestore) {
+    const dir = mkdtempSync(join(tmpdir(), 'hastack-bench-cr-'));
+    try {
+      for (let r = 0; r < (quick ? 1 : Math.min(reps, 3)); r++) {
+        const out = join(dir, `r${r}.json`);
+        const res = await runCmd(process.execPath, [join(BENCH_DIR, 'checkpoint-restore.mjs'), '--n', '10000', '--rounds', '5', '--json', out], { timeoutMs: 120_000 });
+        try {
+          if (res.code !== 0) throw new Error(`checkpoint-restore.mjs exit ${res.code}: ${res.stderr.trim().slice(-300)}`);
+          const j = JSON.parse(readFileSync(out, 'utf8'));
+          W.add('restore10k', (j.restoreTotalMs * 10_000) / j.n);
+          W.add('capture', j.capturePerConnUs);
+        } catch (e) {
+          W.fail('restore10k', e);
+          W.fail('capture', e);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  for (const { k, ...d } of wdefs) {
+    if (!hasRestore) ms.push(skippedMeasurement(d, noRestore));
+    else if (!W.has(k)) ms.push(skippedMeasurement(d, `every run failed: ${W.error(k)}`));
+    else ms.push(measurement({ ...d, subject: { label: 'hastack', samples: W.get(k) } }));
   }
   if (R.has('bytes')) notes.push(`An engine-captured object-mapped TCP checkpoint of an idle connection is ${R.get('bytes')[0]} bytes signed. Encode/decode figures are process CPU time, best of 3 passes over the 10,000 captures; restore figures are the first (cold) pass.`);
 

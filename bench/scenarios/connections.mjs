@@ -5,7 +5,7 @@
  * without the lab). Alternating runs.
  */
 import { measurement, skippedMeasurement, Samples } from '../lib/scenario.mjs';
-import { runPeer } from '../lib/proc.mjs';
+import { BENCH_DIR, runCmd, runPeer } from '../lib/proc.mjs';
 
 export const id = 'connections';
 export const title = 'Connections';
@@ -53,6 +53,32 @@ export async function run(ctx) {
     }
     log(`  connections rep ${r + 1}/${reps} done`);
   }
+  // bench/tcp-idle-memory.mjs (the TCP engineer's script): virtual clock, one message each way per
+  // connection before measuring, heap per endpoint.
+  const tim = { id: 'idle-mem-data', name: `memory per idle connection endpoint at ${N.toLocaleString('en-US')} after one message each (bench/tcp-idle-memory.mjs, JS heap)`, unit: 'KiB', better: 'lower', target: { kind: 'absolute', op: '<=', value: 16, text: '≤ 16 KiB' } };
+  const T = new Samples();
+  {
+    const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'hastack-bench-idle-'));
+    try {
+      for (let r = 0; r < (quick ? 1 : Math.min(reps, 3)); r++) {
+        const out = join(dir, `r${r}.json`);
+        const res = await runCmd(process.execPath, ['--expose-gc', join(BENCH_DIR, 'tcp-idle-memory.mjs'), '--n', String(N), '--json', out], { timeoutMs: 120_000 });
+        try {
+          if (res.code !== 0) throw new Error(`tcp-idle-memory.mjs exit ${res.code}: ${res.stderr.trim().slice(-300)}`);
+          const j = JSON.parse(readFileSync(out, 'utf8'));
+          if (j.established?.client !== N || j.established?.server !== N) throw new Error(`not all ${N} connections established: ${JSON.stringify(j.established)}`);
+          T.add('heap', j.bytesPerEndpoint.heapUsed / 1024);
+        } catch (e) {
+          T.fail('heap', e);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
   const ref = (k, label) => (S.has(`kernel-${k}`) ? { label, samples: S.get(`kernel-${k}`) } : null);
   const defs = [
     { k: 'rate', id: 'conn-rate', name: 'new connections/s (connect, server closes, client closes; 32 in parallel)', unit: 'conn/s', better: 'higher', target: { kind: 'absolute', op: '>=', value: 10_000, text: '≥ 10,000/s' }, refLabel: 'node:net, kernel loopback' },
@@ -63,6 +89,7 @@ export async function run(ctx) {
     if (!S.has(`hastack-${k}`)) return skippedMeasurement(d, `every hastack run failed: ${S.error(`hastack-${k}`)}`);
     return measurement({ ...d, subject: { label: 'hastack ↔ hastack in memory', samples: S.get(`hastack-${k}`) }, reference: ref(k, refLabel) });
   });
+  ms.push(T.has('heap') ? measurement({ ...tim, subject: { label: 'hastack ↔ hastack in memory', samples: T.get('heap') } }) : skippedMeasurement(tim, `every run failed: ${T.error('heap')}`));
   const notes = [
     'Memory is measured in the peer process after forced GCs: (heapUsed + external growth) / (2 × connections), as both endpoints live in the process. The node:net reference counts only the JS objects; its kernel socket memory is not in the process.',
   ];
