@@ -17,8 +17,8 @@
  * this file.
  */
 import { createHash } from 'node:crypto';
-import { MemoryNetwork, RealClock, Stack, VirtualClock, type Clock, type ObjectSource, type Socket } from '@hastack/stack';
-import { ClusterNode, HaNode, udpMulticastTransport, type HaApplication } from '@hastack/cluster';
+import { MemoryNetwork, RealClock, Stack, VirtualClock, type Clock, type Link, type LinkHandler, type ObjectSource, type Socket, type TxMeta } from '@hastack/stack';
+import { ClusterNode, HaNode, udpMulticastTransport, wholeMsTimers, type FailbackMode, type HaApplication } from '@hastack/cluster';
 
 export interface HttpServerLike {
   handleConnection(socket: never): void;
@@ -89,7 +89,7 @@ export interface ScenarioResult {
 }
 
 export const VIP = '198.18.0.100';
-const KEY = Buffer.from('hastack-failover-demo-cluster-key!!', 'utf8');
+export const KEY = Buffer.from('hastack-failover-demo-cluster-key!!', 'utf8');
 
 /** A seeded PRNG in [0, 1) (mulberry32). */
 export function seeded(seed: number): () => number {
@@ -110,66 +110,216 @@ export function expectedSha256(deps: ScenarioDeps, seed: number, size: number): 
   return h.digest('hex');
 }
 
-interface Node {
+/** One cluster node of the lab: its Stack, ClusterNode, HTTP server and HaNode. */
+export interface LabNode {
   id: string;
+  ip: string;
+  mac: string;
   stack: Stack;
+  link: CuttableLink;
   cluster: ClusterNode;
   ha: HaNode;
   http: HttpServerLike;
 }
 
-async function makeNode(
-  deps: ScenarioDeps,
-  net: MemoryNetwork,
-  clock: Clock,
-  id: string,
-  ip: string,
-  mac: string,
-  peers: string[],
-  opts: ScenarioOptions,
-): Promise<Node> {
-  const stack = new Stack({ link: net.createPort({ mac }), address: `${ip}/24`, clock, nodeId: id });
-  const cluster = new ClusterNode({
-    nodeId: id,
-    key: KEY,
-    clock,
-    bootId: 1,
-    heartbeatIntervalMs: opts.heartbeatIntervalMs,
-    missedBeats: opts.missedBeats,
-    home: id === 'A' ? [{ ip: VIP, mac, ports: [{ from: 80, to: 80 }] }] : [],
-    failover: { successors: peers, failback: 'none' },
-    applications: [{ name: 'http/1.1', protocol: 'tcp', ports: [{ from: 80, to: 80 }] }],
-    transport: udpMulticastTransport(stack.createSocket('udp4'), { localAddress: ip }),
-  });
-  const http = deps.createHttpFileServer({ root: null, net: stack as never, clock, idleTimeout: 0 });
-  const app: HaApplication = {
-    handleConnection: (s) => http.handleConnection(s as never),
-    connectionState: (s) => http.connectionState(s as never),
-    resume: (s, st, o) => http.resume(s as never, st as never, o),
-    objectSource: http.objectSource as ObjectSource,
-  };
-  const ha = new HaNode({ cluster, stack, app, key: KEY, ports: 80, mode: opts.mode ?? 'mapped' });
-  await ha.start();
-  return { id, stack, cluster, ha, http };
+/** A link whose cable can be pulled: while `cut`, nothing goes out and nothing comes in. */
+export class CuttableLink implements Link {
+  cut = false;
+  constructor(private readonly inner: Link) {}
+  get medium() {
+    return this.inner.medium;
+  }
+  get mtu() {
+    return this.inner.mtu;
+  }
+  get mac() {
+    return this.inner.mac;
+  }
+  get offloads() {
+    return this.inner.offloads;
+  }
+  attach(h: LinkHandler): void {
+    this.inner.attach({ frame: (d, m) => void (!this.cut && h.frame(d, m)), batchEnd: () => h.batchEnd(), writable: () => h.writable?.() });
+  }
+  send(frame: Uint8Array, meta?: TxMeta): boolean {
+    return this.cut ? true : this.inner.send(frame, meta);
+  }
+  close(): void {
+    this.inner.close();
+  }
 }
 
-interface Dl {
+export interface NodeSpec {
+  id: string;
+  /** Last octet of 198.18.0.x. */
+  host: number;
+  /** Owns the virtual IP by configuration. */
+  home?: boolean;
+  successors: string[];
+  failback?: FailbackMode;
+}
+
+export interface LabOptions extends Pick<ScenarioOptions, 'clock' | 'mode' | 'heartbeatIntervalMs' | 'missedBeats' | 'rateMbps' | 'delayMs' | 'wallMs'> {
+  seed?: number;
+  nodes?: NodeSpec[];
+  /** HaNode checkpointing (default true). */
+  checkpointing?: boolean;
+}
+
+/** A download in progress (see `FailoverLab.download`). */
+export interface Download {
   res: DownloadResult;
-  hash: ReturnType<typeof createHash>;
-  head: Buffer | null;
   bodyBytes: number;
   done: boolean;
+  socket: Socket;
+}
+
+/**
+ * The in-memory HA lab: nodes (default A home of the virtual IP, B its successor), a client
+ * stack, a shared clock, and helpers to download, crash, cut cables and restart nodes.
+ */
+export class FailoverLab {
+  readonly clock: Clock;
+  readonly vclock: VirtualClock | null;
+  readonly net: MemoryNetwork;
+  readonly nodes = new Map<string, LabNode>();
+  readonly client: Stack;
+  private readonly wallStart = Date.now();
+  private boots = new Map<string, number>();
+
+  private constructor(
+    readonly deps: ScenarioDeps,
+    readonly opts: LabOptions,
+  ) {
+    const virtual = (opts.clock ?? 'virtual') === 'virtual';
+    this.clock = virtual ? new VirtualClock(0) : new RealClock();
+    this.vclock = virtual ? (this.clock as VirtualClock) : null;
+    // A 1 Gbit/s segment with 100 µs of one-way delay, so that times mean something.
+    this.net = new MemoryNetwork({ seed: opts.seed ?? 1, clock: this.clock, rateMbps: opts.rateMbps ?? 1000, delayMs: opts.delayMs ?? 0.1, queueBytes: 1 << 20 });
+    this.client = new Stack({ link: this.net.createPort({ mac: '02:00:00:00:00:c0' }), address: '198.18.0.200/24', clock: this.clock, nodeId: 'client' });
+  }
+
+  static async create(deps: ScenarioDeps, opts: LabOptions = {}): Promise<FailoverLab> {
+    const lab = new FailoverLab(deps, opts);
+    const specs = opts.nodes ?? [
+      { id: 'A', host: 1, home: true, successors: ['B'], failback: 'none' },
+      { id: 'B', host: 2, successors: ['A'], failback: 'none' },
+    ];
+    for (const sp of specs) await lab.startNode(sp);
+    return lab;
+  }
+
+  private specs = new Map<string, NodeSpec>();
+
+  /** Start (or restart, with a higher boot id and the same MAC and address) a node. */
+  async startNode(sp: NodeSpec): Promise<LabNode> {
+    this.specs.set(sp.id, sp);
+    const boot = (this.boots.get(sp.id) ?? 0) + 1;
+    this.boots.set(sp.id, boot);
+    const ip = `198.18.0.${sp.host}`;
+    const mac = `02:00:00:00:00:${sp.host.toString(16).padStart(2, '0')}`;
+    const clock = this.clock;
+    const link = new CuttableLink(this.net.createPort({ mac }));
+    const stack = new Stack({ link, address: `${ip}/24`, clock, nodeId: sp.id });
+    const cluster = new ClusterNode({
+      nodeId: sp.id,
+      key: KEY,
+      clock: wholeMsTimers(clock),
+      bootId: boot,
+      heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
+      missedBeats: this.opts.missedBeats,
+      home: sp.home ? [{ ip: VIP, mac, ports: [{ from: 80, to: 80 }] }] : [],
+      failover: { successors: sp.successors, failback: sp.failback ?? 'none' },
+      applications: [{ name: 'http/1.1', protocol: 'tcp', ports: [{ from: 80, to: 80 }] }],
+      transport: udpMulticastTransport(stack.createSocket('udp4'), { localAddress: ip }),
+    });
+    const http = this.deps.createHttpFileServer({ root: null, net: stack as never, clock, idleTimeout: 0 });
+    const app: HaApplication = {
+      handleConnection: (s) => http.handleConnection(s as never),
+      connectionState: (s) => http.connectionState(s as never),
+      resume: (s, st, o) => http.resume(s as never, st as never, o),
+      objectSource: http.objectSource as ObjectSource,
+    };
+    const ha = new HaNode({ cluster, stack, app, key: KEY, ports: 80, mode: this.opts.mode ?? 'mapped', checkpointing: this.opts.checkpointing ?? true });
+    await ha.start();
+    const n: LabNode = { id: sp.id, ip, mac, stack, link, cluster, ha, http };
+    this.nodes.set(sp.id, n);
+    return n;
+  }
+
+  node(id: string): LabNode {
+    const n = this.nodes.get(id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  /** Restart a crashed node (new boot id). */
+  restart(id: string): Promise<LabNode> {
+    return this.startNode(this.specs.get(id)!);
+  }
+
+  /** Power cut: the HaNode, the cluster node and the stack stop at once, sending nothing. */
+  crash(id: string): void {
+    const n = this.node(id);
+    n.ha.stop();
+    n.cluster.close();
+    n.stack.crash();
+  }
+
+  /** Whether `id` has the virtual IP configured. */
+  hasVip(id: string): boolean {
+    const n = this.nodes.get(id);
+    return !!n && !n.stack.closed && n.stack.addresses().includes(`${VIP}/24`);
+  }
+
+  /** Run until `cond` (virtual: drive the clock; real: poll), at most `maxMs`. */
+  async until(cond: () => boolean, maxMs: number): Promise<boolean> {
+    const wallBound = this.opts.wallMs ?? 120_000;
+    const left = Math.max(1000, wallBound - (Date.now() - this.wallStart));
+    if (this.vclock) return this.vclock.run(cond, { maxMs, wallMs: left });
+    const end = Date.now() + Math.min(maxMs, left);
+    while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 2));
+    return cond();
+  }
+
+  /** Run for `ms` on the lab's clock. */
+  async runFor(ms: number): Promise<void> {
+    const end = this.clock.now() + ms;
+    await this.until(() => this.clock.now() >= end, ms + 1);
+    if (this.vclock) await this.vclock.runFor(Math.max(0, end - this.clock.now()));
+  }
+
+  /** GET /gen/<size>?seed=<seed> from the virtual IP; `onBody(n, total)` per chunk. */
+  download(size: number, seed: number, onBody: (n: number, total: number) => void = () => {}, expectedSha = expectedSha256(this.deps, seed, size)): Download {
+    return startDownload(this.client, `/gen/${size}?seed=${seed}`, size, expectedSha, onBody);
+  }
+
+  close(): void {
+    for (const n of this.nodes.values()) {
+      n.ha.stop();
+      n.cluster.close();
+      n.stack.crash();
+    }
+    this.client.crash();
+    this.net.close();
+  }
+}
+
+interface Dl extends Download {
+  hash: ReturnType<typeof createHash>;
+  head: Buffer | null;
 }
 
 function startDownload(client: Stack, path: string, expected: number, expectedSha: string, onBody: (n: number, total: number) => void): Dl {
+  const s = client.connect({ host: VIP, port: 80 }) as unknown as Socket;
   const dl: Dl = {
     res: { bytes: 0, expected, sha256: '', expectedSha256: expectedSha, ok: false, status: 0, error: null },
     hash: createHash('sha256'),
     head: Buffer.alloc(0),
     bodyBytes: 0,
     done: false,
+    socket: s,
   };
-  const s = client.connect({ host: VIP, port: 80 }) as unknown as Socket;
   const finish = (error: string | null) => {
     if (dl.done) return;
     dl.done = true;
@@ -205,6 +355,12 @@ function startDownload(client: Stack, path: string, expected: number, expectedSh
   return dl;
 }
 
+/** Final result of a download (marks an unfinished one). */
+export function downloadResult(d: Download): DownloadResult {
+  if (d.done) return d.res;
+  return { ...d.res, bytes: d.bodyBytes, sha256: '', ok: false, error: d.res.error ?? `unfinished after ${d.bodyBytes} of ${d.res.expected} bytes` };
+}
+
 /** Run the scenario (see the file comment). */
 export async function runFailover(deps: ScenarioDeps, opts: ScenarioOptions = {}): Promise<ScenarioResult> {
   const size = opts.size ?? 256 * 1024 * 1024;
@@ -214,100 +370,76 @@ export async function runFailover(deps: ScenarioDeps, opts: ScenarioOptions = {}
   const rnd = seeded(seed);
   const crashFrac = opts.crashAt ?? 0.2 + 0.6 * rnd();
   const crashAtBytes = Math.floor(size * crashFrac);
-  const virtual = (opts.clock ?? 'virtual') === 'virtual';
-  const clock: Clock = virtual ? new VirtualClock(0) : new RealClock();
-  const vclock = virtual ? (clock as VirtualClock) : null;
-  const wallStart = Date.now();
-  const wallBound = opts.wallMs ?? 120_000;
-  // A 1 Gbit/s segment with 100 µs of one-way delay, so that times mean something.
-  const net = new MemoryNetwork({ seed, clock, rateMbps: opts.rateMbps ?? 1000, delayMs: opts.delayMs ?? 0.1, queueBytes: 1 << 20 });
+  const wall0 = Date.now();
   const expectedSha = expectedSha256(deps, seed, size);
-
-  const a = await makeNode(deps, net, clock, 'A', '198.18.0.1', '02:00:00:00:00:0a', ['B'], opts);
-  const b = await makeNode(deps, net, clock, 'B', '198.18.0.2', '02:00:00:00:00:0b', ['A'], opts);
-  const client = new Stack({ link: net.createPort({ mac: '02:00:00:00:00:0c' }), address: '198.18.0.3/24', clock, nodeId: 'client' });
-
-  /** Run until `cond` (virtual: drive the clock; real: poll). */
-  const until = async (cond: () => boolean, maxMs: number): Promise<boolean> => {
-    if (vclock) return vclock.run(cond, { maxMs, wallMs: Math.max(1000, wallBound - (Date.now() - wallStart)) });
-    const end = Date.now() + Math.min(maxMs, Math.max(0, wallBound - (Date.now() - wallStart)));
-    while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 2));
-    return cond();
-  };
-
-  // The virtual IP comes up on A after the cluster's join window.
-  const vipOn = (s: Stack) => s.addresses().includes(`${VIP}/24`);
-  if (!(await until(() => vipOn(a.stack), 5000))) throw new Error('the virtual IP never came up on A');
-  log(`cluster up: ${VIP} on A (198.18.0.1); B (198.18.0.2) is the successor`);
-
-  let crashed = false;
-  let crashTime = -1;
-  let firstAfter = -1;
-  let detected: number | null = null;
-  let resumedAt = -1;
-  b.ha.on('resumed', () => {
-    if (crashed && resumedAt < 0) resumedAt = clock.now();
-  });
-  let lastRx = -1;
-  let maxGap = 0;
-  let nextPct = 10;
-  b.cluster.on('takeover', () => {
-    if (crashed && detected === null) detected = clock.now() - crashTime;
-  });
-  const t0 = clock.now();
-  const dls: Dl[] = [];
-  for (let i = 0; i < nconn; i++) {
-    const first = i === 0;
-    dls.push(
-      startDownload(client, `/gen/${size}?seed=${seed}`, size, expectedSha, (n, total) => {
-        if (!first) return;
-        const now = clock.now();
-        if (lastRx >= 0) maxGap = Math.max(maxGap, now - lastRx);
-        lastRx = now;
-        if (resumedAt >= 0 && firstAfter < 0) firstAfter = now;
-        while (total * 100 >= size * nextPct && nextPct <= 100) {
-          log(`${String(nextPct).padStart(3)}%  ${(total / 1048576).toFixed(1).padStart(7)} MiB  t=${((now - t0) / 1000).toFixed(3)} s${crashed ? '  (served by B)' : ''}`);
-          nextPct += 10;
-        }
-        if (!crashed && opts.crash !== false && total >= crashAtBytes) {
-          crashed = true;
-          crashTime = now;
-          log(`*** crashing node A at ${(total / 1048576).toFixed(1)} MiB (${(crashFrac * 100).toFixed(1)}%): stack.crash(), no FIN, no RST ***`);
-          // Power cut: the HaNode, the cluster node and the stack stop at once, sending nothing.
-          a.ha.stop();
-          a.cluster.close();
-          a.stack.crash();
-        }
-      }),
-    );
+  const lab = await FailoverLab.create(deps, { ...opts, seed });
+  const clock = lab.clock;
+  const a = lab.node('A');
+  const b = lab.node('B');
+  try {
+    // The virtual IP comes up on A after the cluster's join window.
+    if (!(await lab.until(() => lab.hasVip('A'), 5000))) throw new Error('the virtual IP never came up on A');
+    log(`cluster up: ${VIP} on A (${a.ip}); B (${b.ip}) is the successor`);
+    let crashed = false;
+    let crashTime = -1;
+    let firstAfter = -1;
+    let detected: number | null = null;
+    let resumedAt = -1;
+    let lastRx = -1;
+    let maxGap = 0;
+    let nextPct = 10;
+    b.ha.on('resumed', () => {
+      if (crashed && resumedAt < 0) resumedAt = clock.now();
+    });
+    b.cluster.on('takeover', () => {
+      if (crashed && detected === null) detected = clock.now() - crashTime;
+    });
+    const t0 = clock.now();
+    const dls: Download[] = [];
+    for (let i = 0; i < nconn; i++) {
+      const first = i === 0;
+      dls.push(
+        lab.download(
+          size,
+          seed,
+          (_n, total) => {
+            if (!first) return;
+            const now = clock.now();
+            if (lastRx >= 0) maxGap = Math.max(maxGap, now - lastRx);
+            lastRx = now;
+            if (resumedAt >= 0 && firstAfter < 0) firstAfter = now;
+            while (total * 100 >= size * nextPct && nextPct <= 100) {
+              log(`${String(nextPct).padStart(3)}%  ${(total / 1048576).toFixed(1).padStart(7)} MiB  t=${((now - t0) / 1000).toFixed(3)} s${crashed ? '  (served by B)' : ''}`);
+              nextPct += 10;
+            }
+            if (!crashed && opts.crash !== false && total >= crashAtBytes) {
+              crashed = true;
+              crashTime = now;
+              log(`*** crashing node A at ${(total / 1048576).toFixed(1)} MiB (${(crashFrac * 100).toFixed(1)}%): stack.crash(), no FIN, no RST ***`);
+              lab.crash('A');
+            }
+          },
+          expectedSha,
+        ),
+      );
+    }
+    await lab.until(() => dls.every((d) => d.done), 10 * 60_000);
+    const downloads = dls.map(downloadResult);
+    return {
+      ok: downloads.every((d) => d.ok),
+      size,
+      seed,
+      crashed,
+      crashAtBytes,
+      stallMs: crashed && firstAfter >= 0 ? firstAfter - crashTime : null,
+      maxGapMs: maxGap,
+      elapsedMs: clock.now() - t0,
+      wallMs: Date.now() - wall0,
+      downloads,
+      takeover: { restored: b.ha.stats.restored, resumed: b.ha.stats.resumed, restoreErrors: b.ha.stats.restoreErrors, detectedMs: detected },
+      checkpoints: a.ha.stats.checkpoints,
+    };
+  } finally {
+    lab.close();
   }
-  await until(() => dls.every((d) => d.done), 10 * 60_000);
-  const elapsed = clock.now() - t0;
-  for (const d of dls) if (!d.done) d.res.error = d.res.error ?? `timed out after ${d.bodyBytes} of ${size} bytes`;
-  const result: ScenarioResult = {
-    ok: dls.every((d) => d.done && d.res.ok),
-    size,
-    seed,
-    crashed,
-    crashAtBytes,
-    stallMs: crashed && firstAfter >= 0 ? firstAfter - crashTime : null,
-    maxGapMs: maxGap,
-    elapsedMs: elapsed,
-    wallMs: Date.now() - wallStart,
-    downloads: dls.map((d) => {
-      if (!d.done) return { ...d.res, bytes: d.bodyBytes, sha256: '' };
-      return d.res;
-    }),
-    takeover: { restored: b.ha.stats.restored, resumed: b.ha.stats.resumed, restoreErrors: b.ha.stats.restoreErrors, detectedMs: detected },
-    checkpoints: a.ha.stats.checkpoints,
-  };
-  // Tear down.
-  for (const n of [a, b]) {
-    n.ha.stop();
-    n.cluster.close();
-    n.stack.crash();
-  }
-  client.crash();
-  net.close();
-  return result;
 }

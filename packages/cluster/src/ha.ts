@@ -152,6 +152,22 @@ export function widenForTakeover(cp: TcpCheckpoint, ahead = DEFAULT_RESTORE_AHEA
   return add;
 }
 
+/**
+ * A Clock for a ClusterNode whose timers fire on whole milliseconds (deadlines rounded up).
+ * The cluster core compares `now − lastHeard` against `missedBeats × interval` in floating point;
+ * with fractional times (links with sub-millisecond delay) a deadline computed as
+ * `lastHeard + 200` can fire at a `now` for which `now − lastHeard` is 199.99999999997, and the
+ * core asks for the same instant again forever. Rounding the deadline up avoids that.
+ */
+export function wholeMsTimers(clock: Clock): Clock {
+  return {
+    now: () => clock.now(),
+    setTimer: (at, fn) => clock.setTimer(Number.isFinite(at) && !Number.isInteger(at) ? Math.ceil(at + 1e-6) : at, fn),
+    clearTimer: (h) => clock.clearTimer(h),
+    defer: (fn) => clock.defer(fn),
+  };
+}
+
 /** `sendEndSeq` for the application's resume: the end of the restored send queue. */
 function sendEndOf(cp: TcpCheckpoint): number {
   return (cp.tcp.sndUna + cp.tcp.sendLength) >>> 0;
