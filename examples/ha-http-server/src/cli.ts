@@ -12,7 +12,8 @@
  * Options: --config FILE (JSON, same keys), --index NAME | --no-index, --etag mtime|sha256,
  *   --idle-timeout MS, --no-gen, --quiet, --self-test BYTES (memory mode: fetch /gen/BYTES through
  *   a second stack and print its SHA-256).
- * Cluster flags (--cluster ...) are reserved for the @hastack/cluster integration.
+ * Cluster mode: --cluster FILE (a @hastack/cluster config, see docs/cluster.md) with --memory or --tap
+ *   runs one cluster node: an HaNode replicates and takes over connections (docs/ha.md).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -44,7 +45,7 @@ export interface CliConfig {
   deterministic: boolean;
   quiet: boolean;
   selfTest: number | null;
-  /** Reserved for @hastack/cluster: the cluster config (file path or object). Not implemented yet. */
+  /** Cluster mode: a @hastack/cluster config (file path or object); see docs/ha.md. */
   cluster: unknown;
 }
 
@@ -222,7 +223,7 @@ export function parseArgs(argv: readonly string[]): CliConfig {
 }
 
 /** Import a workspace package by name, falling back to its dist/ inside this repository. */
-async function importWorkspace(name: 'stack' | 'tap'): Promise<any> {
+async function importWorkspace(name: 'stack' | 'tap' | 'cluster'): Promise<any> {
   try {
     return await import(`@hastack/${name}`);
   } catch {
@@ -275,10 +276,17 @@ export interface Running {
 
 /** Start the server described by `c`. */
 export async function run(c: CliConfig): Promise<Running> {
-  if (c.cluster !== null && c.cluster !== undefined) {
-    // Cluster mode: the ClusterNode from @hastack/cluster will own the stack, announce ownership and
-    // restore connections through server.resume()/server.objectSource. Not wired yet.
-    throw new UsageError('cluster mode is not implemented yet');
+  // Cluster mode (docs/ha.md): a ClusterNode and an HaNode from @hastack/cluster own the service
+  // port; connections are replicated, taken over and resumed through server.resume()/objectSource.
+  const clustered = c.cluster !== null && c.cluster !== undefined;
+  if (clustered && c.mode === 'kernel') throw new UsageError('cluster mode needs --memory or --tap (a hastack stack)');
+  let clusterRaw: unknown = c.cluster;
+  if (typeof clusterRaw === 'string') {
+    try {
+      clusterRaw = JSON.parse(readFileSync(clusterRaw, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`cannot read cluster config ${c.cluster}: ${(e as Error).message}`);
+    }
   }
   const onResponse = c.quiet
     ? undefined
@@ -318,7 +326,33 @@ export async function run(c: CliConfig): Promise<Running> {
   let address: { address: string; port: number };
   try {
     server = createHttpFileServer({ ...common, net: stackNet(stack), clock: stack.clock });
-    address = await server.listen(c.port, ip);
+    if (clustered) {
+      const cl = await importWorkspace('cluster');
+      let cfg: any;
+      try {
+        cfg = cl.parseClusterConfig(clusterRaw);
+      } catch (e) {
+        throw new UsageError(`cluster config: ${(e as Error).message}`);
+      }
+      const { group, port: cport, ...nodeOpts } = cfg;
+      const node = new cl.ClusterNode({
+        ...nodeOpts,
+        clock: cl.wholeMsTimers(stack.clock),
+        transport: cl.udpMulticastTransport(stack.createSocket('udp4'), { localAddress: ip, group, port: cport }),
+      });
+      const ha = new cl.HaNode({ cluster: node, stack, app: server, key: cfg.key, ports: c.port });
+      node.on('takeover', (a: any) => log(c, `cluster: takeover (${a.reason}) of ${a.addresses.map((x: any) => x.ip).join(', ')} at epoch ${a.epoch}; restoring ${a.checkpoints.length} connection(s)`));
+      node.on('release', (a: any) => log(c, `cluster: release (${a.reason}) of ${a.addresses.map((x: any) => x.ip).join(', ')}`));
+      node.on('peer', (a: any) => log(c, `cluster: peer ${a.node} ${a.status}`));
+      ha.on('resumed', (k: string) => log(c, `cluster: resumed ${k}`));
+      ha.on('restore-error', (k: string, e: Error) => log(c, `cluster: restore of ${k} failed: ${e.message}`));
+      await ha.start();
+      address = { address: '0.0.0.0', port: c.port };
+      extra = async () => {
+        ha.stop();
+        node.close();
+      };
+    } else address = await server.listen(c.port, ip);
   } catch (e) {
     await stack.close?.();
     throw e;

@@ -81,9 +81,10 @@ describe('run', () => {
     }
   });
 
-  it('cluster mode is reserved', async () => {
+  it('cluster mode needs a hastack mode and a valid cluster config', async () => {
     const f = join(dir, 'cl.json');
     writeFileSync(f, JSON.stringify({ root: dir, cluster: { nodeId: 'a' } }));
-    await expect(run(parseArgs(['--config', f]))).rejects.toThrow(/cluster mode is not implemented/);
+    await expect(run(parseArgs(['--config', f]))).rejects.toThrow(/cluster mode needs --memory or --tap/);
+    await expect(run(parseArgs(['--memory', '--address', '198.18.0.1/24', '--cluster', join(dir, 'missing.json')]))).rejects.toThrow(/cannot read cluster config/);
   });
 });
