@@ -66,3 +66,4 @@ export {
   type MemoryCheckpointStoreOptions,
   type FileCheckpointStoreOptions,
 } from './store.js';
+export { restoreEncoded, isRestoredBundle, type RestoreEncodedOptions, type Restored } from './restore.js';
