@@ -199,6 +199,39 @@ describe('TapLink batching over a stand-in addon', () => {
   });
 });
 
+describe('TapLink receive views', () => {
+  it('reuses the view per batch position when offset and length repeat; a new one otherwise; contents always current', () => {
+    const { link, dev } = open();
+    const seen: Uint8Array[] = [];
+    const firsts: number[] = [];
+    link.attach({
+      frame(d) {
+        seen.push(d);
+        firsts.push(d[0]);
+      },
+      batchEnd() {},
+    });
+    dev.deliver([{ data: frame(1514, 1) }, { data: frame(1514, 2) }]);
+    dev.deliver([{ data: frame(1514, 3) }, { data: frame(1514, 4) }]);
+    expect(seen[2]).toBe(seen[0]); // same object: no allocation per frame in a bulk flow
+    expect(seen[3]).toBe(seen[1]);
+    expect(firsts).toEqual([1, 2, 3, 4]);
+    dev.deliver([{ data: frame(60, 5) }, { data: frame(1514, 6) }]);
+    expect(seen[4]).not.toBe(seen[0]);
+    expect(seen[4].length).toBe(60);
+    expect(seen[5]).not.toBe(seen[1]); // its offset moved with the shorter first frame
+    expect(seen[5].byteOffset).toBe(64);
+    expect(Array.from(seen[5].subarray(0, 2))).toEqual([6, 6]);
+    expect(firsts).toEqual([1, 2, 3, 4, 5, 6]);
+    link.setMtu(9000); // a new receive buffer: no view over the old one survives
+    dev.deliver([{ data: frame(60, 7) }]);
+    expect(seen[6]).not.toBe(seen[4]);
+    expect(seen[6].buffer).not.toBe(seen[4].buffer);
+    expect(seen[6][0]).toBe(7);
+    link.close();
+  });
+});
+
 describe('TapLink with the writer thread (stand-in addon)', () => {
   const firstBytes = (dev: FakeDevice): number[] => dev.written.map((w) => w[0]);
 
