@@ -708,7 +708,8 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     if (!isCheckpointableTcpState(sec.state)) throw err('ERR_CHECKPOINT_UNSUPPORTED_STATE', `cannot restore a TCP connection in ${sec.state}`);
     if (this.lookup(la, sec.localPort, ra, sec.remotePort)) throw err('EADDRINUSE', '4-tuple in use', { syscall: 'restore' });
     const so = sec.options;
-    const t = this.newTcb({ ...so, congestionControl: sec.cc.algorithm }, la, sec.localPort, ra, sec.remotePort, now);
+    const t = this.newTcb(so, la, sec.localPort, ra, sec.remotePort, now, true);
+    t.cc = sec.cc.algorithm;
     t.state = sec.state;
     t.iss = sec.iss;
     t.irs = sec.irs;
@@ -749,7 +750,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     // Send queue: literal bytes from SND.UNA (SYN/FIN excluded), the rest owed by the app.
     let bytes = opts.sendBytes;
     if (!bytes) {
-      bytes = new Uint8Array(0);
+      bytes = NO_BYTES;
       const r = sec.sendRanges;
       if (r.length > 0 && r[0].seq === sec.sndUna) {
         let n = 0;
@@ -771,7 +772,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     const finAcked = sec.finSeq !== null && seqLt(sec.finSeq, sec.sndUna);
     t.bufSeq = finAcked ? ((sec.sndUna - 1) >>> 0) : sec.sndUna;
     t.sendBuf.limit = Math.max(t.sendBuf.limit, sec.sendLength);
-    t.sendBuf.append(bytes.subarray(0, sec.sendLength));
+    if (bytes.length > 0) t.sendBuf.append(bytes.subarray(0, sec.sendLength));
     t.fillRemaining = Math.max(0, sec.sendLength - Math.min(bytes.length, sec.sendLength));
     if (sec.recvBuffer.length > 0) {
       t.held.push(sec.recvBuffer.slice());
@@ -779,7 +780,8 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     }
     // A FIN behind unread bytes was not seen by the old application yet: deliver it after them.
     t.finToDeliver = sec.finReceived && t.held.length > 0;
-    for (const x of sec.recvOutOfOrder ?? []) t.ooo.insert(t.rcvNxt, x.seq, x.data);
+    const ooo = sec.recvOutOfOrder;
+    if (ooo) for (let i = 0; i < ooo.length; i++) t.ooo.insert(t.rcvNxt, ooo[i].seq, ooo[i].data);
     const c = new TcpConn(this, t);
     c.events = opts.events;
     c.unready = true;
@@ -1084,7 +1086,12 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
   // TCB creation, ISNs, options
   // ------------------------------------------------------------------------------------------
 
-  private newTcb(o: TcpConnectionOptions, la: number, lp: number, ra: number, rp: number, now: number): Tcb {
+  /**
+   * A fresh TCB for a new connection. `restoring`: the caller (restoreTcp) overwrites the
+   * sequence space and the timestamp offset, so the two SipHash computations (ISN, TS offset)
+   * are skipped (restoring 10,000 connections is a bulk operation, see bench/checkpoint-restore.mjs).
+   */
+  private newTcb(o: TcpConnectionOptions, la: number, lp: number, ra: number, rp: number, now: number, restoring = false): Tcb {
     const d = this.options;
     const t = new Tcb(o.sendBufferSize ?? d.sendBufferSize ?? 4 << 20);
     t.localAddress = la;
@@ -1112,11 +1119,13 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     while (ws < 14 && 65535 * 2 ** ws < t.rcvBufSize) ws++;
     t.rcvWscale = t.wsOk ? ws : 0;
     t.rto = this.initialRto;
-    t.tsOffset = hashTuple(this.key, la, lp, ra, rp, 0x7473); // RFC 7323 §5.4 per-connection offset
-    t.iss = this.isn(la, lp, ra, rp, now);
-    t.sndUna = t.sndNxt = t.sndMax = t.iss;
-    t.bufSeq = (t.iss + 1) >>> 0;
-    t.recover = t.iss;
+    if (!restoring) {
+      t.tsOffset = hashTuple(this.key, la, lp, ra, rp, 0x7473); // RFC 7323 §5.4 per-connection offset
+      t.iss = this.isn(la, lp, ra, rp, now);
+      t.sndUna = t.sndNxt = t.sndMax = t.iss;
+      t.bufSeq = (t.iss + 1) >>> 0;
+      t.recover = t.iss;
+    }
     t.lastRecvTime = now;
     t.lastSendTime = now;
     return t;
@@ -2489,6 +2498,8 @@ function segLen(s: Seg): number {
 function inWin(x: number, start: number, len: number): boolean {
   return ((x - start) >>> 0) < len;
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 /** Forget received bytes the application will never read. */
 function dropHeld(t: Tcb): void {
