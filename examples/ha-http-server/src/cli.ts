@@ -346,6 +346,7 @@ export async function run(c: CliConfig): Promise<Running> {
       node.on('peer', (a: any) => log(c, `cluster: peer ${a.node} ${a.status}`));
       ha.on('resumed', (k: string) => log(c, `cluster: resumed ${k}`));
       ha.on('restore-error', (k: string, e: Error) => log(c, `cluster: restore of ${k} failed: ${e.message}`));
+      ha.on('warning', (e: Error) => log(c, `cluster: warning: ${e.message}`));
       await ha.start();
       address = { address: '0.0.0.0', port: c.port };
       extra = async () => {
