@@ -193,6 +193,8 @@ export class HaNode extends EventEmitter {
   private readonly clock: Clock;
   private readonly conns = new Map<Socket, Tracked>();
   private readonly byKey = new Map<string, Tracked>();
+  /** Restored sockets not ready yet (not tracked until they are). */
+  private readonly unready = new Set<Socket>();
   private servers: { close(cb?: () => void): unknown }[] = [];
   private timer: TimerHandle | null = null;
   private unmanage: (() => void) | null = null;
@@ -411,6 +413,7 @@ export class HaNode extends EventEmitter {
         objectSource: this.app.objectSource,
         readyTimeout: this.o.readyTimeout,
         onReady: (sock) => {
+          this.unready.delete(sock);
           this.stats.resumed++;
           this.track(sock);
           if (state !== undefined && this.app.resume) this.app.resume(sock, state, { sendEndSeq });
@@ -424,6 +427,8 @@ export class HaNode extends EventEmitter {
       return null;
     }
     this.stats.restored++;
+    this.unready.add(s);
+    s.once('close', () => this.unready.delete(s));
     s.on('error', (err) => this.emit('connection-error', e.key, err));
     this.emit('restored', e.key, s);
     return s;
@@ -475,6 +480,14 @@ export class HaNode extends EventEmitter {
         this.conns.delete(t.socket);
         this.byKey.delete(t.key);
         t.socket.destroy();
+      }
+      // Restores still waiting for their peer's ACK on the released ports go too.
+      for (const s of [...this.unready]) {
+        const c = engineConnOf(s);
+        if (!c || c.localAddress !== ipn || !x.released.some((r) => c.localPort >= r.from && c.localPort <= r.to)) continue;
+        this.unready.delete(s);
+        if (!c.removed) this.stack.tcp._forget(c);
+        s.destroy();
       }
     }
   };
