@@ -155,6 +155,7 @@ export async function run(ctx) {
     else ms.push(measurement({ ...def, subject: { label: 'hastack', samples: S.get(def.id) }, reference: kernelRef('rx') }));
     if (extra.has(`mem-${mtu}-rto`) && median(extra.get(`mem-${mtu}-rto`)) > 0) notes.push(`In memory at MTU ${mtu} (a lossless network), the sender retransmitted a median of ${median(extra.get(`mem-${mtu}-rto`))} segments on RTO per run — idle RTO waits, not CPU, dominate this figure where that is non-zero.`);
   }
+  if (iperf3 && lab) for (const dir of ['tx', 'rx']) if (!S.has(`kernel-${dir}`)) notes.push(`Kernel reference (${dir}) failed in every run: ${S.error(`kernel-${dir}`)}.`);
   return { measurements: ms, notes };
 }
 

@@ -117,6 +117,7 @@ export async function run(ctx) {
     rmSync(root, { recursive: true, force: true });
   }
   notes.push(`The example server runs with its defaults; over TAP that means no offloads. wrk: ${THREADS} thread, ${CONNECTIONS} connections, ${secs} s per run, keep-alive; the node:net server runs in the switch namespace on the bridge address.`);
+  if (!S.has('kernel-p99')) notes.push(`Reference (node:net on the kernel) failed in every run: ${S.error('kernel-p99')}.`);
   const ms = DEFS.map((d) => {
     if (!S.has(`hastack-${d.id}`)) return skippedMeasurement(d, `every hastack run failed: ${S.error(`hastack-${d.id}`)}`);
     return measurement({ ...d, subject: { label: 'hastack over TAP', samples: S.get(`hastack-${d.id}`) }, reference: S.has(`kernel-${d.id}`) ? { label: 'node:net on the kernel', samples: S.get(`kernel-${d.id}`) } : null });
