@@ -161,10 +161,10 @@ export function renderMarkdown(r) {
 export function renderSvg(s) {
   const ms = s.measurements.filter((m) => m.skipped === undefined && m.subject && Number.isFinite(m.subject.median));
   const W = 760;
-  const labelW = 300;
-  const barMax = W - labelW - 150;
-  const rowH = 46;
-  const top = 40;
+  const left = 10;
+  const barMax = W - left - 220;
+  const rowH = 62;
+  const top = 36;
   const H = top + Math.max(1, ms.length) * rowH + 30;
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
@@ -176,18 +176,18 @@ export function renderSvg(s) {
     const y = top + i * rowH;
     const vals = [m.subject.median, m.reference ? m.reference.median : NaN];
     const max = Math.max(...vals.filter(Number.isFinite), 1e-12);
-    out.push(`<text x="10" y="${y + 14}">${esc(m.name)}</text>`);
-    out.push(`<text x="10" y="${y + 30}" fill="#666">${esc(m.unit)}, ${m.better} is better</text>`);
+    // Name on its own line (full width), then the two bars under it.
+    out.push(`<text x="${left}" y="${y + 12}">${esc(m.name)} <tspan fill="#666">(${esc(m.unit)}, ${m.better} is better)</tspan></text>`);
     const bars = [
       [m.subject.label, vals[0], '#2f6fdf'],
       [m.reference?.label ?? '', vals[1], '#999'],
     ];
     bars.forEach(([label, v, color], k) => {
       if (!Number.isFinite(v)) return;
-      const by = y + 4 + k * 18;
+      const by = y + 18 + k * 18;
       const w = Math.max(1, Math.round((v / max) * barMax));
-      out.push(`<rect x="${labelW}" y="${by}" width="${w}" height="14" fill="${color}"><title>${esc(label)}: ${esc(fmt(v))} ${esc(m.unit)}</title></rect>`);
-      out.push(`<text x="${labelW + w + 5}" y="${by + 11}">${esc(fmt(v))} ${esc(label)}</text>`);
+      out.push(`<rect x="${left}" y="${by}" width="${w}" height="14" fill="${color}"><title>${esc(label)}: ${esc(fmt(v))} ${esc(m.unit)}</title></rect>`);
+      out.push(`<text x="${left + w + 5}" y="${by + 11}">${esc(fmt(v))} ${esc(label)}</text>`);
     });
   });
   out.push(`<text x="10" y="${H - 10}" fill="#666">blue: hastack; grey: reference (same run). Medians.</text>`);

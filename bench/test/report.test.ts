@@ -175,10 +175,10 @@ describe('rendering', () => {
     expect(svg.trim().endsWith('</svg>')).toBe(true);
     expect(svg).toContain('hastack → Linux &lt;TAP&gt;');
     expect(svg).not.toContain('<TAP>');
-    const widths = [...svg.matchAll(/<rect x="300" y="\d+" width="(\d+)"/g)].map((x) => Number(x[1]));
+    const widths = [...svg.matchAll(/<rect x="10" y="\d+" width="(\d+)"/g)].map((x) => Number(x[1]));
     expect(widths).toHaveLength(2);
-    expect(widths[1]).toBe(310); // reference (4) is the row maximum: full bar
-    expect(widths[0]).toBe(155); // hastack (2): half of it
+    expect(widths[1]).toBe(530); // reference (4) is the row maximum: full bar
+    expect(widths[0]).toBe(265); // hastack (2): half of it
     // Skipped measurements draw no bars; a skipped scenario draws its reason.
     expect(renderSvg(sampleResult().scenarios[1])).toContain('skipped: Stack.restore() is not implemented');
   });
