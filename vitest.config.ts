@@ -21,6 +21,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
+          // Unit tests never touch the host network: kernel sockets only to loopback.
+          setupFiles: ['scripts/vitest-net-guard.ts'],
           include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
           exclude: ['**/test/lab/**', '**/node_modules/**'],
           testTimeout: 60_000,
