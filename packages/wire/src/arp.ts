@@ -4,6 +4,7 @@
  * packet with wrong address lengths is 'bad-field'; opcodes other than request/reply
  * (RARP, InARP) are 'unsupported'.
  */
+import { HeaderView } from './view.js';
 import { readU16, readU32, writeU16, writeU32, ensureRoom } from './bytes.js';
 import { WireError } from './result.js';
 
@@ -31,32 +32,11 @@ export interface ArpRepr {
 }
 
 /** Zero-copy, re-targetable view of an ARP packet at `buf[offset .. offset+length)`. */
-export class ArpPacket {
-  buf!: Uint8Array;
-  off = 0;
-  len = 0;
-
-  constructor(buf: Uint8Array, offset = 0, length = buf.length - offset) {
-    this.reset(buf, offset, length);
-  }
-
-  /** Point this view at another packet (no allocation). */
-  reset(buf: Uint8Array, offset = 0, length = buf.length - offset): this {
-    this.buf = buf;
-    this.off = offset;
-    this.len = length;
-    return this;
-  }
-
-  /** Wrap and check lengths. */
-  static checked(buf: Uint8Array, offset = 0, length = buf.length - offset): ArpPacket | WireError {
-    const p = new ArpPacket(buf, offset, length);
-    return p.check() ?? p;
-  }
-
+export class ArpPacket extends HeaderView {
   /** Length check only (28 bytes; trailing Ethernet padding allowed). */
   check(): WireError | null {
-    if (!(this.off >= 0 && this.len >= 0 && this.off + this.len <= this.buf.length)) return new WireError('truncated', 'view outside buffer');
+    const w = this.windowError();
+    if (w) return w;
     if (this.len < ARP_LEN) return new WireError('truncated', `ARP packet of ${this.len} bytes`);
     return null;
   }

@@ -3,6 +3,7 @@
  * No FCS (links hand us frames without it), no VLAN tags: an 802.1Q/802.1ad tagged frame and
  * an 802.3 length-field frame are reported as 'unsupported' rather than mis-parsed.
  */
+import { HeaderView } from './view.js';
 import { readU16, writeU16, ensureRoom } from './bytes.js';
 import { WireError } from './result.js';
 
@@ -39,34 +40,11 @@ export interface EthernetRepr {
  * `reset()` to reuse one instance per frame. Accessors do not allocate except `dst`, `src`
  * and `payload`, which return subarrays.
  */
-export class EthernetPacket {
-  buf!: Uint8Array;
-  /** Start of the frame in `buf`. */
-  off = 0;
-  /** Length of the frame. */
-  len = 0;
-
-  constructor(buf: Uint8Array, offset = 0, length = buf.length - offset) {
-    this.reset(buf, offset, length);
-  }
-
-  /** Point this view at another frame (no allocation). */
-  reset(buf: Uint8Array, offset = 0, length = buf.length - offset): this {
-    this.buf = buf;
-    this.off = offset;
-    this.len = length;
-    return this;
-  }
-
-  /** Wrap and check lengths, so the accessors cannot read out of bounds. */
-  static checked(buf: Uint8Array, offset = 0, length = buf.length - offset): EthernetPacket | WireError {
-    const p = new EthernetPacket(buf, offset, length);
-    return p.check() ?? p;
-  }
-
+export class EthernetPacket extends HeaderView {
   /** Length check only: null when the header fits in the view and the view fits in `buf`. */
   check(): WireError | null {
-    if (!(this.off >= 0 && this.len >= 0 && this.off + this.len <= this.buf.length)) return new WireError('truncated', 'view outside buffer');
+    const w = this.windowError();
+    if (w) return w;
     if (this.len < ETH_HEADER_LEN) return new WireError('truncated', `ethernet frame of ${this.len} bytes`);
     return null;
   }

@@ -7,6 +7,7 @@
  * RFC 1812 §4.3.2.3 allows more). The quote is kept as raw bytes; `parseIcmpQuote()` reads the
  * addresses, protocol and first transport bytes out of it for the transport that sent it.
  */
+import { HeaderView } from './view.js';
 import { readU16, readU32, writeU16, ensureRoom, copyInto } from './bytes.js';
 import { checksum } from './checksum.js';
 import { WireError } from './result.js';
@@ -68,32 +69,11 @@ export interface IcmpParseOptions {
 }
 
 /** Zero-copy, re-targetable view of an ICMP message at `buf[offset .. offset+length)`. */
-export class IcmpPacket {
-  buf!: Uint8Array;
-  off = 0;
-  len = 0;
-
-  constructor(buf: Uint8Array, offset = 0, length = buf.length - offset) {
-    this.reset(buf, offset, length);
-  }
-
-  /** Point this view at another message (no allocation). */
-  reset(buf: Uint8Array, offset = 0, length = buf.length - offset): this {
-    this.buf = buf;
-    this.off = offset;
-    this.len = length;
-    return this;
-  }
-
-  /** Wrap and check lengths. */
-  static checked(buf: Uint8Array, offset = 0, length = buf.length - offset): IcmpPacket | WireError {
-    const p = new IcmpPacket(buf, offset, length);
-    return p.check() ?? p;
-  }
-
+export class IcmpPacket extends HeaderView {
   /** Length check only: the 8-byte header fits. */
   check(): WireError | null {
-    if (!(this.off >= 0 && this.len >= 0 && this.off + this.len <= this.buf.length)) return new WireError('truncated', 'view outside buffer');
+    const w = this.windowError();
+    if (w) return w;
     if (this.len < ICMP_HEADER_LEN) return new WireError('truncated', `ICMP message of ${this.len} bytes`);
     return null;
   }

@@ -5,6 +5,7 @@
  * how an IGMPv3 query (>= 12 octets, RFC 3376 §7.1) is read by a v2 host. IGMPv3 reports are
  * 'unsupported'.
  */
+import { HeaderView } from './view.js';
 import { readU16, readU32, writeU16, writeU32, ensureRoom } from './bytes.js';
 import { checksum } from './checksum.js';
 import { WireError } from './result.js';
@@ -53,32 +54,11 @@ const TYPE_OF: Record<IgmpKind, number> = {
 };
 
 /** Zero-copy, re-targetable view of an IGMP message at `buf[offset .. offset+length)`. */
-export class IgmpPacket {
-  buf!: Uint8Array;
-  off = 0;
-  len = 0;
-
-  constructor(buf: Uint8Array, offset = 0, length = buf.length - offset) {
-    this.reset(buf, offset, length);
-  }
-
-  /** Point this view at another message (no allocation). */
-  reset(buf: Uint8Array, offset = 0, length = buf.length - offset): this {
-    this.buf = buf;
-    this.off = offset;
-    this.len = length;
-    return this;
-  }
-
-  /** Wrap and check lengths. */
-  static checked(buf: Uint8Array, offset = 0, length = buf.length - offset): IgmpPacket | WireError {
-    const p = new IgmpPacket(buf, offset, length);
-    return p.check() ?? p;
-  }
-
+export class IgmpPacket extends HeaderView {
   /** Length check only: the 8-byte message fits. */
   check(): WireError | null {
-    if (!(this.off >= 0 && this.len >= 0 && this.off + this.len <= this.buf.length)) return new WireError('truncated', 'view outside buffer');
+    const w = this.windowError();
+    if (w) return w;
     if (this.len < IGMP_LEN) return new WireError('truncated', `IGMP message of ${this.len} bytes`);
     return null;
   }

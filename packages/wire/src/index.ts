@@ -1,3 +1,4 @@
+export * from './view.js';
 export * from './result.js';
 export * from './bytes.js';
 export * from './checksum.js';

@@ -11,6 +11,7 @@
  *   handle it (the "ping of death").
  * - The reserved flag bit (bit 0 of the flags) is ignored on receive and sent as zero.
  */
+import { HeaderView } from './view.js';
 import { readU16, readU32, writeU16, writeU32, ensureRoom } from './bytes.js';
 import { checksum } from './checksum.js';
 import { WireError } from './result.js';
@@ -75,35 +76,14 @@ export interface Ipv4ParseOptions {
 }
 
 /** Zero-copy, re-targetable view of an IPv4 packet at `buf[offset .. offset+length)`. */
-export class Ipv4Packet {
-  buf!: Uint8Array;
-  off = 0;
-  len = 0;
-
-  constructor(buf: Uint8Array, offset = 0, length = buf.length - offset) {
-    this.reset(buf, offset, length);
-  }
-
-  /** Point this view at another packet (no allocation). */
-  reset(buf: Uint8Array, offset = 0, length = buf.length - offset): this {
-    this.buf = buf;
-    this.off = offset;
-    this.len = length;
-    return this;
-  }
-
-  /** Wrap and check lengths (header, IHL, total length). */
-  static checked(buf: Uint8Array, offset = 0, length = buf.length - offset): Ipv4Packet | WireError {
-    const p = new Ipv4Packet(buf, offset, length);
-    return p.check() ?? p;
-  }
-
+export class Ipv4Packet extends HeaderView {
   /**
    * Length checks only: the fixed header fits, IHL >= 5 and the header fits, IHL*4 <= total
    * length <= view length. After this every accessor (and `payload`, `options`) is in bounds.
    */
   check(): WireError | null {
-    if (!(this.off >= 0 && this.len >= 0 && this.off + this.len <= this.buf.length)) return new WireError('truncated', 'view outside buffer');
+    const w = this.windowError();
+    if (w) return w;
     if (this.len < IPV4_HEADER_LEN) return new WireError('truncated', `IPv4 packet of ${this.len} bytes`);
     const hl = this.headerLength;
     if (hl < IPV4_HEADER_LEN) return new WireError('bad-header-length', `IHL ${hl >> 2} < 5`);
@@ -116,7 +96,8 @@ export class Ipv4Packet {
 
   /** Everything `parseIpv4` checks (version, lengths, options, fragment bounds, checksum) without a repr. */
   validate(opts?: Ipv4ParseOptions): WireError | null {
-    if (!(this.off >= 0 && this.len >= 0 && this.off + this.len <= this.buf.length)) return new WireError('truncated', 'view outside buffer');
+    const w = this.windowError();
+    if (w) return w;
     if (this.len < IPV4_HEADER_LEN) return new WireError('truncated', `IPv4 packet of ${this.len} bytes`);
     if (this.version !== 4) return new WireError('bad-version', `IP version ${this.version}`);
     const e = this.check();

@@ -16,6 +16,7 @@
  * - DATA payloads, cookies and heartbeat info in parsed reprs are subarray *views* into the
  *   input: copy what you keep.
  */
+import { HeaderView } from './view.js';
 import { readU16, readU32, writeU16, writeU32, ensureRoom } from './bytes.js';
 import { crc32cUpdate, crc32cZeros, crc32cFinish, CRC32C_INIT } from './crc32c.js';
 import { WireError } from './result.js';
@@ -190,32 +191,11 @@ export function unknownParamAction(type: number): { stop: boolean; report: boole
 // Views
 
 /** Zero-copy view of an SCTP packet at `buf[offset .. offset+length)`. */
-export class SctpPacket {
-  buf!: Uint8Array;
-  off = 0;
-  len = 0;
-
-  constructor(buf: Uint8Array, offset = 0, length = buf.length - offset) {
-    this.reset(buf, offset, length);
-  }
-
-  /** Point this view at another packet (no allocation). */
-  reset(buf: Uint8Array, offset = 0, length = buf.length - offset): this {
-    this.buf = buf;
-    this.off = offset;
-    this.len = length;
-    return this;
-  }
-
-  /** Wrap and check that the common header fits. */
-  static checked(buf: Uint8Array, offset = 0, length = buf.length - offset): SctpPacket | WireError {
-    const p = new SctpPacket(buf, offset, length);
-    return p.check() ?? p;
-  }
-
+export class SctpPacket extends HeaderView {
   /** The view lies in the buffer and holds at least the common header. */
   check(): WireError | null {
-    if (this.off < 0 || this.len < 0 || this.off + this.len > this.buf.length) return new WireError('truncated', 'view outside buffer');
+    const w = this.windowError();
+    if (w) return w;
     if (this.len < SCTP_HEADER_LEN) return new WireError('truncated', `SCTP packet of ${this.len} bytes`);
     return null;
   }

@@ -11,6 +11,7 @@
  * - Hot paths use `parseTcpOptionsInto()` with one reused `TcpOptionsRepr` (no per-packet garbage).
  * - Parsers return `Repr | WireError` and never throw.
  */
+import { HeaderView } from './view.js';
 import { readU16, readU32, writeU16, writeU32, ensureRoom } from './bytes.js';
 import { checksumPartial, foldChecksum, foldSum, pseudoHeaderSum, type ChecksumMode } from './checksum.js';
 import { WireError } from './result.js';
@@ -115,32 +116,11 @@ export interface TcpRepr {
  * Zero-copy view of a TCP segment at `buf[offset .. offset+length)` (length = the IP payload
  * length). Accessors don't allocate except `options` and `payload`, which return subarrays.
  */
-export class TcpPacket {
-  buf!: Uint8Array;
-  off = 0;
-  len = 0;
-
-  constructor(buf: Uint8Array, offset = 0, length = buf.length - offset) {
-    this.reset(buf, offset, length);
-  }
-
-  /** Point this view at another segment (no allocation). */
-  reset(buf: Uint8Array, offset = 0, length = buf.length - offset): this {
-    this.buf = buf;
-    this.off = offset;
-    this.len = length;
-    return this;
-  }
-
-  /** Wrap and check lengths (fixed header, data offset). */
-  static checked(buf: Uint8Array, offset = 0, length = buf.length - offset): TcpPacket | WireError {
-    const p = new TcpPacket(buf, offset, length);
-    return p.check() ?? p;
-  }
-
+export class TcpPacket extends HeaderView {
   /** Null when the header (including options) lies inside the view and the view inside `buf`. */
   check(): WireError | null {
-    if (this.off < 0 || this.len < 0 || this.off + this.len > this.buf.length) return new WireError('truncated', 'view outside buffer');
+    const w = this.windowError();
+    if (w) return w;
     if (this.len < TCP_HEADER_LEN) return new WireError('truncated', `tcp segment of ${this.len} bytes`);
     const hl = this.headerLength;
     if (hl < TCP_HEADER_LEN) return new WireError('bad-header-length', `data offset ${hl >>> 2}`);

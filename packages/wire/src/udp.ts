@@ -8,6 +8,7 @@
  *   checksum of 0 means "none" and is not verified; a computed checksum of 0 is sent as 0xffff
  *   (RFC 768 "If the computed checksum is zero, it is transmitted as all ones").
  */
+import { HeaderView } from './view.js';
 import { readU16, writeU16, ensureRoom, copyInto } from './bytes.js';
 import { checksum, foldSum, pseudoHeaderSum, type ChecksumMode } from './checksum.js';
 import { WireError } from './result.js';
@@ -41,32 +42,11 @@ export interface UdpEmitOptions {
 }
 
 /** Zero-copy, re-targetable view of a UDP datagram at `buf[offset .. offset+length)`. */
-export class UdpPacket {
-  buf!: Uint8Array;
-  off = 0;
-  len = 0;
-
-  constructor(buf: Uint8Array, offset = 0, length = buf.length - offset) {
-    this.reset(buf, offset, length);
-  }
-
-  /** Point this view at another datagram (no allocation). */
-  reset(buf: Uint8Array, offset = 0, length = buf.length - offset): this {
-    this.buf = buf;
-    this.off = offset;
-    this.len = length;
-    return this;
-  }
-
-  /** Wrap and check lengths. */
-  static checked(buf: Uint8Array, offset = 0, length = buf.length - offset): UdpPacket | WireError {
-    const p = new UdpPacket(buf, offset, length);
-    return p.check() ?? p;
-  }
-
+export class UdpPacket extends HeaderView {
   /** Length checks: header present, 8 <= length field <= view length. */
   check(): WireError | null {
-    if (!(this.off >= 0 && this.len >= 0 && this.off + this.len <= this.buf.length)) return new WireError('truncated', 'view outside buffer');
+    const w = this.windowError();
+    if (w) return w;
     if (this.len < UDP_HEADER_LEN) return new WireError('truncated', `UDP datagram of ${this.len} bytes`);
     const l = this.length;
     if (l < UDP_HEADER_LEN) return new WireError('bad-length', `UDP length ${l} < 8`);
