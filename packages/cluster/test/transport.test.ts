@@ -238,6 +238,11 @@ describe('snooping a real hastack TCP conversation', () => {
     expect(st.suppress).toBe(RESP[1]);
     expect(sn.stats.gaps + sn.stats.badChecksum + sn.stats.malformed).toBe(0);
     c.destroy();
-    await Promise.all([server, snooperHost, client].map((s) => s.close()));
+    // stack.close() is graceful (FINs, waits for their ACKs or closeTimeout): on a VirtualClock
+    // the clock has to keep running until it resolves, or the awaited close never ends.
+    let closed = false;
+    const closing = Promise.all([server, snooperHost, client].map((s) => s.close())).then(() => (closed = true));
+    expect(await clock.run(() => closed, { maxMs: 10_000 })).toBe(true);
+    await closing;
   });
 });
