@@ -18,7 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import { MemoryNetwork, RealClock, Stack, VirtualClock, type Clock, type Link, type LinkHandler, type ObjectSource, type Socket, type TxMeta } from '@hastack/stack';
-import { ClusterNode, HaNode, udpMulticastTransport, wholeMsTimers, type FailbackMode, type HaApplication } from '@hastack/cluster';
+import { ClusterNode, HaNode, udpMulticastTransport, type FailbackMode, type HaApplication } from '@hastack/cluster';
 
 export interface HttpServerLike {
   handleConnection(socket: never): void;
@@ -224,7 +224,7 @@ export class FailoverLab {
     const cluster = new ClusterNode({
       nodeId: sp.id,
       key: KEY,
-      clock: wholeMsTimers(clock),
+      clock,
       bootId: boot,
       heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
       missedBeats: this.opts.missedBeats,

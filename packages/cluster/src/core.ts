@@ -436,13 +436,23 @@ export class ClusterCore {
     return a;
   }
 
+  /** When a silent peer becomes 'suspect' (1.5 heartbeat intervals after it was last heard). */
+  private suspectAt(p: PeerState): number {
+    return p.lastHeard + 1.5 * this.interval;
+  }
+
+  /** When a silent peer is declared dead (`missedBeats` intervals after it was last heard). */
+  private deadAt(p: PeerState): number {
+    return p.lastHeard + this.missedBeats * this.interval;
+  }
+
   /** The earliest time `poll` has work to do (Infinity when none). */
   pollAt(): number {
     if (this.state === 'stopped' || this.state === 'idle') return Infinity;
     let t = Math.min(this.nextHeartbeat, this.joinEnds, this.nextFlush);
     for (const p of this.peers.values()) {
-      if (p.status === 'alive') t = Math.min(t, p.lastHeard + 1.5 * this.interval);
-      else if (p.status === 'suspect') t = Math.min(t, p.lastHeard + this.missedBeats * this.interval);
+      if (p.status === 'alive') t = Math.min(t, this.suspectAt(p));
+      else if (p.status === 'suspect') t = Math.min(t, this.deadAt(p));
     }
     for (const w of this.waiters) {
       t = Math.min(t, w.deadline);
@@ -473,8 +483,11 @@ export class ClusterCore {
     for (const p of [...this.peers.values()]) {
       if (p.status !== 'alive' && p.status !== 'suspect') continue;
       const silent = now - p.lastHeard;
-      if (silent >= this.missedBeats * this.interval) this.peerFailed(p, 'failure');
-      else if (p.status === 'alive' && silent >= 1.5 * this.interval) {
+      // Compare against the very deadline pollAt() returned (same arithmetic): with fractional
+      // times `now - lastHeard` can come out a hair below the threshold at that deadline
+      // (59.99999999999999), and the core would ask for the same instant forever.
+      if (now >= this.deadAt(p)) this.peerFailed(p, 'failure');
+      else if (p.status === 'alive' && now >= this.suspectAt(p)) {
         p.status = 'suspect';
         this.actions.push({ type: 'peer', node: p.nodeId, status: 'suspect', reason: `silent ${silent} ms` });
       }

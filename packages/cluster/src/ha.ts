@@ -154,10 +154,11 @@ export function widenForTakeover(cp: TcpCheckpoint, ahead = DEFAULT_RESTORE_AHEA
 
 /**
  * A Clock for a ClusterNode whose timers fire on whole milliseconds (deadlines rounded up).
- * The cluster core compares `now − lastHeard` against `missedBeats × interval` in floating point;
- * with fractional times (links with sub-millisecond delay) a deadline computed as
- * `lastHeard + 200` can fire at a `now` for which `now − lastHeard` is 199.99999999997, and the
- * core asks for the same instant again forever. Rounding the deadline up avoids that.
+ *
+ * @deprecated No longer needed: kept for existing callers. It worked around a float busy loop in
+ * the core's failure detection (deadline `lastHeard + threshold` but test `now − lastHeard >=
+ * threshold`, which could come out 199.99999999997 at that deadline). The core now compares `now`
+ * with the deadline it returned, so fractional times are fine with the plain clock.
  */
 export function wholeMsTimers(clock: Clock): Clock {
   return {
