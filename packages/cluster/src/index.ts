@@ -28,3 +28,4 @@ export * from './node.js';
 export * from './integration.js';
 export * from './config.js';
 export * from './ha.js';
+export * from './snoop-takeover.js';
