@@ -53,6 +53,11 @@ export interface SnoopedCheckpointOptions {
   outputLength: number;
   /** Object id of the output stream in the checkpoint's object map (default `snoop:<key>`). */
   objectId?: string;
+  /**
+   * Most bytes the checkpoint's send queue covers beyond what is in flight (SND.MAX − SND.UNA);
+   * the application writes the rest itself after 'ready' (default: the whole output).
+   */
+  maxQueuedBytes?: number;
   /** Replayed input bytes the application consumed; the rest become unread received bytes. Default: all. */
   consumed?: number;
   /** Application protocol name for the app section (default 'tcp'). */
@@ -90,10 +95,12 @@ export function snoopedToCheckpoint(state: SnoopedState, opts: SnoopedCheckpoint
   const sndMax = seqDiff(s.nxt, sndUna) > 0 ? u32(s.nxt) : sndUna;
   const acked = seqDiff(sndUna, base);
   if (acked < 0) throw err('ERR_CHECKPOINT_UNSUPPORTED_STATE', `snooped ${state.key}: the client's ACK lies before the replay base`);
-  const sendLength = opts.outputLength - acked;
-  if (sendLength < seqDiff(sndMax, sndUna)) {
+  const outputLeft = opts.outputLength - acked;
+  const inFlight = seqDiff(sndMax, sndUna);
+  if (outputLeft < inFlight) {
     throw err('ERR_CHECKPOINT_INVALID', `snooped ${state.key}: the replayed output (${opts.outputLength} bytes) is shorter than what the server sent (${seqDiff(sndMax, base)}): not deterministic?`);
   }
+  const sendLength = Math.min(outputLeft, inFlight + Math.max(0, opts.maxQueuedBytes ?? Infinity));
   // RCV.NXT: the highest client byte seen (its FIN included) or acknowledged by the server.
   const rcvNxt = s.ack !== null && seqDiff(s.ack, c.nxt) > 0 ? u32(s.ack) : u32(c.nxt);
   const consumed = opts.consumed ?? state.replay.bytes.length;
@@ -165,14 +172,22 @@ export interface ReplayedOutput {
   close?: boolean;
   /** Application protocol name (checkpoint app section). */
   protocol?: string;
+  /**
+   * The application can continue writing this output itself from any stream offset (`adopt`'s
+   * `queuedEnd`); then the checkpoint's send queue stays bounded (SnoopTakeoverOptions.maxQueuedBytes).
+   */
+  resumable?: boolean;
 }
 
 /** An application whose output is a pure function of its input (seed 000 claim 7). */
 export interface DeterministicApp {
   /** Feed `input` (the client's bytes since the replay base) into a fresh instance; describe its output. */
   replay(input: Uint8Array, state: SnoopedState): Promise<ReplayedOutput> | ReplayedOutput;
-  /** Serve the restored (still unready) socket after the regenerated output: further requests. */
-  adopt(socket: Socket, output: ReplayedOutput): void;
+  /**
+   * Serve the restored (still unready) socket. The restore sends output stream bytes up to
+   * `queuedEnd` (stream offset); a resumable output continues from there itself, then further requests.
+   */
+  adopt(socket: Socket, output: ReplayedOutput, queuedEnd: number): void;
 }
 
 export interface SnoopTakeoverOptions {
@@ -180,6 +195,11 @@ export interface SnoopTakeoverOptions {
   readyTimeout?: number;
   /** Node id written in the synthetic checkpoint. */
   nodeId?: string;
+  /**
+   * For resumable outputs: most bytes beyond those in flight the restored send queue holds (the
+   * stack buffers the whole queue while refilling it). Default 1 MiB; Infinity: the whole output.
+   */
+  maxQueuedBytes?: number;
 }
 
 export interface SnoopTakeoverResult {
@@ -201,6 +221,7 @@ export async function takeoverFromSnoop(stack: Stack, state: SnoopedState, app: 
     objectId: id,
     consumed: output.consumed,
     protocol: output.protocol,
+    maxQueuedBytes: output.resumable ? (opts.maxQueuedBytes ?? 1024 * 1024) : Infinity,
     nodeId: opts.nodeId,
     now: stack.clock.now(),
   });
@@ -211,7 +232,8 @@ export async function takeoverFromSnoop(stack: Stack, state: SnoopedState, app: 
     },
     readyTimeout: opts.readyTimeout ?? 30_000,
   });
-  app.adopt(socket, output);
+  const queuedEnd = ((checkpoint.tcp.sndUna - state.replay.serverSeq) >>> 0) + checkpoint.tcp.sendLength;
+  app.adopt(socket, output, queuedEnd);
   return { socket, checkpoint, output };
 }
 
@@ -223,10 +245,21 @@ export async function takeoverFromSnoop(stack: Stack, state: SnoopedState, app: 
 export interface DeterministicHttpServer {
   handleConnection(socket: Duplex): void;
   connectionState(socket: Duplex): {
-    response: { id: string; start: number; end: number; head: string; close: boolean } | null;
+    response: HttpConnectionState['response'];
     parser: { pending: Uint8Array };
   } | null;
   objectSource(id: string, offset: number): ObjectBytes | Promise<ObjectBytes>;
+  /** HttpFileServer.resume: continue a response on a restored socket from a ConnectionState. */
+  resume?(socket: Duplex, state: HttpConnectionState, opts: { sendEndSeq?: number }): void;
+}
+
+/** The ConnectionState of examples/ha-http-server (v 1) as far as a snooped takeover builds one. */
+export interface HttpConnectionState {
+  v: 1;
+  requests: number;
+  parser: { pending: Uint8Array; skip: number };
+  response: { id: string; path: string; etag: string; status: 200 | 206; start: number; end: number; written: number; seq: number | null; pieceOffset: number; close: boolean; head: string } | null;
+  peerEnded: boolean;
 }
 
 export interface HttpSnoopAppOptions {
@@ -250,7 +283,7 @@ export function httpSnoopApp(server: DeterministicHttpServer, opts: HttpSnoopApp
   const replaySrv = opts.replayServer ?? server;
   const maxTurns = opts.maxTurns ?? 5000;
   return {
-    async replay(input: Uint8Array): Promise<ReplayedOutput> {
+    async replay(input: Uint8Array, state: SnoopedState): Promise<ReplayedOutput> {
       const recorded: Buffer[] = [];
       let recordedLen = 0;
       const fake: Duplex = new DuplexImpl({
@@ -266,7 +299,7 @@ export function httpSnoopApp(server: DeterministicHttpServer, opts: HttpSnoopApp
       Object.assign(fake, { remoteAddress: 'snoop-replay', remotePort: 0 });
       replaySrv.handleConnection(fake);
       fake.push(Buffer.from(input.buffer, input.byteOffset, input.byteLength));
-      let response: { id: string; start: number; end: number; head: string; close: boolean } | null = null;
+      let response: HttpConnectionState['response'] = null;
       let pending = 0;
       let stable = 0;
       let lastLen = -1;
@@ -291,13 +324,18 @@ export function httpSnoopApp(server: DeterministicHttpServer, opts: HttpSnoopApp
         const head = Buffer.from(response.head, 'latin1');
         const r = response;
         const bodyLen = r.end - r.start;
-        return {
+        const out: HttpReplayedOutput = {
           length: head.length + bodyLen,
           consumed,
           close: r.close,
           protocol: 'http/1.1',
+          resumable: typeof server.resume === 'function',
+          response: r,
+          headLength: head.length,
+          serverSeq: state.replay.serverSeq,
           read: (offset) => (offset < head.length ? headThenBody(head.subarray(offset), server, r.id, r.start, bodyLen) : server.objectSource(r.id, r.start + offset - head.length)),
         };
+        return out;
       }
       if (recordedLen === 0) throw err('ERR_CHECKPOINT_UNSUPPORTED_STATE', 'replayed request produced no response (incomplete request?)');
       const out = Buffer.concat(recorded, recordedLen);
@@ -311,7 +349,23 @@ export function httpSnoopApp(server: DeterministicHttpServer, opts: HttpSnoopApp
         read: (offset) => out.subarray(offset),
       };
     },
-    adopt(socket: Socket, output: ReplayedOutput): void {
+    adopt(socket: Socket, output: ReplayedOutput, queuedEnd: number): void {
+      const o = output as HttpReplayedOutput;
+      if (queuedEnd < output.length && o.response && server.resume) {
+        // The restored queue ends at stream offset `queuedEnd`: the server continues the response
+        // from there with its own resume path (object-mapped, with backpressure), then serves
+        // further requests. Sequence numbers: stream offset 0 is replay.serverSeq.
+        const base = o.serverSeq!;
+        const st: HttpConnectionState = {
+          v: 1,
+          requests: 1,
+          parser: { pending: new Uint8Array(0), skip: 0 },
+          response: { ...o.response, written: 0, seq: u32(base + o.headLength!), pieceOffset: o.response.start },
+          peerEnded: false,
+        };
+        server.resume(socket as unknown as Duplex, st, { sendEndSeq: u32(base + queuedEnd) });
+        return;
+      }
       if (output.close) {
         // The response ends the connection: send our FIN after it (held until the refill is done).
         socket.on('error', () => socket.destroy());
@@ -323,6 +377,13 @@ export function httpSnoopApp(server: DeterministicHttpServer, opts: HttpSnoopApp
       server.handleConnection(socket as unknown as Duplex);
     },
   };
+}
+
+/** What httpSnoopApp's replay returns for a response with an object body. */
+interface HttpReplayedOutput extends ReplayedOutput {
+  response?: NonNullable<HttpConnectionState['response']>;
+  headLength?: number;
+  serverSeq?: number;
 }
 
 /** The tail of a response head followed by its body read from the object source. */

@@ -71,7 +71,7 @@ async function runUntil(clock: VirtualClock, cond: () => boolean, maxMs: number)
   return cond();
 }
 
-async function takeover(env: Awaited<ReturnType<typeof setup>>): Promise<{ state: SnoopedState; socket: Socket }> {
+async function takeover(env: Awaited<ReturnType<typeof setup>>, maxQueuedBytes?: number): Promise<{ state: SnoopedState; socket: Socket }> {
   const { b, sn, srvB, replayB } = env;
   // The snooper's output queue is what travels to the takeover host: round-trip it through the validator.
   expect(sn.enqueue({ ip: VIP })).toBe(1);
@@ -81,7 +81,7 @@ async function takeover(env: Awaited<ReturnType<typeof setup>>): Promise<{ state
   expect(state!.replay.valid).toBe(true);
   b.addAddress(`${VIP}/24`);
   b.gratuitousArp(VIP);
-  const { socket } = await takeoverFromSnoop(b, state!, httpSnoopApp(srvB, { replayServer: replayB }));
+  const { socket } = await takeoverFromSnoop(b, state!, httpSnoopApp(srvB, { replayServer: replayB }), { maxQueuedBytes });
   return { state: state!, socket };
 }
 
@@ -106,7 +106,8 @@ describe('takeover from snooped state only (primary checkpointing off)', () => {
     const gotAtCrash = got;
     expect(gotAtCrash).toBeLessThan(size); // really mid-download
     await clock.runFor(100); // failure detection time
-    const { state, socket } = await takeover(env);
+    // A bounded restored queue (64 KiB beyond the bytes in flight): the server's resume path writes the rest.
+    const { state, socket } = await takeover(env, 64 * 1024);
     // Only the unacknowledged part of the response is regenerated: SND.UNA is the client's ACK.
     expect(state.suppress).toBeGreaterThan(0);
     let ready = false;
@@ -114,11 +115,13 @@ describe('takeover from snooped state only (primary checkpointing off)', () => {
     expect(await runUntil(clock, () => ended, 30_000)).toBe(true);
     expect(ready).toBe(true);
     expect(got).toBeGreaterThan(gotAtCrash);
+    expect(env.srvB.stats().resumed).toBe(1);
     const rs = responses(Buffer.concat(parts));
     expect(rs).toHaveLength(1);
     expect(rs[0].status).toBe(200);
     expect(rs[0].body.length).toBe(size);
     expect(sha(rs[0].body)).toBe(genSha(5, size));
+    expect(got).toBe(rs[0].head.length + 4 + size); // nothing duplicated, nothing trailing
     s.destroy();
     await env.closeAll();
   }, 60_000);
@@ -146,7 +149,8 @@ describe('takeover from snooped state only (primary checkpointing off)', () => {
     expect(got - before).toBeLessThan(size2); // really mid-response
     portA.detach();
     await clock.runFor(100);
-    const { state } = await takeover(env);
+    // Whole remaining response in the restored queue, refilled from the replay's object source.
+    const { state } = await takeover(env, Infinity);
     // The replay holds only the second request; the first response is not regenerated.
     expect(Buffer.from(state.replay.bytes).toString()).toBe(`GET /gen/${size2}?seed=2 HTTP/1.1\r\nHost: vip\r\n\r\n`);
     expect(await runUntil(clock, () => total().length === 2, 30_000)).toBe(true);
@@ -155,6 +159,7 @@ describe('takeover from snooped state only (primary checkpointing off)', () => {
     s.write(`GET /gen/${size3}?seed=3 HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n`);
     expect(await runUntil(clock, () => total().length === 3, 30_000)).toBe(true);
     expect(srvB.stats().requests).toBe(servedBefore + 1);
+    expect(srvB.stats().resumed).toBe(0); // the whole response came from the restored queue
     const rs = total();
     expect(rs.map((r) => r.status)).toEqual([200, 200, 200]);
     expect(sha(rs[0].body)).toBe(genSha(1, size1));
