@@ -171,6 +171,29 @@ describe('takeover from snooped state only (primary checkpointing off)', () => {
     await env.closeAll();
   }, 60_000);
 
+  it('an idle keep-alive connection (last response fully acknowledged) is taken over with an empty queue and serves the next request', async () => {
+    const env = await setup(13);
+    const { clock, client, portA, srvB } = env;
+    const parts: Buffer[] = [];
+    const s = client.connect({ host: VIP, port: 80 });
+    s.on('data', (d: Buffer) => parts.push(d));
+    const total = () => responses(Buffer.concat(parts));
+    s.write(`GET /gen/50000?seed=8 HTTP/1.1\r\nHost: vip\r\n\r\n`);
+    expect(await runUntil(clock, () => total().length === 1, 10_000)).toBe(true);
+    await clock.runFor(200);
+    portA.detach();
+    await clock.runFor(100);
+    const { state } = await takeover(env);
+    expect(state.suppress).toBe(total()[0].head.length + 4 + 50000); // all of it acknowledged
+    s.write(`GET /gen/70000?seed=9 HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n`);
+    expect(await runUntil(clock, () => total().length === 2, 30_000)).toBe(true);
+    const rs = total();
+    expect(sha(rs[1].body)).toBe(genSha(9, 70000));
+    expect(srvB.stats().requests).toBe(1);
+    s.destroy();
+    await env.closeAll();
+  }, 60_000);
+
   it('snoopedToCheckpoint: SND.UNA is the client ACK, one object ref from SND.UNA, options from the handshake', () => {
     const st: SnoopedState = {
       key: 'tcp:198.18.0.100:80-198.18.0.4:40000',
