@@ -17,7 +17,7 @@ build() {
 }
 
 # Debian packages the lab tests use as real peers (kernel TCP/UDP tools, tshark, usrsctp examples).
-LAB_PACKAGES=(iproute2 iptables iputils-ping util-linux curl socat ncat iperf3 wrk tcpdump tshark libusrsctp-examples procps)
+LAB_PACKAGES=(iproute2 iptables iputils-ping util-linux curl wget socat ncat iperf3 wrk tcpdump tshark libusrsctp-examples procps)
 install_lab_tools() {
   if [[ $(id -u) -ne 0 ]]; then
     log "not root: lab tools not installed; lab tests will be skipped and say why"
