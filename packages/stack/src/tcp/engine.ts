@@ -62,6 +62,8 @@ const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 const COOKIE_MSS = [536, 1200, 1300, 1400, 1440, 1452, 1460, 8960];
 /** SYN cookie time counter granularity (ms). */
 const COOKIE_PERIOD = 64_000;
+/** Upper bound of the adaptive DupThresh `tcb.reordering`, in segments (Linux tcp_max_reordering). */
+const MAX_REORDERING = 300;
 
 /** Layer-wide options; the TcpConnectionOptions fields are defaults for every connection. */
 export interface TcpOptions extends TcpConnectionOptions {
@@ -149,6 +151,8 @@ function newStats() {
     synCookiesSent: 0,
     synCookiesValid: 0,
     retransmits: { rto: 0, fast: 0, sack: 0, tlp: 0 },
+    /** Retransmission episodes found spurious (RFC 3522) and undone (RFC 4015), by cause. */
+    spuriousRetransmits: { rto: 0, fast: 0 },
     drops: {
       badChecksum: 0,
       noSocket: 0,
@@ -264,6 +268,8 @@ export class TcpConn implements TcpConnectionHandle {
       ssthresh: t.ssthresh,
       cc: t.cc,
       inRecovery: t.inRecovery,
+      /** DupThresh in segments (3, raised after spurious fast retransmits). */
+      reordering: t.reordering,
       sendQueued: t.sendBuf.length,
       heldBytes: t.heldBytes,
       oooBytes: t.ooo.bytes,
@@ -524,6 +530,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     return {
       ...s,
       retransmits: { ...s.retransmits },
+      spuriousRetransmits: { ...s.spuriousRetransmits },
       drops: { ...s.drops },
       currEstab: this.stateCounts.ESTABLISHED + this.stateCounts.CLOSE_WAIT,
       connections: { ...this.stateCounts },
@@ -1584,6 +1591,25 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
 
     if (seqGt(s.ack, t.sndUna)) {
       const acked = (s.ack - t.sndUna) >>> 0;
+      // RFC 3522 §3.2 Eifel detection: the first acceptable ACK after a retransmission decides.
+      // If it echoes a TSecr older than RetransmitTS (the TSval of the first retransmission), it
+      // was triggered by the original transmission: the retransmission was spurious.
+      let spurious = false;
+      let fack = 0;
+      if (t.undoTsVal >= 0) {
+        if (t.tsOk && o.tsEcr !== undefined && o.tsEcr !== 0 && seqLt(o.tsEcr, t.undoTsVal)) {
+          spurious = true;
+          // Forward-most byte known received: how far data overtook the "lost" segment.
+          fack = s.ack;
+          const sb = t.sacked;
+          if (sb.length > 0 && seqGt(sb[sb.length - 1], fack)) fack = sb[sb.length - 1];
+          fack = Math.ceil(((fack - t.sndUna) >>> 0) / t.sndMss);
+        } else {
+          // A genuine loss: after a real RTO a raised DupThresh may have delayed its detection.
+          if (t.undoRto) t.reordering = 3;
+          t.undoTsVal = -1;
+        }
+      }
       // RTT (RFC 7323 §4 with timestamps; else RFC 6298 with Karn's rule).
       if (t.tsOk && o.tsEcr) this.rttSample(t, (this.tsNow(t, now) - o.tsEcr) | 0);
       else if (t.rttSeq >= 0 && seqGe(s.ack, t.rttSeq)) {
@@ -1607,6 +1633,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       t.timers.tlp = Infinity; // re-armed by output() if data is still outstanding
       // RFC 6298 (5.2)/(5.3): stop the timer when all is acked, else restart it.
       t.timers.rtx = t.sndUna === t.sndMax ? Infinity : now + t.rto;
+      if (spurious) this.undoSpurious(t, fack);
       if (t.rtoRecovery) {
         // After an RTO the window restarts from one segment in slow start (RFC 5681 §3.1).
         ccOnAck(t, acked, now);
@@ -1639,15 +1666,17 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       if (!t.inRecovery) {
         // RFC 5827 early retransmit: with fewer than 4 segments outstanding and nothing new to
         // send, DupThresh drops to (outstanding segments − 1).
-        let thresh = 3;
+        // DupThresh is 3 unless reordering was observed (t.reordering, see undoSpurious).
+        let thresh = t.reordering;
         const oseg = Math.ceil(((t.sndMax - t.sndUna) >>> 0) / t.sndMss);
-        if (oseg < 4 && this.unsent(t) <= 0) thresh = Math.max(1, oseg - 1);
-        else if (t.dupAcks < 3) this.markDirty(c); // limited transmit (RFC 3042), see output()
+        if (oseg < 4 && this.unsent(t) <= 0) thresh = Math.min(thresh, Math.max(1, oseg - 1));
+        else if (t.dupAcks < thresh) this.markDirty(c); // limited transmit (RFC 3042), see output()
         // With SACK, the SACKed segment count stands in for duplicate ACKs (RFC 5827 §3.2).
         const sackedSegs = t.sackOk ? Math.ceil(this.sackedBytes(t) / t.sndMss) : 0;
         if ((t.dupAcks >= thresh || sackedSegs >= thresh || (t.sackOk && this.isLost(t, t.sndUna))) && seqGe(t.sndUna, t.recover)) {
           // RFC 5681 §3.2 / RFC 6582 §3.2 step 2 / RFC 6675 §5 (4): enter recovery.
           const flight = (t.sndMax - t.sndUna) >>> 0;
+          this.undoSave(t, now, false);
           ccOnCongestion(t, flight);
           t.recover = t.sndMax;
           t.inRecovery = true;
@@ -1913,7 +1942,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     for (let i = sb.length - 2; i >= 0; i -= 2) {
       bytes += (sb[i + 1] - sb[i]) >>> 0;
       blocks++;
-      if (blocks >= 3 || bytes > 2 * t.sndMss) return sb[i];
+      if (blocks >= t.reordering || bytes > (t.reordering - 1) * t.sndMss) return sb[i];
     }
     return t.sndUna;
   }
@@ -2021,6 +2050,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       return;
     }
     const flight = (t.sndMax - t.sndUna) >>> 0;
+    this.undoSave(t, now, true);
     ccOnRto(t, flight);
     t.backoff++;
     t.rto = Math.min(t.rto * 2, this.maxRto); // (5.5) back off
@@ -2043,6 +2073,67 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       t.rtoRecovery = false;
       t.sacked.length = 0; // receivers may renege (RFC 2018 §8): go back to SND.UNA
       t.sndNxt = t.sndUna; // (5.4) retransmit the earliest unacknowledged segment
+    }
+  }
+
+  /**
+   * Before the first congestion response of a loss episode (fast retransmit or RTO), remember
+   * what to restore should the retransmission prove spurious: RetransmitTS (RFC 3522 §3.2; the
+   * retransmission goes out at this `now`, and a later send only makes the test stricter),
+   * cwnd, ssthresh and CUBIC's state (RFC 4015 §3.1 saves ssthresh as pipe_prev; like Linux we
+   * restore the exact pre-reduction window). Needs timestamps (RFC 7323); without them nothing
+   * is undone (no RFC 5682 F-RTO here).
+   */
+  private undoSave(t: Tcb, now: number, rto: boolean): void {
+    if (!t.tsOk) return;
+    if (t.undoTsVal < 0) {
+      t.undoTsVal = this.tsNow(t, now);
+      t.undoCwnd = t.cwnd;
+      t.undoSsthresh = t.ssthresh;
+      const a = t.undoCubic;
+      const b = t.cubic;
+      a.wMax = b.wMax;
+      a.wLastMax = b.wLastMax;
+      a.epochStart = b.epochStart;
+      a.k = b.k;
+      a.wEst = b.wEst;
+      a.cwndEpoch = b.cwndEpoch;
+      t.undoRto = false;
+    }
+    if (rto) t.undoRto = true;
+  }
+
+  /**
+   * RFC 4015 §3.2 Eifel response to a spurious retransmission (called with SND.UNA already
+   * advanced by the detecting ACK): restore cwnd, ssthresh and CUBIC state, leave loss recovery,
+   * and after a spurious RTO resume with new data from SND.MAX instead of going back N
+   * (§3.2 step (4): SND.NXT ← SND.MAX). A spurious fast retransmit means data was reordered by
+   * `overtook` segments: DupThresh rises to exceed that (bounded), as Linux's tp->reordering.
+   */
+  private undoSpurious(t: Tcb, overtook: number): void {
+    const rto = t.undoRto;
+    t.undoTsVal = -1;
+    t.undoRto = false;
+    if (t.undoCwnd > t.cwnd) t.cwnd = t.undoCwnd;
+    if (t.undoSsthresh > t.ssthresh) t.ssthresh = t.undoSsthresh;
+    const a = t.cubic;
+    const b = t.undoCubic;
+    a.wMax = b.wMax;
+    a.wLastMax = b.wLastMax;
+    a.epochStart = b.epochStart;
+    a.k = b.k;
+    a.wEst = b.wEst;
+    a.cwndEpoch = b.cwndEpoch;
+    t.inRecovery = false;
+    t.rtoRecovery = false;
+    t.rtxOne = false;
+    t.dupAcks = 0;
+    t.bytesAcked = 0;
+    if (seqLt(t.sndNxt, t.sndMax)) t.sndNxt = t.sndMax;
+    if (rto) this.st.spuriousRetransmits.rto++;
+    else {
+      this.st.spuriousRetransmits.fast++;
+      t.reordering = Math.min(MAX_REORDERING, Math.max(t.reordering + 1, overtook));
     }
   }
 
@@ -2261,7 +2352,8 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
         const flight = (t.sndNxt - t.sndUna) >>> 0;
         const emss = this.effMss(t);
         // RFC 3042 limited transmit: the first two duplicate ACKs each release one new segment.
-        const cwnd = !t.inRecovery && t.dupAcks > 0 && t.dupAcks < 3 ? t.cwnd + t.dupAcks * mss : t.cwnd;
+        // With a raised DupThresh (t.reordering) every duplicate ACK below it releases one.
+        const cwnd = !t.inRecovery && t.dupAcks > 0 && t.dupAcks < t.reordering ? t.cwnd + t.dupAcks * mss : t.cwnd;
         const usable = Math.min((t.sndUna + t.sndWnd - t.sndNxt) | 0, cwnd - flight);
         let len = Math.min(emss, unsent, usable);
         if (tsoMax > emss && len === emss && !force && Math.min(unsent, usable) > emss) {

@@ -130,6 +130,21 @@ export class Tcb {
   cubic: CubicState = { wMax: 0, wLastMax: 0, epochStart: -1, k: 0, wEst: 0, cwndEpoch: 0 };
   /** Last time we sent a data segment (RFC 5681 §4.1 restart after idle). */
   lastSendTime = 0;
+  /**
+   * RFC 5681 DupThresh, adapted to observed reordering (segments): raised after a spurious fast
+   * retransmit (like Linux's tp->reordering), bounded, back to 3 after a genuine RTO.
+   */
+  reordering = 3;
+
+  // --- spurious retransmission detection (RFC 3522 Eifel detection, RFC 4015 response) ---
+  /** RetransmitTS (RFC 3522 §3.2): TSval of the first retransmission of the episode, -1 = none. */
+  undoTsVal = -1;
+  /** An RTO happened during the episode (counted as a spurious RTO when undone). */
+  undoRto = false;
+  /** cwnd / ssthresh / CUBIC state saved before the first reduction of the episode. */
+  undoCwnd = 0;
+  undoSsthresh = 0;
+  undoCubic: CubicState = { wMax: 0, wLastMax: 0, epochStart: -1, k: 0, wEst: 0, cwndEpoch: 0 };
 
   // --- receive side ---
   rcvBufSize = 4 << 20;
