@@ -87,6 +87,7 @@ async function main(): Promise<number> {
   say(`crash:      ${r.crashed ? `node A crashed at ${mib(r.crashAtBytes)}` : 'none'}`);
   if (r.crashed) {
     say(`takeover:   B detected the failure after ${r.takeover.detectedMs?.toFixed(1) ?? '?'} ${unit}; restored ${r.takeover.restored} connection(s), resumed ${r.takeover.resumed}, errors ${r.takeover.restoreErrors}`);
+    for (const e of r.takeover.connectionErrors) say(`            ${e}`);
     say(`stall:      ${r.stallMs === null ? 'no byte after the crash' : `${r.stallMs.toFixed(1)} ${unit}`} from the crash to the first byte from B; longest gap in the client's receive ${r.maxGapMs.toFixed(1)} ${unit}`);
   }
   say(`checkpoints: ${r.checkpoints} replicated by A (object-mapped: O(1) each)`);

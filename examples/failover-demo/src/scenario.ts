@@ -84,7 +84,14 @@ export interface ScenarioResult {
   elapsedMs: number;
   wallMs: number;
   downloads: DownloadResult[];
-  takeover: { restored: number; resumed: number; restoreErrors: number; detectedMs: number | null };
+  takeover: {
+    restored: number;
+    resumed: number;
+    restoreErrors: number;
+    detectedMs: number | null;
+    /** Why restored connections on B ended before or after 'ready' (error codes and messages), in order. */
+    connectionErrors: string[];
+  };
   checkpoints: number;
 }
 
@@ -391,6 +398,15 @@ export async function runFailover(deps: ScenarioDeps, opts: ScenarioOptions = {}
     b.ha.on('resumed', () => {
       if (crashed && resumedAt < 0) resumedAt = clock.now();
     });
+    // A restore that never becomes ready (stale replica, unanswered solicitation) ends silently for
+    // the client: keep the reason so a hung run says why.
+    const connectionErrors: string[] = [];
+    const noteError = (what: string) => (key: string, e: unknown) => {
+      const x = e as { code?: string; message?: string } | undefined;
+      if (connectionErrors.length < 20) connectionErrors.push(`${what} ${key} t=${clock.now().toFixed(1)}: ${x?.code ?? 'error'}: ${x?.message ?? String(e)}`);
+    };
+    b.ha.on('connection-error', noteError('connection-error'));
+    b.ha.on('restore-error', noteError('restore-error'));
     b.cluster.on('takeover', () => {
       if (crashed && detected === null) detected = clock.now() - crashTime;
     });
@@ -436,7 +452,7 @@ export async function runFailover(deps: ScenarioDeps, opts: ScenarioOptions = {}
       elapsedMs: clock.now() - t0,
       wallMs: Date.now() - wall0,
       downloads,
-      takeover: { restored: b.ha.stats.restored, resumed: b.ha.stats.resumed, restoreErrors: b.ha.stats.restoreErrors, detectedMs: detected },
+      takeover: { restored: b.ha.stats.restored, resumed: b.ha.stats.resumed, restoreErrors: b.ha.stats.restoreErrors, detectedMs: detected, connectionErrors },
       checkpoints: a.ha.stats.checkpoints,
     };
   } finally {
