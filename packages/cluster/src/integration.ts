@@ -3,7 +3,7 @@
  * connections to restore still handle 'takeover' themselves (checkpoints, snooped states); these
  * helpers only move addresses and feed the snooper.
  */
-import type { Clock } from '@hastack/stack';
+import type { Clock, TimerHandle } from '@hastack/stack';
 import type { ClusterNode } from './node.js';
 import type { ReleaseAction, TakeoverAction } from './core.js';
 import type { ConnectionSnooper } from './snooper.js';
@@ -21,6 +21,15 @@ export interface ManageAddressesOptions {
   prefixLength?: number;
   /** Called with errors from the stack (default: rethrown asynchronously is avoided; ignored). */
   onError?: (e: unknown) => void;
+  /**
+   * Gratuitous ARP announcements per taken-over address (default 3): the first at once, the others
+   * `announceIntervalMs` apart. One lost announcement otherwise leaves the peers sending to the
+   * dead node's MAC, so a restored connection's peer never answers its solicitation. RFC 5227 §2.3
+   * announces twice; failover tools repeat (keepalived's garp_master_repeat).
+   */
+  announcements?: number;
+  /** Time between repeated announcements (ms, default 200). */
+  announceIntervalMs?: number;
 }
 
 /**
@@ -30,12 +39,37 @@ export interface ManageAddressesOptions {
  */
 export function manageAddresses(node: ClusterNode, stack: AddressStack, opts: ManageAddressesOptions = {}): () => void {
   const prefix = opts.prefixLength ?? 24;
+  const announcements = Math.max(1, Math.min(10, Math.floor(opts.announcements ?? 3)));
+  const interval = Math.max(1, opts.announceIntervalMs ?? 200);
+  const clock = node.clock;
   const has = (ip: string): boolean => !!stack.addresses?.().some((a) => a.split('/')[0] === ip);
+  // Pending repeats (bounded: at most `announcements - 1` per address, cancelled on unsubscribe).
+  const timers = new Set<TimerHandle>();
+  let stopped = false;
+  const announce = (ip: string, left: number): void => {
+    if (stopped || left <= 0) return;
+    const h = clock.setTimer(clock.now() + interval, () => {
+      timers.delete(h);
+      // Only while the address is still ours.
+      if (stopped || (stack.addresses && !has(ip))) return;
+      try {
+        stack.gratuitousArp(ip);
+      } catch (e) {
+        opts.onError?.(e);
+        return;
+      }
+      announce(ip, left - 1);
+    });
+    timers.add(h);
+  };
   const onTakeover = (a: TakeoverAction): void => {
     for (const x of a.addresses) {
       try {
         if (!has(x.ip)) stack.addAddress(`${x.ip}/${prefix}`);
-        if (a.arpPolicy === 'gratuitous-arp' && !a.partial) stack.gratuitousArp(x.ip);
+        if (a.arpPolicy === 'gratuitous-arp' && !a.partial) {
+          stack.gratuitousArp(x.ip);
+          announce(x.ip, announcements - 1);
+        }
       } catch (e) {
         opts.onError?.(e);
       }
@@ -55,6 +89,9 @@ export function manageAddresses(node: ClusterNode, stack: AddressStack, opts: Ma
   node.on('takeover', onTakeover);
   node.on('release', onRelease);
   return () => {
+    stopped = true;
+    for (const h of timers) clock.clearTimer(h);
+    timers.clear();
     node.off('takeover', onTakeover);
     node.off('release', onRelease);
   };
