@@ -4,7 +4,8 @@
  * crashed at a seeded point, node B takes the connection over from A's replicated checkpoint).
  * Each trial is `node examples/failover-demo/dist/demo.js --clock real --json` in its own process,
  * with default cluster settings; seeds 1..N (so the crash points differ between trials).
- * Throughput with replication on vs off needs a switch the demo does not have (reported skipped).
+ * Replication cost: the same demo with no crash, `--no-replication` against replication on, in
+ * alternating pairs; the figure is the median of (throughput on / throughput off) over the pairs.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -76,9 +77,40 @@ export async function run(ctx) {
     ms.push(measurement({ ...DEFS.max, name: `stall, max of the ${S.get('stall').length} trials`, subject: { label: 'hastack', samples: [max] } }));
   }
   for (const k of ['detect', 'gap']) ms.push(S.has(k) ? measurement({ ...DEFS[k], subject: { label: 'hastack', samples: S.get(k) } }) : skippedMeasurement(DEFS[k], 'no trial reported it'));
-  ms.push(skippedMeasurement(DEFS.repl, 'examples/failover-demo has no switch to run without replication, so there is no replication-off figure to compare'));
+  // Replication cost: alternate on/off runs (no crash) so both see the same machine load.
+  const pairs = quick ? 3 : 5;
+  const replSize = quick ? '64MiB' : '128MiB';
+  const ratios = [];
+  const onMs = [];
+  const offMs = [];
+  const replFailures = [];
+  for (let p = 1; p <= pairs; p++) {
+    const times = {};
+    for (const [k, extra] of [['on', []], ['off', ['--no-replication']]]) {
+      const res = await runCmd(process.execPath, [DEMO, '--size', replSize, '--seed', String(100 + p), '--clock', 'real', '--no-crash', '--json', ...extra], { timeoutMs: TRIAL_MS * 2, spawn: { cwd: REPO_DIR } });
+      try {
+        const r = JSON.parse(res.stdout.slice(res.stdout.indexOf('{')));
+        if (!r.ok) throw new Error('download failed');
+        if (k === 'on' && !(r.checkpoints > 0)) throw new Error('replication on, but no checkpoint was replicated');
+        if (k === 'off' && r.checkpoints !== 0) throw new Error('replication off, but checkpoints were replicated');
+        times[k] = r.elapsedMs;
+      } catch (e) {
+        replFailures.push(`pair ${p} (${k}): ${String(e.message).split('\n')[0].slice(0, 160)}`);
+      }
+    }
+    if (times.on > 0 && times.off > 0) {
+      ratios.push(times.off / times.on);
+      onMs.push(times.on);
+      offMs.push(times.off);
+    }
+  }
+  if (ratios.length > 0) ms.push(measurement({ ...DEFS.repl, subject: { label: 'hastack', samples: ratios } }));
+  else ms.push(skippedMeasurement(DEFS.repl, `every pair failed: ${replFailures[0] ?? 'no result'}`));
   const notes = [`${trials} trials of \`node examples/failover-demo/dist/demo.js --size ${size} --seed N --clock real --json\` (N = 1..${trials}: seeded crash points), default cluster settings (heartbeat interval and missed beats as the demo sets them), in-memory network, real clock; ${S.get('stall').length} succeeded.`];
   if (noStall.length) notes.push(`Seed(s) ${noStall.join(', ')}: the download completed intact but no byte followed the crash (crash after the last byte), so there is no stall to count.`);
   if (failures.length) notes.push(`Failed trials: ${failures.join('; ')}.`);
+  const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  if (ratios.length) notes.push(`Replication cost: ${ratios.length} alternating pairs of \`demo.js --size ${replSize} --clock real --no-crash --json\` with replication on and with \`--no-replication\`; transfer time median ${med(onMs).toFixed(0)} ms on vs ${med(offMs).toFixed(0)} ms off.`);
+  if (replFailures.length) notes.push(`Failed replication pairs: ${replFailures.join('; ')}.`);
   return { measurements: ms, notes };
 }

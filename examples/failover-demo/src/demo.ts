@@ -3,7 +3,7 @@
  * hastack failover demo (the README's main command: `bash scripts/demo.sh`).
  *
  *   node examples/failover-demo/dist/demo.js [--size 256MiB] [--seed N] [--connections N]
- *        [--crash-at FRACTION] [--clock virtual|real] [--mode mapped|full] [--no-crash] [--json]
+ *        [--crash-at FRACTION] [--clock virtual|real] [--mode mapped|full] [--no-crash] [--no-replication] [--json]
  *   node examples/failover-demo/dist/demo.js --tap   (root: separate processes over TAP, curl, SIGKILL)
  *
  * Exits 0 only when every download completed with the right SHA-256.
@@ -12,7 +12,7 @@ import { createHttpFileServer, generateRange } from '@hastack/example-ha-http-se
 import { runFailover, VIP, type ScenarioDeps, type ScenarioOptions } from './scenario.js';
 
 const USAGE = `usage: demo [--size BYTES[K|M|G|KiB|MiB|GiB]] [--seed N] [--connections N] [--crash-at 0..1]
-            [--clock virtual|real] [--mode mapped|full] [--no-crash] [--json] [--tap]`;
+            [--clock virtual|real] [--mode mapped|full] [--no-crash] [--no-replication] [--json] [--tap]`;
 
 export function parseSize(s: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(|k|m|g|kib|mib|gib|kb|mb|gb)$/i.exec(s.trim());
@@ -43,6 +43,7 @@ function parse(argv: string[]): Args {
       case '--clock': a.clock = v() as 'virtual' | 'real'; break;
       case '--mode': a.mode = v() as 'mapped' | 'full'; break;
       case '--no-crash': a.crash = false; break;
+      case '--no-replication': a.replication = false; break;
       case '--json': a.json = true; break;
       case '--tap': a.tap = true; break;
       case '-h': case '--help': console.log(USAGE); process.exit(0); break;

@@ -48,6 +48,11 @@ export interface ScenarioOptions {
   mode?: 'mapped' | 'full';
   /** Crash at all (default true). */
   crash?: boolean;
+  /**
+   * Replicate checkpoints from A to B (default true). Off, a crash cannot be survived; with
+   * `crash: false` it measures what replication costs the transfer.
+   */
+  replication?: boolean;
   /** Heartbeat interval / missed beats (cluster defaults 50 / 4). */
   heartbeatIntervalMs?: number;
   missedBeats?: number;
@@ -379,7 +384,7 @@ export async function runFailover(deps: ScenarioDeps, opts: ScenarioOptions = {}
   const crashAtBytes = Math.floor(size * crashFrac);
   const wall0 = Date.now();
   const expectedSha = expectedSha256(deps, seed, size);
-  const lab = await FailoverLab.create(deps, { ...opts, seed });
+  const lab = await FailoverLab.create(deps, { ...opts, seed, checkpointing: opts.replication ?? true });
   const clock = lab.clock;
   const a = lab.node('A');
   const b = lab.node('B');
