@@ -40,4 +40,15 @@ describe('failover demo CLI', () => {
     const bad = spawnSync(process.execPath, [demo, '--size', 'lots'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
   }, 90_000);
+
+  it('--no-replication: A replicates nothing, so a crash cannot be survived (and without one the download is intact)', () => {
+    const on = JSON.parse(spawnSync(process.execPath, [demo, '--size', '2MiB', '--seed', '9', '--no-crash', '--json'], { encoding: 'utf8', timeout: 60_000 }).stdout);
+    expect(on).toMatchObject({ ok: true, crashed: false });
+    expect(on.checkpoints).toBeGreaterThan(0);
+    const off = JSON.parse(spawnSync(process.execPath, [demo, '--size', '2MiB', '--seed', '9', '--no-crash', '--no-replication', '--json'], { encoding: 'utf8', timeout: 60_000 }).stdout);
+    expect(off).toMatchObject({ ok: true, crashed: false, checkpoints: 0 });
+    const crash = spawnSync(process.execPath, [demo, '--size', '2MiB', '--seed', '9', '--no-replication', '--json'], { encoding: 'utf8', timeout: 90_000 });
+    expect(crash.status).toBe(1);
+    expect(JSON.parse(crash.stdout)).toMatchObject({ ok: false, crashed: true, checkpoints: 0 });
+  }, 150_000);
 });
