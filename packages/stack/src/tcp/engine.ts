@@ -193,6 +193,12 @@ export class TcpConn implements TcpConnectionHandle {
    * adopts it (ARCHITECTURE §5). Not part of the TCB: an unready connection is never captured.
    */
   unready = false;
+  /**
+   * Object-mapped restore: bytes the application (or the refill) still owes that the peer has
+   * already acknowledged (the old host had sent them). `send()` drops that many bytes first, so
+   * the supplier keeps writing in sequence from `sendTailSeq` as it was at 'ready'.
+   */
+  fillSkip = 0;
 
   constructor(
     readonly layer: TcpLayer,
@@ -275,8 +281,8 @@ export class TcpConn implements TcpConnectionHandle {
       oooBytes: t.ooo.bytes,
       unready: this.unready,
       /** Sequence number the next byte given to send() will get. */
-      sendTailSeq: (t.bufSeq + t.sendBuf.length) >>> 0,
-      fillRemaining: t.fillRemaining,
+      sendTailSeq: (t.bufSeq + t.sendBuf.length - this.fillSkip) >>> 0,
+      fillRemaining: t.fillRemaining + this.fillSkip,
       timers: { ...t.timers },
     };
   }
@@ -862,12 +868,20 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
 
   _send(c: TcpConn, data: Uint8Array): number {
     const t = c.tcb;
-    if (t.fillRemaining > 0 && !c.removed) {
-      // Object-mapped restore: the application supplies the bytes the checkpoint left out.
+    if ((t.fillRemaining > 0 || c.fillSkip > 0) && !c.removed) {
+      // Object-mapped restore: the application supplies the bytes the checkpoint left out,
+      // minus those the peer acknowledged meanwhile (dropped here).
+      let skip = 0;
+      if (c.fillSkip > 0) {
+        skip = Math.min(c.fillSkip, data.length);
+        c.fillSkip -= skip;
+        if (skip === data.length || t.fillRemaining === 0) return skip;
+        data = data.subarray(skip);
+      }
       const k = t.sendBuf.append(data.length > t.fillRemaining ? data.subarray(0, t.fillRemaining) : data);
       t.fillRemaining -= k;
       if (k > 0) this.markDirty(c);
-      return k;
+      return skip + k;
     }
     if (c.removed || t.finQueued || !(t.state === 'SYN_SENT' || t.state === 'SYN_RECEIVED' || t.state === 'ESTABLISHED' || t.state === 'CLOSE_WAIT')) {
       throw err('EPIPE', 'connection is closed for sending', { syscall: 'write' });
@@ -1619,8 +1633,18 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       t.sndUna = s.ack;
       if (seqLt(t.sndNxt, t.sndUna)) t.sndNxt = t.sndUna;
       if (seqGt(s.ack, t.bufSeq)) {
-        const n = Math.min((s.ack - t.bufSeq) >>> 0, t.sendBuf.length);
+        const d = (s.ack - t.bufSeq) >>> 0;
+        let n = Math.min(d, t.sendBuf.length);
         t.sendBuf.consume(n);
+        // Object-mapped restore still being refilled: the peer may acknowledge bytes the old
+        // host sent that are not back in the queue yet. The queue starts at the ACK; send()
+        // drops those bytes when the supplier gets to them (fillSkip).
+        if (d > n && t.fillRemaining > 0) {
+          const f = Math.min(d - n, t.fillRemaining);
+          t.fillRemaining -= f;
+          c.fillSkip += f;
+          n += f;
+        }
         t.bufSeq = (t.bufSeq + n) >>> 0;
       }
       this.pruneScoreboard(t);
