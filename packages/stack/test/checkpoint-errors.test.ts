@@ -118,10 +118,16 @@ describe('restore failures', () => {
     await p.clock.run(() => e !== null, { maxMs: 5000 });
     expect(e!.code).toBe('ERR_CHECKPOINT_STALE');
     expect(ready).toBe(false);
-    expect(B.stats().tcp.outRsts).toBe(0);
+    // Exactly one RST, with SEQ = the peer's ACK (= its RCV.NXT): the peer accepts it as is
+    // (no challenge ACK, RFC 5961 §3) and its socket fails fast with ECONNRESET.
+    expect(B.stats().tcp.outRsts).toBe(1);
     expect(B.tcp.connections()).toHaveLength(0);
-    // The peer's connection is intact (no RST reached it).
-    expect(p.client.destroyed).toBe(false);
+    let peerErr: { code?: string } | null = null;
+    p.client.on('error', (x) => (peerErr = x));
+    await p.clock.run(() => peerErr !== null, { maxMs: 1000 });
+    expect(peerErr!.code).toBe('ECONNRESET');
+    expect(p.C.stats().tcp.challengeAcks).toBe(0);
+    expect(p.client.destroyed).toBe(true);
   });
 
   it('a peer that never answers: ETIMEDOUT after readyTimeout, probes backed off', async () => {

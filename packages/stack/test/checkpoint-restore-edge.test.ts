@@ -91,3 +91,96 @@ describe('restore: the peer acknowledges past the queue while it is being refill
     expect(sha(Buffer.concat(got))).toBe(sha(data));
   });
 });
+
+/** TCP segments seen on a hub network: [srcPort, flags, seq, ack]. */
+function sniffer(net: MemoryNetwork) {
+  const segs: { sport: number; flags: number; seq: number; ack: number }[] = [];
+  net.createPort().attach({
+    frame(d: Uint8Array) {
+      if (d[12] !== 0x08 || d[13] !== 0x00 || d[23] !== 6) return;
+      const o = 14 + (d[14] & 0x0f) * 4;
+      const u32 = (i: number) => ((d[i] << 24) | (d[i + 1] << 16) | (d[i + 2] << 8) | d[i + 3]) >>> 0;
+      segs.push({ sport: (d[o] << 8) | d[o + 1], flags: d[o + 13], seq: u32(o + 4), ack: u32(o + 8) });
+    },
+    batchEnd() {},
+  });
+  return segs;
+}
+
+async function pairOnHub() {
+  const clock = new VirtualClock();
+  const net = new MemoryNetwork({ seed: 4, delayMs: 1, clock, hub: true });
+  const segs = sniffer(net);
+  const A = new Stack({ link: net.createPort({ mac: SERVER_MAC }), address: `${SERVER_IP}/24`, clock, nodeId: 'A' });
+  const C = new Stack({ link: net.createPort(), address: `${CLIENT_IP}/24`, clock, nodeId: 'C' });
+  let server: Socket | null = null;
+  A.createServer((s: Socket) => {
+    server = s;
+    s.on('error', () => {});
+  }).listen(PORT, SERVER_IP);
+  await clock.runFor(1);
+  const client = C.connect({ port: PORT, host: SERVER_IP }) as Socket;
+  let clientErr: { code?: string } | null = null;
+  client.on('error', (e) => (clientErr = e));
+  client.on('data', () => {});
+  await clock.run(() => server !== null, { maxMs: 1000 });
+  const newB = () => new Stack({ link: net.createPort({ mac: SERVER_MAC }), address: `${SERVER_IP}/24`, clock, nodeId: 'B' });
+  return { clock, net, segs, A, C, server: server as unknown as Socket, client, newB, clientErr: () => clientErr };
+}
+
+const RST = 0x04;
+const ACK = 0x10;
+
+describe('restore: a stale checkpoint resets the peer', () => {
+  it('one RST with SEQ = the peer\'s ACK (no ACK flag): the idle peer fails with ECONNRESET', async () => {
+    const p = await pairOnHub();
+    p.server.write(pattern(10_000, 1));
+    await p.clock.runFor(20);
+    const cp = p.server.checkpoint();
+    p.server.write(pattern(10_000, 2)); // acknowledged after the checkpoint: cp is stale
+    await p.clock.runFor(20);
+    p.A.crash();
+    await p.clock.runFor(100);
+    const B = p.newB();
+    const from = p.segs.length;
+    const s = B.restore(cp);
+    let e: { code?: string } | null = null;
+    s.on('error', (x) => (e = x));
+    await p.clock.run(() => e !== null, { maxMs: 5000 });
+    expect(e!.code).toBe('ERR_CHECKPOINT_STALE');
+    const peerAck = p.segs.slice(from).find((x) => x.sport !== PORT && x.flags & ACK)!;
+    expect(((peerAck.ack - cp.tcp.sndMax) | 0) > 0).toBe(true); // beyond the checkpoint
+    await p.clock.run(() => p.clientErr() !== null, { maxMs: 5000 });
+    const rsts = p.segs.slice(from).filter((x) => x.sport === PORT && x.flags & RST);
+    expect(rsts).toHaveLength(1);
+    expect(rsts[0].seq).toBe(peerAck.ack);
+    expect(rsts[0].flags & ACK).toBe(0);
+    expect(B.stats().tcp.outRsts).toBe(1);
+    expect(p.clientErr()?.code).toBe('ECONNRESET');
+    expect(p.client.destroyed).toBe(true);
+  });
+
+  it('readyTimeout with a widened SND.MAX: the RST (if any) uses the checkpoint\'s SND.UNA, not SND.MAX', async () => {
+    const p = await pairOnHub();
+    p.server.write(pattern(5000, 1));
+    await p.clock.runFor(20);
+    const cp = p.server.checkpoint();
+    p.A.crash();
+    p.C.crash(); // the peer never answers
+    // Widened as packages/cluster/src/ha.ts widenForTakeover does: SND.MAX well past anything sent.
+    cp.tcp.sendLength += 100_000;
+    cp.tcp.sndMax = (cp.tcp.sndMax + 100_000) >>> 0;
+    cp.app = { protocol: 'x', state: null, objects: [{ id: 'o', offset: 0, length: 100_000, seq: (cp.tcp.sndUna + cp.tcp.sendRanges.reduce((n, r) => n + r.data.length, 0)) >>> 0 }] } as unknown as TcpCheckpoint['app'];
+    const B = p.newB();
+    const from = p.segs.length;
+    const s = B.restore(cp, { readyTimeout: 3000 });
+    let e: { code?: string } | null = null;
+    s.on('error', (x) => (e = x));
+    await p.clock.run(() => e !== null, { maxMs: 30_000 });
+    await p.clock.runFor(10);
+    expect(e!.code).toBe('ETIMEDOUT');
+    const rsts = p.segs.slice(from).filter((x) => x.sport === PORT && x.flags & RST);
+    expect(rsts.length).toBeLessThanOrEqual(1);
+    for (const r of rsts) expect(r.seq).toBe(cp.tcp.sndUna);
+  });
+});

@@ -703,7 +703,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
    * sending no data, soliciting the peer's ACK (an ACK with SEG.SEQ = SND.UNA − 1). A segment
    * whose ACK lies in [SND.UNA, SND.MAX] of the checkpoint is adopted: SND.UNA moves there,
    * SND.NXT is rewound to it, `onReady` fires and the segment is processed normally. An ACK
-   * outside that range aborts locally with ERR_CHECKPOINT_STALE (nothing sent); silence for `userTimeout`
+   * outside that range aborts with ERR_CHECKPOINT_STALE after one RST with SEQ = that ACK; silence for `userTimeout`
    * ends with ETIMEDOUT.
    *
    * `sendBytes` are the send-queue bytes from SND.UNA (default: `sendRanges` when they start at
@@ -824,8 +824,11 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     }
     if (!(s.flags & ACK) || s.flags & SYN) return false;
     if (!(seqGe(s.ack, t.sndUna) && seqLe(s.ack, t.sndMax))) {
-      // The peer's state is not the checkpoint's: abort locally, sending nothing (an RST from
-      // stale sequence numbers would be garbage to the peer).
+      // The peer's state is not the checkpoint's. Tell the peer with one RST whose SEQ is the
+      // segment's ACK field — the peer's RCV.NXT, which it accepts (RFC 9293 §3.10.7.4,
+      // RFC 5961 §3) — so it fails fast instead of waiting on a connection nobody holds; the
+      // checkpoint's own (stale) numbers would be garbage to it. Then abort locally.
+      this.sendRst(t.localAddress, t.localPort, t.remoteAddress, t.remotePort, s.ack, 0, RST);
       this.finish(c, err('ERR_CHECKPOINT_STALE', `peer ACK ${s.ack} outside the checkpoint's [${t.sndUna}, ${t.sndMax}]`, { syscall: 'restore' }));
       return false;
     }
@@ -921,7 +924,11 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     if (c.removed) return;
     const t = c.tcb;
     if ((isSynchronized(t.state) && t.state !== 'TIME_WAIT') || t.state === 'SYN_RECEIVED') {
-      this.sendRst(t.localAddress, t.localPort, t.remoteAddress, t.remotePort, t.sndMax, 0, RST);
+      // An unready (restored) connection does not know the peer's RCV.NXT: SND.MAX may be
+      // widened past anything the peer saw (an RST there would be dropped), while the
+      // checkpoint's SND.UNA is at or below it (in window; an inexact one draws a challenge
+      // ACK, RFC 5961 §3, which the then unknown 4-tuple answers with an exact RST).
+      this.sendRst(t.localAddress, t.localPort, t.remoteAddress, t.remotePort, c.unready ? t.sndUna : t.sndMax, 0, RST);
     }
     if (!notify) c.notified = true;
     dropHeld(t); // ABORT discards unread data (RFC 9293 §3.10.5)
