@@ -194,6 +194,9 @@ function queryParam(query: string, name: string): string | undefined {
   return undefined;
 }
 
+/** Body bytes a pump writes before it lets the event loop run (timers, I/O). */
+const PUMP_SLICE = 256 * 1024;
+
 /** Thrown out of a body pump when the connection went away. */
 const GONE = Symbol('gone');
 
@@ -712,6 +715,7 @@ class HttpConnection {
     const maxPiece = srv.o.maxMapLength;
     // Object position where the next piece gets mapped (pieces are ≤ maxPiece bytes).
     let nextMapAt = r.start + r.written;
+    let sinceYield = 0;
     try {
       for await (const chunk0 of src) {
         let chunk = chunk0;
@@ -744,6 +748,13 @@ class HttpConnection {
             await new Promise<void>((res) => {
               this.drainWaiter = res;
             });
+            sinceYield = 0;
+          } else if ((sinceYield += piece.length) >= PUMP_SLICE) {
+            // Bounded work per event-loop turn: an empty send buffer (4 MiB by default) would
+            // otherwise be filled in one run of microtasks, and 20 new downloads at once stall
+            // the event loop — timers, cluster heartbeats — for hundreds of milliseconds.
+            sinceYield = 0;
+            await new Promise<void>((res) => setImmediate(res));
           }
         }
       }
