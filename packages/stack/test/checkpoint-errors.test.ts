@@ -100,7 +100,7 @@ describe('checkpoint capture', () => {
 });
 
 describe('restore failures', () => {
-  it('a stale checkpoint (the peer acknowledged more since) aborts with ERR_CHECKPOINT_STALE and one RST at the peer's ACK, so the peer fails fast', async () => {
+  it('a stale checkpoint (the peer acknowledged more since) aborts with ERR_CHECKPOINT_STALE and one RST at the peer ACK, so the peer fails fast', async () => {
     const p = await pair();
     p.server.write(pattern(10_000, 1));
     await p.clock.runFor(20);
