@@ -126,7 +126,8 @@ function parseIpNum(s: string): number {
  * Widen a TCP checkpoint's send queue for a takeover (see the file comment): when the queue ends
  * inside an object-mapped reference and no FIN is queued, extend `sendLength` and `sndMax` up to
  * `ahead` bytes past SND.MAX, within that reference, so that a peer ACK for bytes the old host sent
- * after the checkpoint is adopted and the stack refills from the object source. Returns the number
+ * after the checkpoint is adopted and the stack refills from the object source. When the queue ends
+ * exactly at the reference's end, only `sndMax` moves (up to the queue's end). Returns the number
  * of bytes added. Mutates `cp`.
  */
 export function widenForTakeover(cp: TcpCheckpoint, ahead = DEFAULT_RESTORE_AHEAD): number {
@@ -140,10 +141,16 @@ export function widenForTakeover(cp: TcpCheckpoint, ahead = DEFAULT_RESTORE_AHEA
   for (const o of refs) {
     const s = (o.seq - t.sndUna) | 0;
     const e = s + o.length;
-    if (s <= end && e > end) best = Math.max(best, e);
+    if (s <= end && e >= end) best = Math.max(best, e);
   }
-  if (best <= end) return 0;
   const maxOff = (t.sndMax - t.sndUna) >>> 0;
+  if (best <= end) {
+    // The queue already holds the rest of the reference: nothing to add, but the old host may
+    // have sent queued bytes past the checkpoint's SND.MAX — accept a peer ACK for those too.
+    const upTo = Math.min(end, maxOff + ahead);
+    if (best === end && upTo > maxOff) t.sndMax = (t.sndUna + upTo) >>> 0;
+    return 0;
+  }
   const target = Math.min(best, maxOff + ahead, 2 ** 31 - 1);
   if (target <= end) return 0;
   const add = target - end;

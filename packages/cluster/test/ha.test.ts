@@ -267,4 +267,18 @@ describe('widenForTakeover', () => {
     const fin = { tcp: { ...cp.tcp, finSeq: 11_100 }, app: cp.app } as never as Parameters<typeof widenForTakeover>[0];
     expect(widenForTakeover(fin, 1e9)).toBe(0);
   });
+
+  it('moves SND.MAX to the queue end when the queue already ends at the object end', () => {
+    // The whole rest of the response is queued (mapped) but only 500 bytes were sent: the old host
+    // may have sent more before it died, and the peer's ACK for those bytes must be adopted.
+    const cp = {
+      tcp: { state: 'ESTABLISHED', finSeq: null, finSent: false, sndUna: 1000, sndMax: 1500, sendLength: 9000 },
+      app: { objects: [{ id: 'x', seq: -1000 >>> 0, offset: 0, length: 11_000 }] },
+    } as never as Parameters<typeof widenForTakeover>[0];
+    expect(widenForTakeover(cp, 2000)).toBe(0);
+    expect(cp.tcp.sendLength).toBe(9000);
+    expect(cp.tcp.sndMax).toBe(3500); // SND.MAX + 2000
+    expect(widenForTakeover(cp, 1e9)).toBe(0);
+    expect(cp.tcp.sndMax).toBe(10_000); // the queue's end
+  });
 });
