@@ -145,5 +145,5 @@ describe.skipIf(reason !== null)('HA over TAP: curl through the virtual IP, prim
     console.log(`HA over TAP: longest receive gap ${r.maxGapMs.toFixed(1)} ms across the SIGKILL`);
     expect(r.maxGapMs).toBeLessThan(1000);
   }, 150_000);
-  // 20 concurrent curls across the SIGKILL: not passing yet on this (heavily loaded) machine — see docs/ha.md.
+  // 20 concurrent curls across the SIGKILL: ha-tap-concurrent.test.ts.
 });
