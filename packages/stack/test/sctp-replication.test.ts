@@ -18,6 +18,7 @@ import {
   SctpStandby,
   SctpSnapshotStore,
   sctpChannel,
+  signedChannel,
   type SctpAssociation,
   type SctpSyncPolicy,
   type ReplicationChannel,
@@ -55,13 +56,16 @@ class EchoApp {
 async function connectChannel(clock: VirtualClock, from: Stack, to: Stack, host: string, port: number, onServer: (ch: ReplicationChannel) => void): Promise<ReplicationChannel> {
   let serverCh: ReplicationChannel | null = null;
   to.sctp.createServer({ port }, (a) => {
-    serverCh = sctpChannel(a);
+    // Every replicated failover below runs over authenticated channels (signedChannel).
+    serverCh = signedChannel(sctpChannel(a), { key: CLUSTER_KEY });
     onServer(serverCh);
   }).listen();
   const c = from.sctp.connect({ host, port });
   await clock.run(() => c.state === 'ESTABLISHED' && serverCh !== null, { maxMs: 10_000 });
-  return sctpChannel(c);
+  return signedChannel(sctpChannel(c), { key: CLUSTER_KEY });
 }
+
+const CLUSTER_KEY = 'sctp-replication-test-key-0123456789';
 
 interface Run {
   policy: SctpSyncPolicy;

@@ -10,6 +10,7 @@ export {
   SctpStandby,
   SctpSnapshotStore,
   sctpChannel,
+  signedChannel,
   type SctpSyncPolicy,
   type ReplicationChannel,
   type SctpReplicatorOptions,

@@ -26,6 +26,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { serialize, deserialize } from 'node:v8';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Clock, TimerHandle } from '../clock.js';
 import { err } from '../errors.js';
 import type { SctpAssociation } from './api.js';
@@ -53,6 +54,54 @@ export function sctpChannel(a: SctpAssociation, stream = 0): ReplicationChannel 
     },
     // (A send on a dead channel is dropped: the far side's failure detector notices.)
     onMessage: (fn) => a.on('message', (d: Uint8Array) => fn(d)),
+  };
+}
+
+/**
+ * Authenticate a ReplicationChannel: a replicated association is a capability to speak for the
+ * endpoint, so the secondary must accept state only from the primary. Each message is framed as
+ * [8-byte counter][payload][HMAC-SHA256 over counter+payload] under a shared cluster key; frames
+ * with a bad MAC, or a counter not above the last one accepted (replays), are dropped and counted.
+ * Use it on both ends with the same key.
+ */
+export function signedChannel(inner: ReplicationChannel, opts: { key: Uint8Array | string }): ReplicationChannel & { readonly dropped: { badMac: number; replayed: number; malformed: number } } {
+  const key = typeof opts.key === 'string' ? Buffer.from(opts.key) : Buffer.from(opts.key);
+  if (key.length < 16) throw err('ERR_INVALID_ARG_VALUE', 'signedChannel key must be at least 16 bytes');
+  // Counters start from the wall clock (µs) so a restarted sender stays above what it sent before.
+  let sendCounter = BigInt(Date.now()) * 1000n;
+  let lastSeen = -1n;
+  const dropped = { badMac: 0, replayed: 0, malformed: 0 };
+  return {
+    dropped,
+    send(msg) {
+      const frame = new Uint8Array(8 + msg.length + 32);
+      const dv = new DataView(frame.buffer);
+      dv.setBigUint64(0, ++sendCounter);
+      frame.set(msg, 8);
+      frame.set(createHmac('sha256', key).update(frame.subarray(0, 8 + msg.length)).digest(), 8 + msg.length);
+      inner.send(frame);
+    },
+    onMessage(fn) {
+      inner.onMessage((frame) => {
+        if (frame.length < 8 + 32) {
+          dropped.malformed++;
+          return;
+        }
+        const body = frame.subarray(0, frame.length - 32);
+        const mac = createHmac('sha256', key).update(body).digest();
+        if (!timingSafeEqual(mac, frame.subarray(frame.length - 32))) {
+          dropped.badMac++;
+          return;
+        }
+        const counter = new DataView(frame.buffer, frame.byteOffset, 8).getBigUint64(0);
+        if (counter <= lastSeen) {
+          dropped.replayed++;
+          return;
+        }
+        lastSeen = counter;
+        fn(frame.subarray(8, frame.length - 32));
+      });
+    },
   };
 }
 
