@@ -46,6 +46,8 @@ import { decodeCheckpoint, encodeCheckpoint, type CheckpointKey } from '@hastack
 import type { ClusterNode } from './node.js';
 import type { FailbackAction, ReleaseAction, TakeoverAction } from './core.js';
 import { manageAddresses } from './integration.js';
+import { takeoverFromSnoop, type DeterministicApp } from './snoop-takeover.js';
+import type { SnoopedState } from './snooper.js';
 import type { ReplicaEntry } from './types.js';
 
 /** What the HaNode needs from the application (the HA HTTP server satisfies it). */
@@ -84,6 +86,14 @@ export interface HaNodeOptions {
   prefixLength?: number;
   /** Don't replicate checkpoints at all (the snooper is then the only source). */
   checkpointing?: boolean;
+  /**
+   * The application in deterministic mode (e.g. `httpSnoopApp(server)`): on takeover, a
+   * connection with no replicated checkpoint but a snooped state is resumed from that state
+   * (`takeoverFromSnoop`). Unset: snooped states are ignored (default).
+   */
+  snoopApp?: DeterministicApp;
+  /** Bound of the restored send queue for snooped takeovers of resumable outputs (default 1 MiB). */
+  snoopMaxQueuedBytes?: number;
 }
 
 /** Counters. */
@@ -95,6 +105,8 @@ export interface HaStats {
   restored: number;
   resumed: number;
   restoreErrors: number;
+  /** Connections restored from snooped state (no replicated checkpoint). */
+  snoopRestored: number;
   migratedOut: number;
   migratedIn: number;
   closed: number;
@@ -193,11 +205,14 @@ export class HaNode extends EventEmitter {
     restored: 0,
     resumed: 0,
     restoreErrors: 0,
+    snoopRestored: 0,
     migratedOut: 0,
     migratedIn: 0,
     closed: 0,
   };
-  private readonly o: Required<Omit<HaNodeOptions, 'cluster' | 'stack' | 'app' | 'ports'>> & { ports: number[] };
+  private readonly o: Required<Omit<HaNodeOptions, 'cluster' | 'stack' | 'app' | 'ports' | 'snoopApp' | 'snoopMaxQueuedBytes'>> & { ports: number[] };
+  private readonly snoopApp: DeterministicApp | null;
+  private readonly snoopMaxQueued: number | undefined;
   private readonly clock: Clock;
   private readonly conns = new Map<Socket, Tracked>();
   private readonly byKey = new Map<string, Tracked>();
@@ -214,6 +229,8 @@ export class HaNode extends EventEmitter {
     this.stack = opts.stack;
     this.app = opts.app;
     this.clock = opts.stack.clock;
+    this.snoopApp = opts.snoopApp ?? null;
+    this.snoopMaxQueued = opts.snoopMaxQueuedBytes;
     this.o = {
       key: opts.key,
       ports: Array.isArray(opts.ports) ? opts.ports : [opts.ports],
@@ -393,8 +410,45 @@ export class HaNode extends EventEmitter {
 
   private readonly onTakeover = (a: TakeoverAction): void => {
     for (const e of a.checkpoints) this.restoreOne(e);
+    // Connections the failed node never checkpointed: resume from snooped state when we can.
+    if (this.snoopApp && a.snooped.length > 0) {
+      const have = new Set(a.checkpoints.map((e) => e.key));
+      for (const st of a.snooped) if (!have.has(st.key)) void this.restoreSnooped(st, this.snoopApp);
+    }
     this.emit('takeover', a);
   };
+
+  /** Resume one snooped connection (no replicated checkpoint) by replay into the deterministic app. */
+  private async restoreSnooped(st: SnoopedState, app: DeterministicApp): Promise<Socket | null> {
+    let s: Socket;
+    try {
+      if (!this.stack.addresses().some((x) => x.split('/')[0] === st.server.ip)) {
+        throw new Error(`snooped ${st.key}: address ${st.server.ip} not held here`);
+      }
+      ({ socket: s } = await takeoverFromSnoop(this.stack, st, app, {
+        readyTimeout: this.o.readyTimeout,
+        nodeId: this.cluster.core.nodeId,
+        maxQueuedBytes: this.snoopMaxQueued,
+      }));
+    } catch (err) {
+      this.stats.restoreErrors++;
+      this.emit('restore-error', st.key, err);
+      return null;
+    }
+    this.stats.restored++;
+    this.stats.snoopRestored++;
+    this.unready.add(s);
+    s.once('ready', () => {
+      this.unready.delete(s);
+      this.stats.resumed++;
+      this.track(s);
+      this.emit('resumed', st.key, s);
+    });
+    s.once('close', () => this.unready.delete(s));
+    s.on('error', (err) => this.emit('connection-error', st.key, err));
+    this.emit('restored', st.key, s);
+    return s;
+  }
 
   /** Restore one replicated checkpoint as an unready socket and resume it on 'ready'. */
   restoreOne(e: ReplicaEntry | { key: string; bytes: Uint8Array }): Socket | null {
