@@ -44,11 +44,13 @@ import {
 } from '@hastack/stack';
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointKey } from '@hastack/checkpoint';
 import type { ClusterNode } from './node.js';
-import type { FailbackAction, ReleaseAction, TakeoverAction } from './core.js';
+import type { ClusterAction, FailbackAction, ReleaseAction, TakeoverAction } from './core.js';
 import { manageAddresses } from './integration.js';
 import { takeoverFromSnoop, type DeterministicApp } from './snoop-takeover.js';
 import type { SnoopedState } from './snooper.js';
 import type { ReplicaEntry } from './types.js';
+
+type SnoopedAction = Extract<ClusterAction, { type: 'snooped' }>;
 
 /** What the HaNode needs from the application (the HA HTTP server satisfies it). */
 export interface HaApplication {
@@ -218,6 +220,8 @@ export class HaNode extends EventEmitter {
   private readonly byKey = new Map<string, Tracked>();
   /** Restored sockets not ready yet (not tracked until they are). */
   private readonly unready = new Set<Socket>();
+  /** Keys of connections restored here (checkpoint or snooped) until they close: no second restore. */
+  private readonly restoringKeys = new Set<string>();
   private servers: { close(cb?: () => void): unknown }[] = [];
   private timer: TimerHandle | null = null;
   private unmanage: (() => void) | null = null;
@@ -260,6 +264,7 @@ export class HaNode extends EventEmitter {
     this.cluster.on('takeover', this.onTakeover);
     this.cluster.on('failback', this.onFailback);
     this.cluster.on('release', this.onRelease);
+    this.cluster.on('snooped', this.onSnooped);
     this.cluster.start();
     this.arm();
     return this;
@@ -294,6 +299,7 @@ export class HaNode extends EventEmitter {
     this.cluster.off('takeover', this.onTakeover);
     this.cluster.off('failback', this.onFailback);
     this.cluster.off('release', this.onRelease);
+    this.cluster.off('snooped', this.onSnooped);
   }
 
   // --- serving ----------------------------------------------------------------------------------
@@ -413,10 +419,29 @@ export class HaNode extends EventEmitter {
     // Connections the failed node never checkpointed: resume from snooped state when we can.
     if (this.snoopApp && a.snooped.length > 0) {
       const have = new Set(a.checkpoints.map((e) => e.key));
-      for (const st of a.snooped) if (!have.has(st.key)) void this.restoreSnooped(st, this.snoopApp);
+      for (const st of a.snooped) if (!have.has(st.key)) this.maybeRestoreSnooped(st);
     }
     this.emit('takeover', a);
   };
+
+  /** Snooped states sent by another node's snooper (SNOOP_STATE) after our claim. */
+  private readonly onSnooped = (a: SnoopedAction): void => {
+    if (!this.snoopApp || this.stopped) return;
+    for (const st of a.states) {
+      const held = this.cluster.core.ownershipInfo().held.some((h) => h.ip === st.server.ip && h.ports.some((r) => st.server.port >= r.from && st.server.port <= r.to));
+      if (held) this.maybeRestoreSnooped(st);
+    }
+  };
+
+  /** Restore `st` unless a connection with its key is already served, restoring or restored here. */
+  private maybeRestoreSnooped(st: SnoopedState): void {
+    if (!this.snoopApp || this.byKey.has(st.key) || this.restoringKeys.has(st.key)) return;
+    this.restoringKeys.add(st.key);
+    void this.restoreSnooped(st, this.snoopApp).then((s) => {
+      if (!s) this.restoringKeys.delete(st.key);
+      else s.once('close', () => this.restoringKeys.delete(st.key));
+    });
+  }
 
   /** Resume one snooped connection (no replicated checkpoint) by replay into the deterministic app. */
   private async restoreSnooped(st: SnoopedState, app: DeterministicApp): Promise<Socket | null> {
@@ -490,7 +515,11 @@ export class HaNode extends EventEmitter {
     }
     this.stats.restored++;
     this.unready.add(s);
-    s.once('close', () => this.unready.delete(s));
+    this.restoringKeys.add(e.key);
+    s.once('close', () => {
+      this.unready.delete(s);
+      this.restoringKeys.delete(e.key);
+    });
     s.on('error', (err) => this.emit('connection-error', e.key, err));
     this.emit('restored', e.key, s);
     return s;

@@ -19,7 +19,7 @@ const genSha = (seed: number, size: number): string => {
   return h.digest('hex');
 };
 
-async function node(net: MemoryNetwork, clock: VirtualClock, id: string, host: number, opts: { home: boolean; successor: string; snoop: boolean }) {
+async function node(net: MemoryNetwork, clock: VirtualClock, id: string, host: number, opts: { home: boolean; successor: string; snoop: boolean; snoopApp?: boolean }) {
   const ip = `198.18.0.${host}`;
   const mac = `02:00:00:00:00:0${host}`;
   const port = net.createPort({ mac });
@@ -44,17 +44,18 @@ async function node(net: MemoryNetwork, clock: VirtualClock, id: string, host: n
     resume: (s, st, o) => http.resume(s as never, st as never, o),
     objectSource: http.objectSource as ObjectSource,
   };
-  const ha = new HaNode({ cluster, stack, app, key: KEY, ports: 80, checkpointing: false, snoopApp: opts.snoop ? httpSnoopApp(http, { replayServer: replay }) : undefined });
+  const ha = new HaNode({ cluster, stack, app, key: KEY, ports: 80, checkpointing: false, snoopApp: opts.snoopApp ?? opts.snoop ? httpSnoopApp(http, { replayServer: replay }) : undefined });
   await ha.start();
   return { id, stack, port, cluster, ha, http, sn };
 }
 
-describe('HaNode: takeover from snooped state only (primary checkpointing off)', () => {
-  it('B resumes a download A never checkpointed, from its own hub-mode snooper; the SHA-256 is right', async () => {
+async function scenario(third: boolean) {
     const clock = new VirtualClock(0);
-    const net = new MemoryNetwork({ seed: 21, clock, hub: true, delayMs: 1, rateMbps: 200 });
+    const net = new MemoryNetwork({ seed: third ? 22 : 21, clock, hub: true, delayMs: 1, rateMbps: 200 });
     const a = await node(net, clock, 'A', 1, { home: true, successor: 'B', snoop: false });
-    const b = await node(net, clock, 'B', 2, { home: false, successor: 'A', snoop: true });
+    // B snoops itself, or only takes over and gets the state from C's snooper by SNOOP_STATE.
+    const b = await node(net, clock, 'B', 2, { home: false, successor: 'A', snoop: !third, snoopApp: true });
+    const c = third ? await node(net, clock, 'C', 3, { home: false, successor: 'A', snoop: true, snoopApp: false }) : null;
     const client = new Stack({ link: net.createPort(), address: '198.18.0.200/24', clock });
     expect(await clock.run(() => a.stack.addresses().includes(`${VIP}/24`), { maxMs: 3000 })).toBe(true);
     await clock.runFor(500);
@@ -90,9 +91,12 @@ describe('HaNode: takeover from snooped state only (primary checkpointing off)',
     const atCrash = body;
     expect(atCrash).toBeLessThan(size);
     const takeovers: { checkpoints: number; snooped: number }[] = [];
+    let snoopedFromC = 0;
+    b.cluster.on('snooped', (x: { from: string; states: unknown[] }) => x.from === 'C' && (snoopedFromC += x.states.length));
     b.cluster.on('takeover', (x: { checkpoints: unknown[]; snooped: unknown[] }) => takeovers.push({ checkpoints: x.checkpoints.length, snooped: x.snooped.length }));
     expect(await clock.run(() => ended, { maxMs: 60_000 })).toBe(true);
-    expect(takeovers).toEqual([{ checkpoints: 0, snooped: 1 }]);
+    expect(takeovers).toEqual([{ checkpoints: 0, snooped: third ? 0 : 1 }]);
+    expect(snoopedFromC).toBe(third ? 1 : 0);
     expect(b.ha.stats.snoopRestored).toBe(1);
     expect(b.ha.stats.resumed).toBe(1);
     expect(b.ha.stats.restoreErrors).toBe(0);
@@ -103,7 +107,17 @@ describe('HaNode: takeover from snooped state only (primary checkpointing off)',
     b.ha.stop();
     b.cluster.close();
     b.stack.crash();
+    if (c) {
+      expect(c.ha.stats.restored).toBe(0); // C only snooped
+      c.ha.stop();
+      c.cluster.close();
+      c.stack.crash();
+    }
     client.crash();
     net.close();
-  }, 60_000);
+}
+
+describe('HaNode: takeover from snooped state only (primary checkpointing off)', () => {
+  it('B resumes a download A never checkpointed, from its own hub-mode snooper; the SHA-256 is right', () => scenario(false), 60_000);
+  it('B resumes it from the state a third node C snooped and handed over by SNOOP_STATE; the SHA-256 is right', () => scenario(true), 60_000);
 });
