@@ -17,20 +17,15 @@
  * process gets a small preload (`--import`) that samples its event-loop delay
  * (perf_hooks.monitorEventLoopDelay) and prints `LAG max=..` lines, shown on failure.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Lab, labUnavailableReason, missingTools } from '@hastack/tap';
+import { Lab } from '@hastack/tap';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { generateRange } from '../../../../examples/ha-http-server/src/objects.js';
+import { buildCli, expectedSha, skipReason as reason, startHaNode } from './ha-lab.js';
 
-const reason = labUnavailableReason() ?? (missingTools(['curl']).length > 0 ? 'curl missing' : null);
-const root = fileURLToPath(new URL('../../../../', import.meta.url));
-const cli = join(root, 'examples/ha-http-server/dist/cli.js');
-const KEY = 'hex:' + '5a'.repeat(32);
 /** Failure detection (default: the cluster defaults); HA_TAP_DETECTION="intervalMs x beats" overrides. */
 const det = /^(\d+)x(\d+)$/.exec(process.env.HA_TAP_DETECTION ?? '');
 const detection = det ? { heartbeatIntervalMs: Number(det[1]), missedBeats: Number(det[2]) } : {};
@@ -45,11 +40,6 @@ const t = setInterval(() => { const m = h.max / 1e6; worst = Math.max(worst, m);
   h.reset(); }, 250); t.unref();
 `;
 
-function expectedSha(seed: number, size: number): string {
-  const h = createHash('sha256');
-  for (const c of generateRange(seed, 0, size)) h.update(c);
-  return h.digest('hex');
-}
 
 describe.skipIf(reason !== null)('HA over TAP: 20 concurrent curls through the virtual IP, primary SIGKILLed', () => {
   let lab: Lab;
@@ -61,8 +51,7 @@ describe.skipIf(reason !== null)('HA over TAP: 20 concurrent curls through the v
   let failoverAt: Record<string, number> = {};
 
   beforeAll(() => {
-    // The CLI runs from dist/ (separate processes): make sure it is built.
-    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/cluster', 'examples/ha-http-server'], { cwd: root, stdio: 'inherit' });
+    buildCli();
   }, 180_000);
 
   afterEach(async () => {
@@ -74,40 +63,17 @@ describe.skipIf(reason !== null)('HA over TAP: 20 concurrent curls through the v
     await lab?.destroy();
   });
 
-  /** Start node `id` (host octet `host`) as a separate process; resolves when its cluster is up. */
+  /** Start node `id` with the event-loop monitor preload; records when it first logs a failure takeover. */
   function startNode(id: 'A' | 'B', host: number): Promise<ChildProcess> {
-    const mac = `02:00:00:00:01:0${host}`;
-    const cfg = {
-      nodeId: id,
-      key: KEY,
-      home: id === 'A' ? [{ ip: vip, mac }] : [],
-      failover: { successors: [id === 'A' ? 'B' : 'A'], failback: 'none' },
-      ...detection,
-      applications: [{ name: 'http/1.1', protocol: 'tcp', ports: ['80'] }],
-    };
-    const f = join(dir, `${id}.json`);
-    writeFileSync(f, JSON.stringify(cfg));
-    const args = [cli, '--tap', `${lab.suffix}n${id.toLowerCase()}`, '--netns', lab.nsPath('switch'), '--bridge', lab.bridge, '--address', `${lab.addr(host)}/24`, '--mac', mac, '--port', '80', '--cluster', f];
     const mon = join(dir, 'monitor.mjs');
     writeFileSync(mon, MONITOR);
-    const p = spawn(process.execPath, ['--import', process.env.HA_TAP_PRELOAD ?? mon, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    procs.push(p);
-    logs[id] = '';
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`node ${id} did not come up:\n${logs[id]}`)), 15_000);
-      const onData = (b: Buffer) => {
-        logs[id] += b.toString();
-        if (!failoverAt[id] && /takeover \(failure\)/.test(logs[id])) failoverAt[id] = Date.now();
-        // A is up once it claimed its address; B once it saw A.
-        if ((id === 'A' && /takeover \(boot\)/.test(logs[id])) || (id === 'B' && /serving/.test(logs[id]))) {
-          clearTimeout(timer);
-          // B: give the cluster a few heartbeats to see A.
-          setTimeout(() => resolve(p), id === 'B' ? 500 : 0);
-        }
-      };
-      p.stderr!.on('data', onData);
-      p.stdout!.on('data', onData);
-      p.once('exit', (code) => reject(new Error(`node ${id} exited (${code}):\n${logs[id]}`)));
+    return startHaNode({
+      lab, dir, vip, id, host, logs, procs,
+      config: detection,
+      nodeArgs: ['--import', process.env.HA_TAP_PRELOAD ?? mon],
+      onOutput: (log) => {
+        if (!failoverAt[id] && /takeover \(failure\)/.test(log)) failoverAt[id] = Date.now();
+      },
     });
   }
 
