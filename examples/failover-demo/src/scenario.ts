@@ -17,7 +17,9 @@
  * this file.
  */
 import { createHash } from 'node:crypto';
-import { MemoryNetwork, RealClock, Stack, VirtualClock, type Clock, type Link, type LinkHandler, type ObjectSource, type Socket, type TxMeta } from '@hastack/stack';
+import { CuttableLink, MemoryNetwork, RealClock, Stack, VirtualClock, type Clock, type ObjectSource, type Socket } from '@hastack/stack';
+/** Re-exported: the demo's nodes use it to simulate a vanished host. */
+export { CuttableLink } from '@hastack/stack';
 import { ClusterNode, HaNode, udpMulticastTransport, type FailbackMode, type HaApplication } from '@hastack/cluster';
 
 export interface HttpServerLike {
@@ -132,33 +134,6 @@ export interface LabNode {
   cluster: ClusterNode;
   ha: HaNode;
   http: HttpServerLike;
-}
-
-/** A link whose cable can be pulled: while `cut`, nothing goes out and nothing comes in. */
-export class CuttableLink implements Link {
-  cut = false;
-  constructor(private readonly inner: Link) {}
-  get medium() {
-    return this.inner.medium;
-  }
-  get mtu() {
-    return this.inner.mtu;
-  }
-  get mac() {
-    return this.inner.mac;
-  }
-  get offloads() {
-    return this.inner.offloads;
-  }
-  attach(h: LinkHandler): void {
-    this.inner.attach({ frame: (d, m) => void (!this.cut && h.frame(d, m)), batchEnd: () => h.batchEnd(), writable: () => h.writable?.() });
-  }
-  send(frame: Uint8Array, meta?: TxMeta): boolean {
-    return this.cut ? true : this.inner.send(frame, meta);
-  }
-  close(): void {
-    this.inner.close();
-  }
 }
 
 export interface NodeSpec {

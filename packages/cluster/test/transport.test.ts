@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryNetwork, Stack, VirtualClock, type Link, type LinkHandler, type TxMeta } from '@hastack/stack';
+import { CuttableLink, MemoryNetwork, Stack, VirtualClock } from '@hastack/stack';
 import { ClusterNode, ConnectionSnooper, manageAddresses, snoopStack, udpMulticastTransport, type DgramLike, type ReleaseAction, type TakeoverAction } from '@hastack/cluster';
 import { KEY, MAC_A, VIP as SNOOP_VIP } from './harness.js';
 import { handshake, key } from './frames.js';
@@ -95,33 +95,6 @@ describe('udpMulticastTransport', () => {
     await sc.close();
   });
 });
-
-/** A link whose cable can be pulled: while `cut`, nothing goes out and nothing comes in. */
-class CuttableLink implements Link {
-  cut = false;
-  constructor(private readonly inner: Link) {}
-  get medium() {
-    return this.inner.medium;
-  }
-  get mtu() {
-    return this.inner.mtu;
-  }
-  get mac() {
-    return this.inner.mac;
-  }
-  get offloads() {
-    return this.inner.offloads;
-  }
-  attach(h: LinkHandler): void {
-    this.inner.attach({ frame: (d, m) => void (!this.cut && h.frame(d, m)), batchEnd: () => h.batchEnd(), writable: () => h.writable?.() });
-  }
-  send(frame: Uint8Array, meta?: TxMeta): boolean {
-    return this.cut ? true : this.inner.send(frame, meta);
-  }
-  close(): void {
-    this.inner.close();
-  }
-}
 
 describe('integration helpers', () => {
   it('manageAddresses: split brain over hastack UDP, then the heal removes the loser\'s address', async () => {

@@ -14,6 +14,7 @@ export * from './links/faults.js';
 export * from './links/memory.js';
 export * from './links/faulty.js';
 export * from './links/pcap.js';
+export * from './links/cuttable.js';
 export * from './util/random.js';
 export * from './util/addr.js';
 export * from './sctp/index.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FaultyLink, MemoryNetwork, Random, Stack, VirtualClock, type LinkHandler } from '@hastack/stack';
+import { CuttableLink, FaultyLink, MemoryNetwork, Random, Stack, VirtualClock, type LinkHandler } from '@hastack/stack';
 import { lan, settle } from './helpers.js';
 
 /** Send `n` numbered datagrams a -> b over a lossy network; return the numbers that arrived. */
@@ -149,6 +149,23 @@ describe('FaultyLink', () => {
     const c = new Stack({ link: lossy, address: '198.18.0.3/24', clock });
     await expect(settle(clock, c.ping('198.18.0.2', { timeout: 100 }))).rejects.toMatchObject({ code: 'ETIMEDOUT' });
     expect(lossy.stats().tx.lost).toBeGreaterThan(0);
+  });
+});
+
+describe('CuttableLink', () => {
+  it('while cut, nothing goes out or comes in (counted); plugged back, pings work again', async () => {
+    const clock = new VirtualClock();
+    const net = new MemoryNetwork({ clock });
+    const link = new CuttableLink(net.createPort());
+    const a = new Stack({ link, address: '198.18.0.1/24', clock });
+    new Stack({ link: net.createPort(), address: '198.18.0.2/24', clock });
+    expect(link.mtu).toBe(1500);
+    await settle(clock, a.ping('198.18.0.2'));
+    link.cut = true;
+    await expect(settle(clock, a.ping('198.18.0.2', { timeout: 100 }))).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    expect(link.dropped).toBeGreaterThan(0);
+    link.cut = false;
+    expect(await settle(clock, a.ping('198.18.0.2'))).toBeGreaterThanOrEqual(0);
   });
 });
 
