@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 
 const stackMod = await import(new URL('../../dist/index.js', import.meta.url).href);
 const tapMod = await import(new URL('../../../tap/dist/index.js', import.meta.url).href);
-const { Stack, SctpReplicator, sctpChannel } = stackMod;
+const { Stack, SctpReplicator, sctpChannel, signedChannel } = stackMod;
 const { TapLink } = tapMod;
 
 const cfg = JSON.parse(process.env.SCTP_PRIMARY_CONFIG ?? '{}');
@@ -28,7 +28,7 @@ await new Promise((resolve, reject) => {
 h1.sctp
   .createServer({ port: 7, addresses: [cfg.a1, cfg.a2] }, (a) => {
     a.on('message', (d, info) => a.send(d, { stream: info.stream, ppid: info.ppid }));
-    new SctpReplicator(a, { channel: sctpChannel(ch), policy: { kind: 'every-update' }, clock: h1.clock });
+    new SctpReplicator(a, { channel: signedChannel(sctpChannel(ch), { key: cfg.key }), policy: { kind: 'every-update' }, clock: h1.clock });
     process.stdout.write('ASSOCIATION\n');
   })
   .listen();

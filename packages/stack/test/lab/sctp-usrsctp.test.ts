@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { MemoryNetwork, RealClock, Stack, SctpReplicator, SctpStandby, sctpChannel, type SctpAssociation, type SctpMessageInfo, type ReplicationChannel } from '@hastack/stack';
+import { MemoryNetwork, RealClock, Stack, SctpReplicator, SctpStandby, sctpChannel, signedChannel, type SctpAssociation, type SctpMessageInfo, type ReplicationChannel } from '@hastack/stack';
 import { Lab, labUnavailableReason } from '@hastack/tap';
 
 const BIN = '/usr/lib/usrsctp';
@@ -37,6 +37,51 @@ function exited(p: ChildProcess): Promise<number | null> {
     if (p.exitCode !== null) return r(p.exitCode);
     p.once('exit', (code) => r(code));
   });
+}
+
+/**
+ * Drive a usrsctp `client` (echo mode) across a crash: 60 numbered lines paced 20 ms apart, `crash()`
+ * called before line 30. Checks every line echoed once, in order, and no SCTP_COMM_LOST; returns the
+ * longest silence between echoes after the crash and when the crash happened.
+ */
+function echoSession(p: ChildProcess, tag: string) {
+  let out = '';
+  const lines = Array.from({ length: 60 }, (_, i) => `${tag} ${i} ${'x'.repeat(i)}`);
+  const echoTimes: number[] = [];
+  p.stdout!.on('data', (d: Buffer) => {
+    out += d.toString('latin1');
+    while (echoTimes.length < lines.length && out.includes(`${lines[echoTimes.length]}\n`)) echoTimes.push(Date.now());
+  });
+  return {
+    output: () => out,
+    async acrossCrash(crash: () => void, what: string): Promise<{ silence: number; tCrash: number }> {
+      let tCrash = 0;
+      for (let i = 0; i < lines.length; i++) {
+        if (i === 30) {
+          tCrash = Date.now();
+          crash();
+        }
+        p.stdin!.write(`${lines[i]}\n`);
+        await sleep(20);
+      }
+      await waitFor(() => lines.every((l) => out.includes(`${l}\n`)), 150_000, what);
+      let pos = 0;
+      for (const l of lines) {
+        const at = out.indexOf(`${l}\n`, pos);
+        expect(at, `"${l}" echoed once, in order`).toBeGreaterThanOrEqual(pos);
+        pos = at + l.length;
+      }
+      expect(out).not.toContain('SCTP_COMM_LOST');
+      let silence = 0;
+      let prev = tCrash;
+      for (const t of echoTimes) {
+        if (t < tCrash) continue;
+        silence = Math.max(silence, t - prev);
+        prev = t;
+      }
+      return { silence, tCrash };
+    },
+  };
 }
 
 describe.skipIf(reason !== null)('hastack SCTP vs usrsctp (lab)', () => {
@@ -228,43 +273,16 @@ describe.skipIf(reason !== null)('hastack SCTP vs usrsctp (lab)', () => {
       })
       .listen();
     const p = lab.spawn('client', `${BIN}/client`, [A1, '7', '0', '9899']);
-    let out = '';
-    const lines = Array.from({ length: 60 }, (_, i) => `seed004 ${i} ${'x'.repeat(i)}`);
-    const echoTimes: number[] = [];
-    p.stdout!.on('data', (d: Buffer) => {
-      out += d.toString('latin1');
-      while (echoTimes.length < lines.length && out.includes(`${lines[echoTimes.length]}\n`)) echoTimes.push(Date.now());
-    });
+    const session = echoSession(p, 'seed004');
     try {
       await waitFor(() => primary !== null, 10_000, 'association');
-      await waitFor(() => out.includes(`Peer address ${A2} is now SCTP_ADDR_CONFIRMED`) || out.includes(`${A2}`), 5_000, 'A2 known').catch(() => {});
-      let tCrash = 0;
-      for (let i = 0; i < lines.length; i++) {
-        if (i === 30) {
-          tCrash = Date.now();
-          h1.crash();
-          c1.crash();
-        }
-        p.stdin!.write(`${lines[i]}\n`);
-        await sleep(20);
-      }
-      await waitFor(() => lines.every((l) => out.includes(`${l}\n`)), 150_000, 'all echoes after failover');
+      await waitFor(() => session.output().includes(`Peer address ${A2} is now SCTP_ADDR_CONFIRMED`) || session.output().includes(`${A2}`), 5_000, 'A2 known').catch(() => {});
+      const { silence, tCrash } = await session.acrossCrash(() => {
+        h1.crash();
+        c1.crash();
+      }, 'all echoes after failover');
       const done = Date.now() - tCrash;
-      let pos = 0;
-      for (const l of lines) {
-        const at = out.indexOf(`${l}\n`, pos);
-        expect(at, `"${l}" echoed once, in order`).toBeGreaterThanOrEqual(pos);
-        pos = at + l.length;
-      }
-      expect(out).not.toContain('SCTP_COMM_LOST');
       expect(standby.association?.state).toBe('ESTABLISHED');
-      let silence = 0;
-      let prev = tCrash;
-      for (const t of echoTimes) {
-        if (t < tCrash) continue;
-        silence = Math.max(silence, t - prev);
-        prev = t;
-      }
       // usrsctp's client has no PF: its data reaches A2 by T3 retransmission (RTO 1 s, then 2 s).
       // Far longer means A2 was not usable (unconfirmed) and the peer waited for A1 to fail.
       expect(silence).toBeLessThan(10_000);
@@ -286,7 +304,9 @@ describe.skipIf(reason !== null)('hastack SCTP vs usrsctp (lab)', () => {
     let standbyCh: ReplicationChannel | null = null;
     c2.sctp.createServer({ port: 7000 }, (a) => (standbyCh = sctpChannel(a))).listen();
     // Primary: its own Node process with its own TAP devices (they vanish when it dies).
-    const cfg = { netns: lab.nsPath('switch'), pubTap: `${lab.suffix}p0`, cluTap: `${lab.suffix}p1`, a1: A1, a2: A2, c1: C1, c2: C2 };
+    // The replication channel between the processes is authenticated (HMAC, replay counter).
+    const key = `sctp-lab-key-${lab.suffix}-0123456789`;
+    const cfg = { netns: lab.nsPath('switch'), pubTap: `${lab.suffix}p0`, cluTap: `${lab.suffix}p1`, a1: A1, a2: A2, c1: C1, c2: C2, key };
     const child = spawn(process.execPath, [primaryScript], { env: { ...process.env, SCTP_PRIMARY_CONFIG: JSON.stringify(cfg) }, stdio: ['pipe', 'pipe', 'pipe'] });
     let childOut = '';
     child.stdout!.on('data', (d: Buffer) => (childOut += d.toString()));
@@ -301,47 +321,20 @@ describe.skipIf(reason !== null)('hastack SCTP vs usrsctp (lab)', () => {
       await waitFor(() => childOut.includes('LISTENING') && standbyCh !== null, 15_000, 'primary listening').catch((e) => {
         throw new Error(`${e.message}: ${childOut}`);
       });
-      const standby = new SctpStandby(h2.sctp, { channel: standbyCh!, clock: h2.clock, failureTimeoutMs: 300, port: 7 });
+      const signed = signedChannel(standbyCh!, { key });
+      const standby = new SctpStandby(h2.sctp, { channel: signed, clock: h2.clock, failureTimeoutMs: 300, port: 7 });
       let adoptedAt = 0;
       standby.on('takeover', (a: SctpAssociation) => {
         adoptedAt = Date.now();
         a.on('message', (d: Uint8Array, info: SctpMessageInfo) => a.send(d, { stream: info.stream, ppid: info.ppid }));
       });
       p = lab.spawn('client', `${BIN}/client`, [A1, '7', '0', '9899']);
-      let out = '';
-      const lines = Array.from({ length: 60 }, (_, i) => `proc ${i} ${'y'.repeat(i)}`);
-      const echoTimes: number[] = [];
-      p.stdout!.on('data', (d: Buffer) => {
-        out += d.toString('latin1');
-        while (echoTimes.length < lines.length && out.includes(`${lines[echoTimes.length]}\n`)) echoTimes.push(Date.now());
-      });
+      const session = echoSession(p, 'proc');
       await waitFor(() => childOut.includes('ASSOCIATION'), 10_000, 'association on the primary');
       await waitFor(() => standby.record !== null, 5_000, 'standby record');
-      let tKill = 0;
-      for (let i = 0; i < lines.length; i++) {
-        if (i === 30) {
-          tKill = Date.now();
-          child.kill('SIGKILL');
-        }
-        p.stdin!.write(`${lines[i]}\n`);
-        await sleep(20);
-      }
-      await waitFor(() => lines.every((l) => out.includes(`${l}\n`)), 150_000, 'all echoes after the primary process died');
-      let pos = 0;
-      for (const l of lines) {
-        const at = out.indexOf(`${l}\n`, pos);
-        expect(at, `"${l}" echoed once, in order`).toBeGreaterThanOrEqual(pos);
-        pos = at + l.length;
-      }
-      expect(out).not.toContain('SCTP_COMM_LOST');
+      const { silence, tCrash: tKill } = await session.acrossCrash(() => child.kill('SIGKILL'), 'all echoes after the primary process died');
       expect(standby.association?.state).toBe('ESTABLISHED');
-      let silence = 0;
-      let prev = tKill;
-      for (const t of echoTimes) {
-        if (t < tKill) continue;
-        silence = Math.max(silence, t - prev);
-        prev = t;
-      }
+      expect(signed.dropped).toEqual({ badMac: 0, replayed: 0, malformed: 0 });
       expect(silence).toBeLessThan(10_000);
       console.log(`[sctp lab] primary process killed: longest echo silence ${silence} ms; all echoes ${Date.now() - tKill} ms after the kill; standby adopted +${adoptedAt - tKill} ms`);
     } finally {
