@@ -17,7 +17,7 @@ import type { Link, LinkHandler, RxMeta } from './link.js';
 import { Engine, type IcmpRateLimit } from './engine/engine.js';
 import type { ArpOptions } from './engine/arp.js';
 import type { ReassemblyOptions } from './engine/reassembly.js';
-import type { TransportContext, TransportProtocol } from './engine/types.js';
+import type { IpRx, TransportContext, TransportProtocol } from './engine/types.js';
 import { UdpLayer, type UdpLayerOptions } from './udp/layer.js';
 import { UdpSocket, type MessageListener, type UdpSocketOptions } from './udp/socket.js';
 import { TcpLayer, type TcpOptions } from './tcp/index.js';
@@ -25,6 +25,7 @@ import { createServer as tcpCreateServer, connect as tcpConnect } from './tcp/ap
 import { SctpLayer, type SctpLayerOptions } from './sctp/index.js';
 import { formatIp, formatMac, parseCidr, parseIp, parseMac } from './util/addr.js';
 import { randomMac } from './util/random.js';
+import { checksum, pseudoHeaderSum } from '@hastack/wire';
 
 export interface StackOptions {
   /** The network attachment (MemoryNetwork port, TapLink, a wrapper...). */
@@ -450,6 +451,69 @@ export class Stack {
    */
   onForeignFrame(fn: ((frame: Uint8Array, meta?: RxMeta) => void) | null): void {
     this.eng.hooks.foreignFrame = fn ?? undefined;
+  }
+
+  /**
+   * Keep `ip` configured (packets to it are still accepted and our replies still come from it) but
+   * stop answering ARP for it, as a direct-server-return backend holds a VIP another host answers
+   * ARP for (Linux arp_ignore/arp_announce). `silent = false` answers again. Removing the address
+   * clears it.
+   */
+  setArpSilent(ip: string, silent = true): void {
+    this.checkRunning();
+    const a = parseIp(ip.includes('/') ? ip.split('/')[0] : ip);
+    if (silent && !this.eng.isLocalAddress(a)) throw err('EADDRNOTAVAIL', `${ip} is not one of our addresses`);
+    this.eng.setArpSilent(a, silent);
+  }
+
+  /**
+   * Intercept unicast IPv4 packets for our addresses before their transport sees them (not ICMP or
+   * IGMP): `fn(packet, rx, now)` returns true to consume one (counted as `ip.rxIntercepted`), false
+   * to deliver it as usual. `packet` (the whole IP datagram) and `rx` are valid only during the
+   * call. Null removes it. Used by HA failback 'drain' to forward the segments of connections
+   * another host still serves (see `forwardIp`). One interceptor per stack.
+   */
+  setIpInterceptor(fn: ((packet: Uint8Array, rx: IpRx, now: number) => boolean) | null): void {
+    this.eng.hooks.interceptIp = fn ?? undefined;
+  }
+
+  /**
+   * Send an IPv4 packet unchanged (TTL and addresses as they are) in an Ethernet frame to `mac`,
+   * from our MAC: the forwarding step of a direct-server-return balancer. The packet is copied.
+   * Pass the received packet's RxMeta: when the link only vouched for the transport checksum
+   * (`csumValid`; over TAP a NEEDS_CSUM frame holds a partial one), the TCP/UDP checksum is
+   * recomputed in the copy so the next host can verify it. False when the link dropped it, the
+   * medium is not Ethernet, or the packet exceeds the MTU.
+   */
+  forwardIp(packet: Uint8Array, mac: Uint8Array, meta?: RxMeta): boolean {
+    this.checkRunning();
+    if (this.eng.medium !== 'ethernet' || packet.length > this.link.mtu || mac.length !== 6 || packet.length < 20) return false;
+    const f = new Uint8Array(14 + packet.length);
+    f.set(mac, 0);
+    f.set(this.eng.mac, 6);
+    f[12] = 0x08;
+    f[13] = 0x00;
+    f.set(packet, 14);
+    const proto = packet[9];
+    const hl = (packet[0] & 0x0f) << 2;
+    const unfragmented = (((packet[6] << 8) | packet[7]) & 0x3fff) === 0;
+    if (meta?.csumValid && unfragmented && (proto === 6 || proto === 17)) {
+      // RFC 9293 §3.1 / RFC 768: checksum over the pseudo-header and the whole segment.
+      const field = 14 + hl + (proto === 6 ? 16 : 6);
+      if (field + 2 <= f.length) {
+        f[field] = 0;
+        f[field + 1] = 0;
+        const src = ((packet[12] << 24) | (packet[13] << 16) | (packet[14] << 8) | packet[15]) >>> 0;
+        const dst = ((packet[16] << 24) | (packet[17] << 16) | (packet[18] << 8) | packet[19]) >>> 0;
+        let c = checksum(f, 14 + hl, f.length, pseudoHeaderSum(src, dst, proto, packet.length - hl));
+        if (c === 0 && proto === 17) c = 0xffff;
+        f[field] = c >>> 8;
+        f[field + 1] = c & 0xff;
+      }
+    }
+    const ok = this.link.send(f);
+    if (!this.inBatch) this.wake();
+    return ok;
   }
 
   /** Send a raw frame on the link (cluster / lab use). Ownership passes to the link. */

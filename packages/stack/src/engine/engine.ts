@@ -12,7 +12,8 @@
  *   received frame ends in exactly one outcome, each counted: a drop with a reason (the `drops`
  *   object), an ARP packet handled (`arp.rxAccepted`), a fragment held for reassembly
  *   (`ip.fragQueued`), or a datagram delivered to a protocol (`ip.rxDelivered`). So
- *   `eth.rxFrames + ip.rxLoopback === sum(rx drops) + arp.rxAccepted + ip.fragQueued + ip.rxDelivered`.
+ *   `eth.rxFrames + ip.rxLoopback === sum(rx drops) + arp.rxAccepted + ip.fragQueued + ip.rxDelivered`,
+ *   and `ip.rxDelivered === icmp.rxMessages + igmp.rxMessages + ip.rxToTransport + ip.rxIntercepted`.
  *   Drops keyed `tx*` are on the send side and are not part of that sum.
  * - Send path (zero copy): a transport writes its header and payload at `buf[headroom ..]`; we
  *   write IPv4 and Ethernet headers in front, in place, and hand the buffer to the link.
@@ -96,6 +97,14 @@ export interface EngineHooks {
   echoError?(id: number, seq: number, type: number, code: number, now: number): void;
   /** A frame not addressed to us arrived (hub / promiscuous mode). Valid only during the call. */
   foreignFrame?(frame: Uint8Array, meta: RxMeta | undefined): void;
+  /**
+   * A unicast IPv4 packet for one of our addresses, about to go to its transport (not ICMP or
+   * IGMP): return true to consume it (it is then counted in `ip.rxIntercepted` and not delivered).
+   * `packet` is the whole IP datagram and `rx` the engine's reused IpRx: both are valid only during
+   * the call. Used to forward the segments of connections another host still serves (HA failback
+   * 'drain', as an L4 balancer in direct-server-return mode does) instead of answering them.
+   */
+  interceptIp?(packet: Uint8Array, rx: IpRx, now: number): boolean;
 }
 
 function newDrops() {
@@ -204,7 +213,7 @@ export class Engine implements IpLayer {
   readonly eth = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0 };
   readonly arp = { rxAccepted: 0, rxRequests: 0, rxReplies: 0, rxIgnored: 0, txRequests: 0, txReplies: 0, txGratuitous: 0, learned: 0, updated: 0, resolveFailed: 0, queued: 0, conflicts: 0 };
   readonly ip = {
-    rxPackets: 0, rxLoopback: 0, rxDelivered: 0, rxToTransport: 0, rxFragments: 0, fragQueued: 0, reassembled: 0, reasmTimeouts: 0, reasmFailed: 0,
+    rxPackets: 0, rxLoopback: 0, rxDelivered: 0, rxToTransport: 0, rxIntercepted: 0, rxFragments: 0, fragQueued: 0, reassembled: 0, reasmTimeouts: 0, reasmFailed: 0,
     txPackets: 0, txFragments: 0, fragmented: 0, txLoopback: 0,
   };
   readonly icmp = { rxMessages: 0, rxAccepted: 0, rxEchoRequests: 0, rxEchoReplies: 0, rxErrors: 0, txEchoRequests: 0, txEchoReplies: 0, txUnreachable: 0, txTimeExceeded: 0, rateLimited: 0 };
@@ -220,6 +229,8 @@ export class Engine implements IpLayer {
   lastTxError: 'noRoute' | 'tooBig' | 'linkFull' | 'down' | null = null;
 
   private addrs: InterfaceAddress[] = [];
+  /** Addresses we hold but do not answer ARP for (RFC 826 replies suppressed; "no-ARP" VIP). */
+  private readonly arpSilent = new Set<number>();
   private gateway = 0;
   private readonly transports: (TransportProtocol | undefined)[] = new Array(256);
   private readonly transportList: TransportProtocol[] = [];
@@ -302,7 +313,24 @@ export class Engine implements IpLayer {
     const i = this.addrs.findIndex((x) => x.address === address >>> 0);
     if (i < 0) return false;
     this.addrs.splice(i, 1);
+    this.arpSilent.delete(address >>> 0);
     return true;
+  }
+
+  /**
+   * Keep `address` configured (packets to it are still accepted) but stop answering ARP for it and
+   * never use it as an ARP sender address, so neighbours keep resolving it to another host — the
+   * "no-ARP" address of a direct-server-return backend (Linux: arp_ignore=1 / arp_announce=2 on a
+   * VIP held on another interface). Cleared when the address is removed.
+   */
+  setArpSilent(address: number, silent: boolean): void {
+    if (silent) this.arpSilent.add(address >>> 0);
+    else this.arpSilent.delete(address >>> 0);
+  }
+
+  /** Whether `address` is ARP-silent (see setArpSilent). */
+  isArpSilent(address: number): boolean {
+    return this.arpSilent.size > 0 && this.arpSilent.has(address >>> 0);
   }
 
   addresses(): readonly InterfaceAddress[] {
@@ -341,9 +369,12 @@ export class Engine implements IpLayer {
   sourceFor(dst: number): number | null {
     const a = this.addrs;
     if (a.length === 0) return null;
+    const silent = this.arpSilent.size > 0;
     for (let i = 0; i < a.length; i++) {
-      if (((dst & a[i].mask) >>> 0) === a[i].network) return a[i].address;
+      // An ARP-silent address is not chosen as a source: the answers would go to another host.
+      if (((dst & a[i].mask) >>> 0) === a[i].network && !(silent && this.arpSilent.has(a[i].address))) return a[i].address;
     }
+    if (silent) for (let i = 0; i < a.length; i++) if (((dst & a[i].mask) >>> 0) === a[i].network) return a[i].address;
     if (this.isLocalAddress(dst)) return dst;
     if (dst === BROADCAST || isMulticast(dst)) return a[0].address;
     if (this.gateway) {
@@ -524,8 +555,9 @@ export class Engine implements IpLayer {
         this.arpCache.recompute();
       }
     }
-    // ...and only when we are the target: add the sender, and answer a request.
-    if (!this.isLocalAddress(tpa)) {
+    // ...and only when we are the target: add the sender, and answer a request. An ARP-silent
+    // address of ours is not a target (another host answers for it).
+    if (!this.isLocalAddress(tpa) || this.isArpSilent(tpa)) {
       this.arp.rxIgnored++;
       return;
     }
@@ -642,6 +674,11 @@ export class Engine implements IpLayer {
       return;
     }
     this.ip.rxDelivered++;
+    const hook = this.hooks.interceptIp;
+    if (hook !== undefined && !nonUnicast && hook(pkt.subarray(pOff, pOff + pLen), rx, now)) {
+      this.ip.rxIntercepted++;
+      return;
+    }
     this.ip.rxToTransport++;
     t.receive(rx, pkt.subarray(pOff + hl, pOff + pLen), pkt.subarray(pOff, pOff + pLen), now);
   }
@@ -924,7 +961,7 @@ export class Engine implements IpLayer {
    */
   gratuitousArp(address?: number): void {
     if (this.medium !== 'ethernet' || this.dead) return;
-    const list = address === undefined ? this.addrs.map((a) => a.address) : [address >>> 0];
+    const list = address === undefined ? this.addrs.filter((a) => !this.isArpSilent(a.address)).map((a) => a.address) : [address >>> 0];
     for (const a of list) {
       this.sendArp(ArpOp.REQUEST, a, ETH_BROADCAST, a, ZERO_MAC);
       this.arp.txGratuitous++;
@@ -951,7 +988,12 @@ export class Engine implements IpLayer {
   }
 
   private sendArpRequest(e: ArpEntry): void {
-    const src = this.sourceFor(e.ip) ?? (this.addrs.length ? this.addrs[0].address : 0);
+    let src = this.sourceFor(e.ip) ?? (this.addrs.length ? this.addrs[0].address : 0);
+    if (this.isArpSilent(src)) {
+      // Never announce an ARP-silent address as a sender (neighbours would learn our MAC for it).
+      const other = this.addrs.find((a) => !this.isArpSilent(a.address) && ((e.ip & a.mask) >>> 0) === a.network) ?? this.addrs.find((a) => !this.isArpSilent(a.address));
+      src = other ? other.address : 0;
+    }
     // A probe of a stale entry goes unicast to the known MAC (RFC 1122 §2.3.2.1); else broadcast.
     this.sendArp(ArpOp.REQUEST, src, e.mac ?? ETH_BROADCAST, e.ip, ZERO_MAC);
     this.arp.txRequests++;
