@@ -18,7 +18,15 @@ const res = new Map(dists.map((d) => [d, []]));
 for (let r = 0; r < rounds; r++) {
   for (const d of dists) {
     const p = spawnSync(process.execPath, [script, '--dist', d, ...rest], { encoding: 'utf8', timeout: 300_000 });
-    const line = p.stdout.trim().split('\n').find((l) => l.includes('"gbps"'));
+    const lines = p.stdout.trim().split('\n');
+    // With --reps N the script prints a summary (medians of its reps): use that; else the one run.
+    const sum = lines.find((l) => l.includes('"summary"'));
+    const line = lines.find((l) => l.includes('"gbps"'));
+    if (sum && rest.includes('--reps')) {
+      const s = JSON.parse(sum);
+      res.get(d).push({ gbps: s.medianGbps, gbpsPerCpu: s.medianGbpsPerCpu });
+      continue;
+    }
     if (!line) { console.error(d, 'failed', p.stderr.slice(-500)); continue; }
     res.get(d).push(JSON.parse(line));
   }

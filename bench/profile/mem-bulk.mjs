@@ -8,7 +8,7 @@
  * --dir c2s: the connecting side sends; s2c: the accepting side sends. Checksums are computed and
  * verified unless --csum-offload (MemoryNetwork `checksumOffload`). --gso: MemoryNetwork
  * `segmentationOffload` (TSO super-segments cross unsplit, as over a veth pair with GSO). Prints one JSON line per rep
- * and a summary line with the median.
+ * and a summary line with the median. --warmup MIB runs one untimed transfer first.
  */
 
 const arg = (name, def) => {
@@ -20,7 +20,7 @@ const flag = (name) => process.argv.includes(name);
 const { MemoryNetwork, Stack } = await import(new URL(`${arg('--dist', '../../packages/stack/dist')}/index.js`, import.meta.url).href);
 const mtu = Number(arg('--mtu', '1500'));
 const dir = arg('--dir', 'c2s');
-const total = Number(arg('--mib', '128')) * 1024 * 1024;
+let total = Number(arg('--mib', '128')) * 1024 * 1024;
 const reps = Number(arg('--reps', '1'));
 const checksumOffload = flag('--csum-offload');
 const segmentationOffload = flag('--gso');
@@ -77,6 +77,15 @@ async function once() {
 
 const guard = setTimeout(() => { console.error('timed out'); process.exit(2); }, Number(arg('--timeout-ms', '120000')));
 const runs = [];
+// --warmup MIB: one untimed transfer first, so the timed runs measure the JIT-compiled steady state
+// (a cold first run in a fresh process is up to 2x slower).
+const warmupMib = Number(arg('--warmup', '0'));
+if (warmupMib > 0) {
+  const saved = total;
+  total = warmupMib * 1024 * 1024;
+  await once();
+  total = saved;
+}
 for (let i = 0; i < reps; i++) {
   const r = await once();
   runs.push(r);

@@ -13,7 +13,12 @@
  *   every verifier in this package checks (RFC 1071 §1 step (3)).
  * - Odd lengths are padded with a zero byte (RFC 1071 §4.1); odd start offsets need no special
  *   care because words are assembled from bytes relative to `start`.
+ * - Ranges of WASM_MIN bytes or more go to a WebAssembly SIMD kernel (checksum-wasm.ts) when the
+ *   runtime has one: it returns a different *unfolded* number than the JS loop, but the same
+ *   folded sum (both are congruent modulo 0xffff and non-zero unless every byte is 0). Callers
+ *   only ever fold, add or chain partial sums, which that preserves.
  */
+import { WASM_PIECE, loadChecksumKernel } from './checksum-wasm.js';
 
 /** How an emitter fills a transport checksum field. */
 export type ChecksumMode =
@@ -37,8 +42,40 @@ const CHUNK = 1 << 20;
 let lastBuffer: ArrayBufferLike | null = null;
 let lastView: DataView | null = null;
 
+/**
+ * From this many bytes the WebAssembly kernel (copy into its memory + SIMD sum) beats the JS loop
+ * (measured on Node 20: see docs/performance-notes.md).
+ */
+const WASM_MIN = 256;
+
+const kernel = loadChecksumKernel();
+const kmem: Uint8Array | null = kernel !== null ? kernel.mem : null;
+const ksum: ((n: number) => number) | null = kernel !== null ? kernel.sum : null;
+
+/** Which implementation sums long ranges: 'wasm-simd' or 'js' (no WebAssembly SIMD here). */
+export const checksumImplementation: 'wasm-simd' | 'js' = kernel !== null ? 'wasm-simd' : 'js';
+
 /** Unfolded ones'-complement sum of the 16-bit big-endian words of `buf[start..end)`, plus `initial`. */
 export function checksumPartial(buf: Uint8Array, start = 0, end = buf.length, initial = 0): number {
+  const n = end - start;
+  if (n >= WASM_MIN && kmem !== null) {
+    let sum = initial;
+    let s = start;
+    while (s < end) {
+      const e = end - s > WASM_PIECE ? s + WASM_PIECE : end;
+      kmem.set(buf.subarray(s, e), 0);
+      const r = ksum!(e - s);
+      // The kernel summed little-endian words: swap the folded sum back (RFC 1071 §2(B)).
+      sum += ((r & 0xff) << 8) | (r >>> 8);
+      s = e;
+    }
+    return sum;
+  }
+  return checksumPartialJs(buf, start, end, initial);
+}
+
+/** `checksumPartial` by the JavaScript loop only (the fallback; exported for tests and benchmarks). */
+export function checksumPartialJs(buf: Uint8Array, start = 0, end = buf.length, initial = 0): number {
   let sum = initial;
   const n = end - start;
   if (n <= 0) return sum;
