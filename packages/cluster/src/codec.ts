@@ -99,6 +99,8 @@ export type ClusterMessage =
       entries: AddressEntry[];
       migrated: string[];
       draining: string[];
+      /** Failback 'drain': the holder's MAC, where the new owner forwards the draining connections' frames. */
+      drainMac?: string;
     }
   | { type: 'fragment'; id: number; index: number; count: number; bytes: Uint8Array };
 
@@ -418,6 +420,7 @@ function validateBody(type: ClusterMessage['type'], b: Record<string, unknown>):
         entries: arr(b.entries, 'entries', addressEntry, 1024),
         migrated: arr(b.migrated, 'migrated', (s) => str(s, 'key', 512), 1 << 20),
         draining: arr(b.draining, 'draining', (s) => str(s, 'key', 512), 1 << 20),
+        ...(b.drainMac === undefined || b.drainMac === null ? {} : { drainMac: mac(b.drainMac, 'drainMac') }),
       };
     case 'fragment': {
       const index = uint(b.index, 'index');

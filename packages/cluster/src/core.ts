@@ -135,8 +135,11 @@ export interface TakeoverAction {
   snooped: SnoopedState[];
   /** Final-checkpoint keys announced by IMPENDING_FAILURE (or migrate keys) not received. */
   missing: string[];
-  /** Failback 'drain': connections the previous holder keeps until they close. */
-  draining: { holder: string; keys: string[] } | null;
+  /**
+   * Failback 'drain': connections the previous holder keeps until they close, and the holder's MAC
+   * (when it sent one) to forward their frames to.
+   */
+  draining: { holder: string; keys: string[]; mac?: string } | null;
 }
 
 export interface ReleaseAction {
@@ -167,7 +170,9 @@ export type ClusterAction =
   | FailbackAction
   | { type: 'snooped'; from: string; failedNode: string; states: SnoopedState[] }
   | { type: 'connection-request'; requestId: number; from: string; key: string }
-  | { type: 'drained'; holder: string };
+  | { type: 'drained'; holder: string }
+  /** Failback 'drain': one connection the previous holder kept has closed (its CHECKPOINT_DROP). */
+  | { type: 'drain-closed'; holder: string; key: string };
 
 export interface ClusterStats {
   sent: number;
@@ -770,6 +775,9 @@ export class ClusterCore {
     p.status = reason === 'impending-failure' ? 'left' : 'dead';
     this.stats.peersDeclaredDead++;
     this.actions.push({ type: 'peer', node: p.nodeId, status: p.status, reason });
+    // Failback 'drain': a dead holder serves its draining connections no more — nothing is left to
+    // forward to it.
+    if (this.draining.delete(p.nodeId)) this.actions.push({ type: 'drained', holder: p.nodeId });
     // Waiters whose only replica was this peer can never be satisfied by it.
     this.recheckWaiters();
     this.takeOrphans(p.nodeId, reason);
@@ -813,7 +821,7 @@ export class ClusterCore {
     failed: string | null,
     from: string | null,
     missing: string[],
-    draining: { holder: string; keys: string[] } | null,
+    draining: { holder: string; keys: string[]; mac?: string } | null,
   ): void {
     const checkpoints: ReplicaEntry[] = [];
     const snooped: SnoopedState[] = [];
@@ -975,7 +983,7 @@ export class ClusterCore {
    */
   completeFailback(
     requestId: number,
-    result: { migrated?: { key: string; ip: string; port: number; bytes: Uint8Array; version?: number }[]; draining?: string[] } = {},
+    result: { migrated?: { key: string; ip: string; port: number; bytes: Uint8Array; version?: number }[]; draining?: string[]; drainMac?: string } = {},
     now = this.now,
   ): void {
     this.now = now;
@@ -1010,7 +1018,8 @@ export class ClusterCore {
       if (remaining.length === 0) m.delete(this.nodeId);
       else h.ports = remaining;
     }
-    this.send({ type: 'failback-grant', to: g.to, requestId, mode: g.mode, entries, migrated, draining }, this.myMaxEpoch());
+    const drainMac = draining.length > 0 && result.drainMac ? result.drainMac.toLowerCase() : undefined;
+    this.send({ type: 'failback-grant', to: g.to, requestId, mode: g.mode, entries, migrated, draining, ...(drainMac ? { drainMac } : {}) }, this.myMaxEpoch());
     this.infoVersion++;
     this.announceDue = true;
     this.stats.releases++;
@@ -1073,9 +1082,12 @@ export class ClusterCore {
           this.stats.checkpointsDropped++;
         }
         const d = this.draining.get(p.nodeId);
-        if (d?.delete(msg.key) && d.size === 0) {
-          this.draining.delete(p.nodeId);
-          this.actions.push({ type: 'drained', holder: p.nodeId });
+        if (d?.delete(msg.key)) {
+          this.actions.push({ type: 'drain-closed', holder: p.nodeId, key: msg.key });
+          if (d.size === 0) {
+            this.draining.delete(p.nodeId);
+            this.actions.push({ type: 'drained', holder: p.nodeId });
+          }
         }
         return;
       }
@@ -1145,7 +1157,8 @@ export class ClusterCore {
           const r = this.replicas.get(p.nodeId + '\0' + k);
           return !r || !r.migrate;
         });
-        const draining = msg.mode === 'drain' && msg.draining.length > 0 ? { holder: p.nodeId, keys: msg.draining } : null;
+        const draining =
+          msg.mode === 'drain' && msg.draining.length > 0 ? { holder: p.nodeId, keys: msg.draining, ...(msg.drainMac ? { mac: msg.drainMac } : {}) } : null;
         if (draining) this.draining.set(p.nodeId, new Set(draining.keys));
         this.claim(entries, 'failback', null, p.nodeId, missing, draining);
         return;

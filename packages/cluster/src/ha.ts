@@ -30,7 +30,8 @@
  *   no FIN or RST reaches the peers) and the successor takes over at once.
  * - Failback 'migrate': the holder checkpoints the connections, forgets them without a word to the
  *   peer, and the returning node restores them. 'drain': the holder keeps serving them until they
- *   close (this needs the frames of those connections to keep reaching the holder, see docs).
+ *   close, from the address kept ARP-silent; the returning node forwards their segments to the
+ *   holder's MAC (direct server return, drain.ts), until each is reported closed.
  */
 import { EventEmitter } from 'node:events';
 import {
@@ -47,6 +48,8 @@ import type { ClusterNode } from './node.js';
 import type { ClusterAction, FailbackAction, ReleaseAction, TakeoverAction } from './core.js';
 import { manageAddresses } from './integration.js';
 import { takeoverFromSnoop, type DeterministicApp } from './snoop-takeover.js';
+import { DrainForwarder, parseTcpKey, type KeepEntry } from './drain.js';
+import { portInRanges } from './ports.js';
 import type { SnoopedState } from './snooper.js';
 import type { ReplicaEntry } from './types.js';
 
@@ -96,6 +99,11 @@ export interface HaNodeOptions {
   snoopApp?: DeterministicApp;
   /** Bound of the restored send queue for snooped takeovers of resumable outputs (default 1 MiB). */
   snoopMaxQueuedBytes?: number;
+  /**
+   * Failback 'drain' on the returning node: forget a forwarding entry after this long without a
+   * segment from its client (ms, default 120000) — a fallback for a lost close report.
+   */
+  drainIdleMs?: number;
 }
 
 /** Counters. */
@@ -212,7 +220,10 @@ export class HaNode extends EventEmitter {
     migratedIn: 0,
     closed: 0,
   };
-  private readonly o: Required<Omit<HaNodeOptions, 'cluster' | 'stack' | 'app' | 'ports' | 'snoopApp' | 'snoopMaxQueuedBytes'>> & { ports: number[] };
+  /** Failback 'drain' forwarding, both roles (drain.ts); `drain.stats` counts it. */
+  readonly drain: DrainForwarder;
+  private readonly o: Required<Omit<HaNodeOptions, 'cluster' | 'stack' | 'app' | 'ports' | 'snoopApp' | 'snoopMaxQueuedBytes' | 'drainIdleMs'>> & { ports: number[] };
+  private nextDrainSweep = 0;
   private readonly snoopApp: DeterministicApp | null;
   private readonly snoopMaxQueued: number | undefined;
   private readonly clock: Clock;
@@ -247,6 +258,19 @@ export class HaNode extends EventEmitter {
       prefixLength: opts.prefixLength ?? 24,
       checkpointing: opts.checkpointing ?? true,
     };
+    this.drain = new DrainForwarder(opts.stack, {
+      idleMs: opts.drainIdleMs,
+      onKeepClosed: (key) => {
+        if (this.stopped) return;
+        try {
+          this.cluster.connectionClosed(key);
+        } catch (e) {
+          this.emit('warning', e);
+        }
+      },
+      onAddressDrained: (ip, removed) => this.emit('drained', ip, removed),
+      holds: (ip) => this.managed(ip),
+    });
   }
 
   /** Listen on the service ports, follow the cluster's decisions, join the cluster. */
@@ -265,6 +289,8 @@ export class HaNode extends EventEmitter {
     this.cluster.on('failback', this.onFailback);
     this.cluster.on('release', this.onRelease);
     this.cluster.on('snooped', this.onSnooped);
+    this.cluster.on('drain-closed', this.onDrainClosed);
+    this.cluster.on('drained', this.onDrained);
     this.cluster.start();
     this.arm();
     return this;
@@ -300,6 +326,9 @@ export class HaNode extends EventEmitter {
     this.cluster.off('failback', this.onFailback);
     this.cluster.off('release', this.onRelease);
     this.cluster.off('snooped', this.onSnooped);
+    this.cluster.off('drain-closed', this.onDrainClosed);
+    this.cluster.off('drained', this.onDrained);
+    this.drain.clear();
   }
 
   // --- serving ----------------------------------------------------------------------------------
@@ -347,6 +376,8 @@ export class HaNode extends EventEmitter {
     this.conns.delete(t.socket);
     this.byKey.delete(t.key);
     this.stats.closed++;
+    // A connection kept by failback 'drain': the drain table reports the close (once).
+    if (!t.gone && !this.stopped && this.drain.keepClosed(t.key)) return;
     if (!t.gone && !this.stopped) {
       try {
         this.cluster.connectionClosed(t.key);
@@ -408,6 +439,11 @@ export class HaNode extends EventEmitter {
       this.timer = null;
       if (this.stopped) return;
       for (const t of this.conns.values()) this.progress(t);
+      const now = this.clock.now();
+      if (now >= this.nextDrainSweep) {
+        this.nextDrainSweep = now + 100;
+        this.drain.sweep(now);
+      }
       this.arm();
     });
   }
@@ -415,6 +451,14 @@ export class HaNode extends EventEmitter {
   // --- takeover ---------------------------------------------------------------------------------
 
   private readonly onTakeover = (a: TakeoverAction): void => {
+    // An address we were still draining is ours again: serve it fully.
+    for (const x of a.addresses) this.drain.reclaim(x.ip);
+    // Failback 'drain' on the returning node: the previous holder keeps these connections; send
+    // their segments on to it instead of resetting them (drain.ts).
+    if (a.draining) {
+      if (a.draining.mac) this.drain.forward(a.draining.holder, a.draining.mac, a.draining.keys, this.clock.now());
+      else this.emit('warning', new Error(`failback drain from ${a.draining.holder}: no MAC to forward its ${a.draining.keys.length} connection(s) to`));
+    }
     for (const e of a.checkpoints) this.restoreOne(e);
     // Connections the failed node never checkpointed: resume from snooped state when we can.
     if (this.snoopApp && a.snooped.length > 0) {
@@ -530,7 +574,16 @@ export class HaNode extends EventEmitter {
   private readonly onFailback = (a: FailbackAction): void => {
     const keys = a.connections.filter((k) => this.byKey.has(k));
     if (a.mode === 'drain') {
-      this.cluster.completeFailback(a.requestId, { draining: keys });
+      // Every live connection on the given-back slices keeps running here: tracked ones, restores
+      // still waiting for their peer, and any the cluster never saw.
+      const drain = new Set(keys);
+      for (const c of this.stack.tcp.connections()) {
+        if (c.removed || c.state === 'LISTEN' || c.state === 'CLOSED' || c.state === 'TIME_WAIT') continue;
+        const ip = fmtIp(c.localAddress);
+        if (!a.addresses.some((e) => e.ip === ip && portInRanges(c.localPort, e.ports))) continue;
+        drain.add(`tcp:${ip}:${c.localPort}-${fmtIp(c.remoteAddress)}:${c.remotePort}`);
+      }
+      this.cluster.completeFailback(a.requestId, { draining: [...drain], drainMac: this.stack.mac });
       return;
     }
     const migrated: { key: string; ip: string; port: number; bytes: Uint8Array }[] = [];
@@ -557,9 +610,42 @@ export class HaNode extends EventEmitter {
     }
   };
 
+  /** Failback 'drain' (returning node): the holder reported one kept connection closed. */
+  private readonly onDrainClosed = (a: { holder: string; key: string }): void => {
+    this.drain.closed(a.key);
+  };
+
+  /** Failback 'drain' (returning node): the holder has nothing left (all closed, or it died). */
+  private readonly onDrained = (a: { holder: string }): void => {
+    this.drain.holderDone(a.holder, true);
+  };
+
+  /** Failback 'drain' (holder): keep serving the connections on the given-back addresses. */
+  private keepDraining(a: ReleaseAction): void {
+    const wanted = new Set(a.draining);
+    const live = new Map<string, { removed: boolean }>();
+    for (const c of this.stack.tcp.connections()) {
+      const key = `tcp:${fmtIp(c.localAddress)}:${c.localPort}-${fmtIp(c.remoteAddress)}:${c.remotePort}`;
+      if (wanted.has(key)) live.set(key, c);
+    }
+    for (const x of a.addresses) {
+      const entries: KeepEntry[] = [];
+      for (const key of a.draining) {
+        const t = parseTcpKey(key);
+        const c = live.get(key);
+        if (!t || fmtIp(t.la) !== x.ip || !c) continue;
+        entries.push({ key, t, reported: false, gone: () => c.removed });
+      }
+      this.drain.keepServing(x.ip, x.released, x.remaining.length === 0, entries);
+    }
+  }
+
   private readonly onRelease = (a: ReleaseAction): void => {
+    if (a.reason === 'failback') {
+      if (a.mode === 'drain') this.keepDraining(a);
+      return;
+    }
     // Connections on released slices of a lost conflict: forget them (the winner serves the address).
-    if (a.reason === 'failback') return;
     for (const x of a.addresses) {
       const ipn = parseIpNum(x.ip);
       for (const t of [...this.conns.values()]) {

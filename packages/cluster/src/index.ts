@@ -29,3 +29,4 @@ export * from './integration.js';
 export * from './config.js';
 export * from './ha.js';
 export * from './snoop-takeover.js';
+export * from './drain.js';

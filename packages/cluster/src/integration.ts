@@ -7,6 +7,7 @@ import type { Clock, TimerHandle } from '@hastack/stack';
 import type { ClusterNode } from './node.js';
 import type { ReleaseAction, TakeoverAction } from './core.js';
 import type { ConnectionSnooper } from './snooper.js';
+import { parseConnectionKey } from './config.js';
 
 /** The address-management part of a Stack. */
 export interface AddressStack {
@@ -14,6 +15,8 @@ export interface AddressStack {
   removeAddress(ip: string): boolean;
   gratuitousArp(ip?: string): void;
   addresses?(): string[];
+  /** Keep an address but stop answering ARP for it (failback 'drain' on the previous holder). */
+  setArpSilent?(ip: string, silent?: boolean): void;
 }
 
 export interface ManageAddressesOptions {
@@ -35,7 +38,10 @@ export interface ManageAddressesOptions {
 /**
  * Follow the cluster's decisions on `stack`: on 'takeover' add each address and, under the
  * gratuitous-ARP policy for whole addresses, announce it (RFC 5227 §3); on 'release' remove an
- * address once no ports and no draining connections are left on it. Returns an unsubscribe.
+ * address once no ports of it are left here. A whole address given back by failback 'drain' with
+ * draining connections on it stays configured but ARP-silent (`stack.setArpSilent`), so the
+ * returning node alone answers ARP for it; whoever keeps those connections removes it when they
+ * are gone (HaNode does, see drain.ts). Returns an unsubscribe.
  */
 export function manageAddresses(node: ClusterNode, stack: AddressStack, opts: ManageAddressesOptions = {}): () => void {
   const prefix = opts.prefixLength ?? 24;
@@ -43,8 +49,9 @@ export function manageAddresses(node: ClusterNode, stack: AddressStack, opts: Ma
   const interval = Math.max(1, opts.announceIntervalMs ?? 200);
   const clock = node.clock;
   const has = (ip: string): boolean => !!stack.addresses?.().some((a) => a.split('/')[0] === ip);
-  // Pending repeats (bounded: at most `announcements - 1` per address, cancelled on unsubscribe).
-  const timers = new Set<TimerHandle>();
+  // Pending repeats (bounded: at most `announcements - 1` per address, cancelled on unsubscribe
+  // and when the address is released).
+  const timers = new Map<TimerHandle, string>();
   let stopped = false;
   const announce = (ip: string, left: number): void => {
     if (stopped || left <= 0) return;
@@ -60,12 +67,20 @@ export function manageAddresses(node: ClusterNode, stack: AddressStack, opts: Ma
       }
       announce(ip, left - 1);
     });
-    timers.add(h);
+    timers.set(h, ip);
+  };
+  const cancelAnnouncements = (ip: string): void => {
+    for (const [h, x] of [...timers]) {
+      if (x !== ip) continue;
+      clock.clearTimer(h);
+      timers.delete(h);
+    }
   };
   const onTakeover = (a: TakeoverAction): void => {
     for (const x of a.addresses) {
       try {
         if (!has(x.ip)) stack.addAddress(`${x.ip}/${prefix}`);
+        else stack.setArpSilent?.(x.ip, false); // ours again (it may still have been draining)
         if (a.arpPolicy === 'gratuitous-arp' && !a.partial) {
           stack.gratuitousArp(x.ip);
           announce(x.ip, announcements - 1);
@@ -76,10 +91,16 @@ export function manageAddresses(node: ClusterNode, stack: AddressStack, opts: Ma
     }
   };
   const onRelease = (a: ReleaseAction): void => {
-    if (a.draining.length > 0) return; // existing connections still live on these addresses
     for (const x of a.addresses) {
       if (x.remaining.length > 0) continue;
+      cancelAnnouncements(x.ip);
       try {
+        if (a.draining.some((k) => parseConnectionKey(k)?.ip === x.ip)) {
+          // Failback 'drain': existing connections still live on this address here. Keep it,
+          // but let the returning node alone answer ARP for it.
+          if (stack.setArpSilent && has(x.ip)) stack.setArpSilent(x.ip, true);
+          continue;
+        }
         stack.removeAddress(x.ip);
       } catch (e) {
         opts.onError?.(e);
@@ -90,7 +111,7 @@ export function manageAddresses(node: ClusterNode, stack: AddressStack, opts: Ma
   node.on('release', onRelease);
   return () => {
     stopped = true;
-    for (const h of timers) clock.clearTimer(h);
+    for (const h of timers.keys()) clock.clearTimer(h);
     timers.clear();
     node.off('takeover', onTakeover);
     node.off('release', onRelease);

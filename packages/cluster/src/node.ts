@@ -115,7 +115,7 @@ export class ClusterNode extends EventEmitter {
 
   completeFailback(
     requestId: number,
-    result?: { migrated?: { key: string; ip: string; port: number; bytes: Uint8Array; version?: number }[]; draining?: string[] },
+    result?: { migrated?: { key: string; ip: string; port: number; bytes: Uint8Array; version?: number }[]; draining?: string[]; drainMac?: string },
   ): void {
     this.core.completeFailback(requestId, result, this.clock.now());
     this.flush();

@@ -80,6 +80,24 @@ describe('failback (seed 001 claim 5; seed 000 claims 10, 14)', () => {
       h.advance(1);
     }
     expect(h.of('A', 'drained')).toEqual([{ type: 'drained', holder: 'B' }]);
+    // One 'drain-closed' per key, in order, before the final 'drained'.
+    expect(h.of('A', 'drain-closed').map((x) => x.key)).toEqual(fb.connections);
+  });
+
+  it("drain: the grant carries the holder's MAC to forward to; a holder that dies ends the drain", () => {
+    const h = scenario('drain');
+    const fb = h.of('B', 'failback')[0];
+    h.node('B').completeFailback(fb.requestId, { draining: fb.connections, drainMac: '02:00:00:00:00:0B' });
+    h.advance(5);
+    const ta = h.of('A', 'takeover').find((a) => a.reason === 'failback')!;
+    expect(ta.draining).toEqual({ holder: 'B', keys: fb.connections, mac: '02:00:00:00:00:0b' });
+    h.node('B').connectionClosed(fb.connections[0]);
+    h.advance(1);
+    expect(h.of('A', 'drain-closed')).toEqual([{ type: 'drain-closed', holder: 'B', key: fb.connections[0] }]);
+    expect(h.of('A', 'drained')).toHaveLength(0);
+    h.crash('B');
+    h.advance(300);
+    expect(h.of('A', 'drained')).toEqual([{ type: 'drained', holder: 'B' }]);
   });
 
   it('none: the returning node stays a backup', () => {
