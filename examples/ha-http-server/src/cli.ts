@@ -14,6 +14,10 @@
  *   a second stack and print its SHA-256).
  * Cluster mode: --cluster FILE (a @hastack/cluster config, see docs/cluster.md) with --memory or --tap
  *   runs one cluster node: an HaNode replicates and takes over connections (docs/ha.md).
+ *   --no-checkpointing: replicate no checkpoints (a snooper is then the only source of takeover state).
+ *   --snoop: watch the segment (a hub or mirror port) with a ConnectionSnooper and resume, on takeover,
+ *   connections that have no replicated checkpoint from their snooped state (needs --deterministic on
+ *   every node); --resume-snooped: only the latter (states sent by another node's snooper).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -47,12 +51,25 @@ export interface CliConfig {
   selfTest: number | null;
   /** Cluster mode: a @hastack/cluster config (file path or object); see docs/ha.md. */
   cluster: unknown;
+  /** Cluster mode: replicate connection checkpoints (default true; false leaves only snooping). */
+  checkpointing: boolean;
+  /** Cluster mode: snoop the segment (hub / mirror port) and resume snooped connections on takeover. */
+  snoop: boolean;
+  /** Cluster mode: resume connections from snooped states sent by other nodes (implied by `snoop`). */
+  resumeSnooped: boolean;
 }
 
 export class UsageError extends Error {}
 
 const USAGE = `usage: ha-http-server --root DIR [--port N] [--kernel [--host IP] | --memory --address CIDR | --tap NAME [--netns PATH] --address CIDR [--gateway IP] [--mac MAC]]
-       [--bridge BR] [--config FILE] [--index NAME | --no-index] [--etag mtime|sha256] [--idle-timeout MS] [--no-gen] [--deterministic] [--quiet] [--self-test BYTES]`;
+       [--bridge BR] [--config FILE] [--index NAME | --no-index] [--etag mtime|sha256] [--idle-timeout MS] [--no-gen] [--deterministic] [--quiet] [--self-test BYTES]
+       [--cluster FILE [--no-checkpointing] [--snoop | --resume-snooped]]
+Cluster mode (--memory or --tap): --cluster FILE runs one @hastack/cluster node (docs/ha.md).
+  --no-checkpointing   replicate no connection checkpoints (only a snooper can then save them)
+  --snoop              snoop the segment (a hub or mirror port: docs/cluster.md) and resume, on takeover,
+                       connections with no replicated checkpoint from their snooped state; needs
+                       --deterministic (and every node must serve with --deterministic)
+  --resume-snooped     resume from snooped states other nodes send, without snooping here`;
 
 const DEFAULTS: CliConfig = {
   root: null,
@@ -73,6 +90,9 @@ const DEFAULTS: CliConfig = {
   quiet: false,
   selfTest: null,
   cluster: null,
+  checkpointing: true,
+  snoop: false,
+  resumeSnooped: false,
 };
 
 function num(name: string, v: unknown, min: number, max: number): number {
@@ -163,6 +183,18 @@ function apply(c: CliConfig, key: string, v: unknown): void {
     case 'cluster':
       c.cluster = v;
       break;
+    case 'checkpointing':
+      c.checkpointing = Boolean(v);
+      break;
+    case 'noCheckpointing':
+      if (v) c.checkpointing = false;
+      break;
+    case 'snoop':
+      c.snoop = Boolean(v);
+      break;
+    case 'resumeSnooped':
+      c.resumeSnooped = Boolean(v);
+      break;
     case 'config':
       break;
     default:
@@ -170,7 +202,7 @@ function apply(c: CliConfig, key: string, v: unknown): void {
   }
 }
 
-const BOOLEAN_FLAGS = new Set(['kernel', 'memory', 'noIndex', 'noGen', 'quiet', 'deterministic']);
+const BOOLEAN_FLAGS = new Set(['kernel', 'memory', 'noIndex', 'noGen', 'quiet', 'deterministic', 'noCheckpointing', 'snoop', 'resumeSnooped']);
 
 function camel(flag: string): string {
   return flag.replace(/-([a-z])/g, (_, ch: string) => ch.toUpperCase());
@@ -219,6 +251,11 @@ export function parseArgs(argv: readonly string[]): CliConfig {
   if (c.mode === 'tap' && c.tap === null) throw new UsageError('--tap NAME is required in tap mode');
   if (c.bridge !== null && c.mode !== 'tap') throw new UsageError('--bridge needs tap mode');
   if (c.root === null && !c.generated) throw new UsageError('nothing to serve: give --root or keep the /gen/ route');
+  const clustered = c.cluster !== null && c.cluster !== undefined;
+  if ((c.snoop || c.resumeSnooped || !c.checkpointing) && !clustered) throw new UsageError('--snoop, --resume-snooped and --no-checkpointing need --cluster');
+  // A snooped takeover replays the request into this server and sends its output in place of the
+  // failed node's: both must produce the same bytes (docs/ha-http-server.md, deterministic responses).
+  if ((c.snoop || c.resumeSnooped) && !c.deterministic) throw new UsageError('--snoop and --resume-snooped need --deterministic (on every node of the cluster)');
   return c;
 }
 
@@ -335,17 +372,49 @@ export async function run(c: CliConfig): Promise<Running> {
         throw new UsageError(`cluster config: ${(e as Error).message}`);
       }
       const { group, port: cport, ...nodeOpts } = cfg;
+      // Snooping (docs/cluster.md "Snooped takeover over TAP"): every frame the link delivers that
+      // is not addressed to this stack goes to the snooper; the cluster core points it at the
+      // addresses other nodes hold and hands its states to whoever takes over.
+      const snooper = c.snoop ? new cl.ConnectionSnooper() : null;
+      if (snooper) cl.snoopStack(stack, snooper, stack.clock);
       const node = new cl.ClusterNode({
         ...nodeOpts,
+        ...(snooper ? { snooper } : {}),
         clock: cl.wholeMsTimers(stack.clock),
         transport: cl.udpMulticastTransport(stack.createSocket('udp4'), { localAddress: ip, group, port: cport }),
       });
-      const ha = new cl.HaNode({ cluster: node, stack, app: server, key: cfg.key, ports: c.port });
-      node.on('takeover', (a: any) => log(c, `cluster: takeover (${a.reason}) of ${a.addresses.map((x: any) => x.ip).join(', ')} at epoch ${a.epoch}; restoring ${a.checkpoints.length} connection(s)`));
+      // The replay of a snooped request runs in a separate server instance (its counters and
+      // access log stay those of real traffic).
+      const snoopApp =
+        c.snoop || c.resumeSnooped
+          ? cl.httpSnoopApp(server, { replayServer: createHttpFileServer({ ...common, onResponse: undefined, net: stackNet(stack), clock: stack.clock }) })
+          : undefined;
+      const ha = new cl.HaNode({ cluster: node, stack, app: server, key: cfg.key, ports: c.port, checkpointing: c.checkpointing, ...(snoopApp ? { snoopApp } : {}) });
+      if (!c.checkpointing) log(c, 'cluster: checkpoint replication off');
+      if (snooper) log(c, 'cluster: snooping the segment');
+      const haStats = (): string => {
+        const s = ha.stats;
+        return `restored=${s.restored} snoopRestored=${s.snoopRestored} replicatedRestored=${s.restored - s.snoopRestored} resumed=${s.resumed} restoreErrors=${s.restoreErrors} checkpoints=${s.checkpoints}`;
+      };
+      node.on('takeover', (a: any) =>
+        log(c, `cluster: takeover (${a.reason}) of ${a.addresses.map((x: any) => x.ip).join(', ')} at epoch ${a.epoch}; restoring ${a.checkpoints.length} connection(s), ${a.snooped.length} snooped state(s)`),
+      );
+      node.on('snooped', (a: any) => log(c, `cluster: ${a.states.length} snooped state(s) from ${a.from}`));
+      if (snooper) {
+        node.on('takeover', (a: any) => {
+          const st = snooper.stats;
+          log(c, `cluster: snooper frames=${st.frames} segments=${st.segments} gaps=${st.gaps} retransmissions=${st.retransmissions} badChecksum=${st.badChecksum} midstreamPickups=${st.midstreamPickups} tracked=${snooper.size}`);
+          for (const x of a.snooped) log(c, `cluster: snooped ${x.key} ${x.state} client.ack=${x.client.ack} server.nxt=${x.server.nxt} replay=${x.replay.valid ? x.replay.bytes.length + 'B' : 'invalid'} suppress=${x.suppress}`);
+        });
+      }
       node.on('release', (a: any) => log(c, `cluster: release (${a.reason}) of ${a.addresses.map((x: any) => x.ip).join(', ')}`));
       node.on('peer', (a: any) => log(c, `cluster: peer ${a.node} ${a.status}`));
-      ha.on('resumed', (k: string) => log(c, `cluster: resumed ${k}`));
-      ha.on('restore-error', (k: string, e: Error) => log(c, `cluster: restore of ${k} failed: ${e.message}`));
+      ha.on('resumed', (k: string) => log(c, `cluster: resumed ${k} (ha ${haStats()})`));
+      ha.on('restore-error', (k: string, e: Error) => log(c, `cluster: restore of ${k} failed: ${e.message} (ha ${haStats()})`));
+      ha.on('connection-error', (k: string, e: Error) => {
+        const why = e.cause instanceof Error ? ` (${e.cause.message})` : '';
+        log(c, `cluster: restored ${k} ended: ${e.message}${why}`);
+      });
       ha.on('warning', (e: Error) => log(c, `cluster: warning: ${e.message}`));
       await ha.start();
       address = { address: '0.0.0.0', port: c.port };

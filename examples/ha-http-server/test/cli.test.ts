@@ -47,6 +47,30 @@ describe('parseArgs', () => {
     expect(() => parseArgs(argv)).toThrow(UsageError);
   });
 
+  it('cluster flags: --no-checkpointing, --snoop, --resume-snooped (config keys too); snooping needs --deterministic and --cluster', () => {
+    const base = ['--tap', 'hs0', '--address', '198.18.0.10/24', '--cluster', '/x.json'];
+    expect(parseArgs(base)).toMatchObject({ checkpointing: true, snoop: false, resumeSnooped: false });
+    expect(parseArgs([...base, '--no-checkpointing', '--deterministic', '--snoop'])).toMatchObject({ checkpointing: false, snoop: true, deterministic: true });
+    expect(parseArgs([...base, '--deterministic', '--resume-snooped'])).toMatchObject({ checkpointing: true, snoop: false, resumeSnooped: true });
+    const f = join(dir, 'snoop.json');
+    writeFileSync(f, JSON.stringify({ checkpointing: false, snoop: true, deterministic: true }));
+    expect(parseArgs([...base, '--config', f])).toMatchObject({ checkpointing: false, snoop: true });
+    expect(() => parseArgs([...base, '--snoop'])).toThrow(/--deterministic/);
+    expect(() => parseArgs([...base, '--resume-snooped'])).toThrow(/--deterministic/);
+    expect(() => parseArgs(['--memory', '--address', '198.18.0.10/24', '--deterministic', '--snoop'])).toThrow(/need --cluster/);
+    expect(() => parseArgs(['--memory', '--address', '198.18.0.10/24', '--no-checkpointing'])).toThrow(/need --cluster/);
+    // --help lists them.
+    let help = '';
+    try {
+      parseArgs(['--help']);
+    } catch (e) {
+      help = (e as Error).message;
+    }
+    expect(help).toMatch(/--no-checkpointing/);
+    expect(help).toMatch(/--snoop /);
+    expect(help).toMatch(/--resume-snooped/);
+  });
+
   it('refuses a bad config file', () => {
     const f = join(dir, 'bad.json');
     writeFileSync(f, '{ nope');
@@ -86,5 +110,27 @@ describe('run', () => {
     writeFileSync(f, JSON.stringify({ root: dir, cluster: { nodeId: 'a' } }));
     await expect(run(parseArgs(['--config', f]))).rejects.toThrow(/cluster mode needs --memory or --tap/);
     await expect(run(parseArgs(['--memory', '--address', '198.18.0.1/24', '--cluster', join(dir, 'missing.json')]))).rejects.toThrow(/cannot read cluster config/);
+  });
+
+  it('cluster mode with --snoop --no-checkpointing starts a snooping node and says so', async () => {
+    const f = join(dir, 'snoop-cluster.json');
+    writeFileSync(f, JSON.stringify({ nodeId: 'B', key: 'hex:' + '5a'.repeat(32), failover: { successors: ['A'] }, applications: [{ name: 'http/1.1', protocol: 'tcp', ports: ['80'] }] }));
+    const lines: string[] = [];
+    const orig = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
+    let r: Awaited<ReturnType<typeof run>> | undefined;
+    try {
+      r = await run(parseArgs(['--memory', '--address', '198.18.0.3/24', '--port', '80', '--cluster', f, '--deterministic', '--snoop', '--no-checkpointing']));
+    } finally {
+      process.stderr.write = orig;
+      await r?.stop();
+    }
+    const out = lines.join('');
+    expect(out).toMatch(/cluster: checkpoint replication off/);
+    expect(out).toMatch(/cluster: snooping the segment/);
+    expect(out).toMatch(/serving \(generated only\) on http:\/\/198\.18\.0\.3:80\//);
   });
 });

@@ -101,6 +101,13 @@ export function snoopedToCheckpoint(state: SnoopedState, opts: SnoopedCheckpoint
     throw err('ERR_CHECKPOINT_INVALID', `snooped ${state.key}: the replayed output (${opts.outputLength} bytes) is shorter than what the server sent (${seqDiff(sndMax, base)}): not deterministic?`);
   }
   const sendLength = Math.min(outputLeft, inFlight + Math.max(0, opts.maxQueuedBytes ?? Infinity));
+  // SND.MAX as the restore sees it: the end of the regenerated send queue, not the highest server
+  // sequence number seen. A snooper on a real segment misses frames (its receive queue overflows
+  // under load: counted as `gaps`), so the client may have acknowledged server bytes the snooper
+  // never saw; the restore must adopt that ACK rather than call it stale. Any ACK within the queue
+  // is safe: the output is a pure function of the replayed input, so those are exactly the bytes
+  // the failed server sent (the same widening HaNode applies to mapped checkpoints).
+  const queueEnd = u32(sndUna + sendLength);
   // RCV.NXT: the highest client byte seen (its FIN included) or acknowledged by the server.
   const rcvNxt = s.ack !== null && seqDiff(s.ack, c.nxt) > 0 ? u32(s.ack) : u32(c.nxt);
   const consumed = opts.consumed ?? state.replay.bytes.length;
@@ -128,7 +135,7 @@ export function snoopedToCheckpoint(state: SnoopedState, opts: SnoopedCheckpoint
       irs,
       sndUna,
       sndNxt: sndMax,
-      sndMax,
+      sndMax: queueEnd,
       sndWnd: c.window,
       sndWl1: rcvNxt,
       sndWl2: sndUna,

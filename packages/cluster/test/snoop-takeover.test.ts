@@ -126,6 +126,48 @@ describe('takeover from snooped state only (primary checkpointing off)', () => {
     await env.closeAll();
   }, 60_000);
 
+  it('the snooper missed the last frames before the crash (its queue overflowed): the client ACK past what it saw is adopted, SHA-256 right', async () => {
+    const env = await setup(13);
+    const { clock, client, portA, c, sn } = env;
+    const size = 2 * 1024 * 1024;
+    const parts: Buffer[] = [];
+    let got = 0;
+    let ended = false;
+    const s = client.connect({ host: VIP, port: 80 });
+    s.on('data', (d: Buffer) => {
+      parts.push(d);
+      got += d.length;
+    });
+    s.on('end', () => (ended = true));
+    s.write(`GET /gen/${size}?seed=6 HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n`);
+    expect(await runUntil(clock, () => got > size / 4, 10_000)).toBe(true);
+    // The snooper stops seeing frames (as when a real TAP's receive queue overflows) while A keeps
+    // sending and the client keeps acknowledging; then A crashes.
+    c.onForeignFrame(null);
+    const gotBlind = got;
+    expect(await runUntil(clock, () => got > gotBlind + 128 * 1024, 10_000)).toBe(true);
+    portA.detach();
+    expect(got).toBeLessThan(size);
+    await clock.runFor(100);
+    const { state, socket } = await takeover(env);
+    // The client has acknowledged server bytes the snooper never saw.
+    const clientAckSeen = state.client.ack!;
+    expect(((state.server.nxt - clientAckSeen) | 0) < 128 * 1024).toBe(true);
+    let ready = false;
+    socket.on('ready', () => (ready = true));
+    socket.on('error', () => {});
+    expect(await runUntil(clock, () => ended, 30_000)).toBe(true);
+    expect(ready).toBe(true);
+    expect(sn.stats.frames).toBeGreaterThan(0);
+    const rs = responses(Buffer.concat(parts));
+    expect(rs).toHaveLength(1);
+    expect(rs[0].body.length).toBe(size);
+    expect(sha(rs[0].body)).toBe(genSha(6, size));
+    expect(got).toBe(rs[0].head.length + 4 + size);
+    s.destroy();
+    await env.closeAll();
+  }, 60_000);
+
   it('keep-alive: the second request crashes mid-response, resumes from the snooped replay base, and a third request after the takeover is served by the backup', async () => {
     const env = await setup(12);
     const { clock, client, portA, srvB } = env;
@@ -208,9 +250,15 @@ describe('takeover from snooped state only (primary checkpointing off)', () => {
     expect(cp.tcp.iss).toBe(1000);
     expect(cp.tcp.irs).toBe(5000);
     expect(cp.tcp.sndUna).toBe(4001);
-    expect(cp.tcp.sndMax).toBe(6001);
+    // SND.NXT: the highest server byte seen; SND.MAX: the end of the regenerated queue, so a client
+    // ACK for server bytes the snooper missed is still adopted.
+    expect(cp.tcp.sndNxt).toBe(6001);
+    expect(cp.tcp.sndMax).toBe(10001);
     expect(cp.tcp.rcvNxt).toBe(5021);
     expect(cp.tcp.sendLength).toBe(6000);
+    const bounded = snoopedToCheckpoint(st, { outputLength: 9000, maxQueuedBytes: 1000 });
+    expect(bounded.tcp.sendLength).toBe(3000); // 2000 in flight + 1000
+    expect(bounded.tcp.sndMax).toBe(7001);
     expect(cp.tcp.sendRanges).toEqual([]);
     expect(cp.app!.objects).toEqual([{ id: `snoop:${st.key}`, seq: 4001, offset: 3000, length: 6000 }]);
     expect(cp.tcp.sndWscale).toBe(7);

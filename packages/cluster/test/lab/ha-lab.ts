@@ -45,6 +45,8 @@ export interface HaNodeStart {
   nodeArgs?: string[];
   /** Called after each chunk of output is appended to logs[id]. */
   onOutput?: (log: string) => void;
+  /** Extra CLI flags after the usual ones (e.g. ['--deterministic', '--snoop']). */
+  cliArgs?: string[];
 }
 
 /**
@@ -65,7 +67,7 @@ export function startHaNode(o: HaNodeStart): Promise<ChildProcess> {
   };
   const f = join(o.dir, `${id}.json`);
   writeFileSync(f, JSON.stringify(cfg));
-  const args = [cli, '--tap', `${lab.suffix}n${id.toLowerCase()}`, '--netns', lab.nsPath('switch'), '--bridge', lab.bridge, '--address', `${lab.addr(o.host)}/24`, '--mac', mac, '--port', '80', '--cluster', f];
+  const args = [cli, '--tap', `${lab.suffix}n${id.toLowerCase()}`, '--netns', lab.nsPath('switch'), '--bridge', lab.bridge, '--address', `${lab.addr(o.host)}/24`, '--mac', mac, '--port', '80', '--cluster', f, ...(o.cliArgs ?? [])];
   const p = spawn(process.execPath, [...(o.nodeArgs ?? []), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   o.procs.push(p);
   logs[id] = '';
