@@ -4,21 +4,21 @@
  *   offset  size  field
  *   0       4     magic 'H' 'S' 'C' 'K' (0x48 0x53 0x43 0x4b)
  *   4       2     format version, big-endian (= meta.version; CHECKPOINT_VERSION today)
- *   6       n     body: msgpack (msgpackr) of the checkpoint's positional wire form (wire.ts):
- *                 arrays for the fixed-schema sections, a map only for app.state
+ *   6       n     body: msgpack of the checkpoint's positional wire form (wire.ts): arrays for
+ *                 the fixed-schema sections, a map only for app.state. Written and read by the
+ *                 hand-written codec (codec.ts), byte-identical to what msgpackr wrote before.
  *   6+n     32    HMAC-SHA256(key, bytes[0 .. 6+n))  (RFC 2104, FIPS 180-4)
  *
  * Decoding checks, in order: type, length, magic, version (a future version is refused), the
- * HMAC (constant-time compare, before any msgpack parsing), then msgpack, then the field-by-field
- * validator. Every refusal is HastackError ERR_CHECKPOINT_INVALID with a `reason`; nothing else
- * escapes (a msgpack parser error is wrapped). A checkpoint is a capability to take over a
+ * HMAC (constant-time compare, before any msgpack parsing; mac.ts), then msgpack, then the
+ * field-by-field validator. Every refusal is HastackError ERR_CHECKPOINT_INVALID with a
+ * `reason`; nothing else escapes (a parser error is wrapped). A checkpoint is a capability to take over a
  * connection, so an unsigned or wrongly signed one is never parsed.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { Packr, Unpackr, RESET_BUFFER_MODE } from 'msgpackr';
 import { CHECKPOINT_VERSION, err, HastackError, type Checkpoint } from '@hastack/stack';
-import { DEFAULT_CHECKPOINT_LIMITS, validateCheckpoint, type CheckpointLimits } from './validate.js';
-import { fromWire, toWire } from './wire.js';
+import { DEFAULT_CHECKPOINT_LIMITS, validateCheckpoint, validateParsedCheckpoint, type CheckpointLimits } from './validate.js';
+import { readBatchBody, readCheckpointBody, writeArrayHeader, writeCheckpointBody, Writer } from './codec.js';
+import { mac, MAC_PREFIX, macKey, macPrefixed, putTag, tagEquals, type MacKey } from './mac.js';
 
 /** 'HSCK'. */
 export const CHECKPOINT_MAGIC: Uint8Array = new Uint8Array([0x48, 0x53, 0x43, 0x4b]);
@@ -52,25 +52,12 @@ export interface DecodeOptions {
   now?: number;
 }
 
-// Deterministic, self-contained msgpack: plain maps with string keys (no records, no shared
-// structures, no bundled strings, no structured-clone references), float64 for non-integers,
-// Uint8Array as msgpack bin. The same object always encodes to the same bytes.
-const packr = new Packr({
-  useRecords: false,
-  structuredClone: false,
-  moreTypes: false,
-  bundleStrings: false,
-  useFloat32: 0,
-});
-// Decoding: maps as plain objects (msgpackr renames a '__proto__' key), bin copied out of the
-// input (the checkpoint must not alias the caller's buffer), 64-bit ints as numbers.
-const unpackr = new Unpackr({
-  useRecords: false,
-  structuredClone: false,
-  mapsAsObjects: true,
-  copyBuffers: true,
-  int64AsType: 'number',
-});
+// The encoder's output buffer, reused by every call: [MAC_PREFIX bytes for the HMAC inner pad |
+// header | body]. A frame is copied out of it, so callers never see it. Kept if it grew to at
+// most 1 MiB (a checkpoint carrying large buffers gets a one-off buffer instead).
+const WRITER_KEEP = 1 << 20;
+let writer = new Writer(16 * 1024);
+let writerBusy = false;
 
 function invalid(reason: string, cause?: unknown): HastackError {
   return err('ERR_CHECKPOINT_INVALID', reason, { info: { reason, field: '' }, cause });
@@ -96,27 +83,41 @@ function keyBytes(key: unknown): Uint8Array {
   throw err('ERR_INVALID_ARG_TYPE', 'checkpoint key must be a string, Buffer or Uint8Array');
 }
 
-function mac(key: Uint8Array, signed: Uint8Array): Buffer {
-  return createHmac('sha256', key).update(signed).digest();
-}
-
-/** Frame `body` as magic | version | body | HMAC. */
-function frame(magic: Uint8Array, body: Uint8Array, key: Uint8Array): Buffer {
-  const n = CHECKPOINT_HEADER_LEN + body.length;
-  const out = Buffer.allocUnsafe(n + CHECKPOINT_MAC_LEN);
-  out.set(magic, 0);
-  out[4] = (CHECKPOINT_VERSION >>> 8) & 0xff;
-  out[5] = CHECKPOINT_VERSION & 0xff;
-  out.set(body, CHECKPOINT_HEADER_LEN);
-  out.set(mac(key, out.subarray(0, n)), n);
-  return out;
+/**
+ * Write a frame: magic | version | body (written by `body`) | HMAC. The body is written straight
+ * into the reused buffer after room for the HMAC inner pad, so signing copies nothing.
+ */
+function frame(magic: Uint8Array, key: MacKey, body: (w: Writer) => void): Buffer {
+  // Re-entrant use (a getter in app.state calling encode) gets its own buffer.
+  const w = writerBusy ? new Writer(4096) : writer;
+  const shared = w === writer;
+  writerBusy = true;
+  try {
+    w.pos = MAC_PREFIX + CHECKPOINT_HEADER_LEN;
+    body(w);
+    const n = w.pos - MAC_PREFIX;
+    const b = w.buf;
+    b.set(magic, MAC_PREFIX);
+    b[MAC_PREFIX + 4] = (CHECKPOINT_VERSION >>> 8) & 0xff;
+    b[MAC_PREFIX + 5] = CHECKPOINT_VERSION & 0xff;
+    const tag = macPrefixed(key, b, n);
+    const out = Buffer.allocUnsafe(n + CHECKPOINT_MAC_LEN);
+    b.copy(out, 0, MAC_PREFIX, MAC_PREFIX + n);
+    putTag(out, n, tag);
+    return out;
+  } finally {
+    if (shared) {
+      writerBusy = false;
+      if (writer.buf.length > WRITER_KEEP) writer = new Writer(16 * 1024);
+    }
+  }
 }
 
 /**
  * Check length, magic, version and HMAC (in that order; nothing of the body is parsed before the
  * tag verified), then msgpack-decode the body. Returns the decoded value and the frame version.
  */
-function unframe(bytes: Uint8Array, magic: Uint8Array, what: string, opts: DecodeOptions): { value: unknown; version: number } {
+function unframe(bytes: Uint8Array, magic: Uint8Array, what: string, opts: DecodeOptions): { version: number; end: number } {
   if (opts === null || typeof opts !== 'object') throw err('ERR_INVALID_ARG_TYPE', `decoding a ${what} needs { key }`);
   const keys: Uint8Array[] = Array.isArray(opts.key) ? opts.key.map(keyBytes) : [keyBytes(opts.key)];
   if (keys.length === 0) throw err('ERR_INVALID_ARG_VALUE', `decoding a ${what} needs at least one key`);
@@ -133,26 +134,26 @@ function unframe(bytes: Uint8Array, magic: Uint8Array, what: string, opts: Decod
 
   const n = len - CHECKPOINT_MAC_LEN;
   const signed = bytes.subarray(0, n);
-  const tag = bytes.subarray(n);
   let ok = false;
   for (let i = 0; i < keys.length && !ok; i++) {
-    // Constant-time compare (both are 32 bytes), so the tag cannot be guessed byte by byte.
-    ok = timingSafeEqual(mac(keys[i], signed), tag);
+    // Constant-time compare (mac.ts), so the tag cannot be guessed byte by byte.
+    ok = tagEquals(mac(macKey(keys[i]), signed), bytes, n);
   }
   if (!ok) throw invalid('bad signature (unsigned, tampered, or signed with another key)');
-  try {
-    // A fresh view per call: msgpackr caches a DataView on the source object it is given.
-    return { value: unpackr.unpack(bytes.subarray(CHECKPOINT_HEADER_LEN, n)), version };
-  } catch (e) {
-    throw invalid(`malformed msgpack body: ${e instanceof Error ? e.message.slice(0, 120) : String(e)}`, e);
-  }
+  return { version, end: n };
 }
 
-/** Wire form → validated Checkpoint, with the frame-version and age checks. */
-function finish(value: unknown, version: number, opts: DecodeOptions): Checkpoint {
+/** A parser failure that is not already a refusal (a bug on hostile input) is still a refusal. */
+function asInvalid(e: unknown): unknown {
+  if (e instanceof HastackError) return e;
+  return invalid(`malformed msgpack body: ${e instanceof Error ? e.message.slice(0, 120) : String(e)}`, e);
+}
+
+/** Parsed checkpoint → validated Checkpoint, with the frame-version and age checks. */
+function finish(parsed: Checkpoint, version: number, opts: DecodeOptions): Checkpoint {
   let cp: Checkpoint;
   try {
-    cp = validateCheckpoint(fromWire(value, opts.limits?.maxMembers ?? DEFAULT_CHECKPOINT_LIMITS.maxMembers), opts.limits);
+    cp = validateParsedCheckpoint(parsed, opts.limits);
   } catch (e) {
     if (e instanceof HastackError) throw e;
     // A validator bug on hostile input must still surface as a refusal, never as a crash.
@@ -174,10 +175,9 @@ function finish(value: unknown, version: number, opts: DecodeOptions): Checkpoin
  */
 export function encodeCheckpoint(cp: Checkpoint, opts: EncodeOptions): Buffer {
   if (opts === null || typeof opts !== 'object') throw err('ERR_INVALID_ARG_TYPE', 'encodeCheckpoint needs { key }');
-  const key = keyBytes(opts.key);
+  const key = macKey(keyBytes(opts.key));
   validateCheckpoint(cp, opts.limits);
-  // RESET_BUFFER_MODE: reuse the packer's buffer; frame() copies the body out right away.
-  return frame(CHECKPOINT_MAGIC, packr.pack(toWire(cp), RESET_BUFFER_MODE), key);
+  return frame(CHECKPOINT_MAGIC, key, (w) => writeCheckpointBody(w, cp));
 }
 
 /** Read the format version of an encoded checkpoint (or batch) without verifying it (null if not one). */
@@ -198,8 +198,14 @@ export function peekCheckpointVersion(bytes: Uint8Array): number | null {
  * one (maxAgeMs) ERR_CHECKPOINT_STALE. Returns a fresh object that shares no memory with `bytes`.
  */
 export function decodeCheckpoint(bytes: Uint8Array, opts: DecodeOptions): Checkpoint {
-  const { value, version } = unframe(bytes, CHECKPOINT_MAGIC, 'checkpoint', opts);
-  return finish(value, version, opts);
+  const { version, end } = unframe(bytes, CHECKPOINT_MAGIC, 'checkpoint', opts);
+  let parsed: Checkpoint;
+  try {
+    parsed = readCheckpointBody(bytes, CHECKPOINT_HEADER_LEN, end, opts.limits?.maxMembers ?? DEFAULT_CHECKPOINT_LIMITS.maxMembers);
+  } catch (e) {
+    throw asInvalid(e);
+  }
+  return finish(parsed, version, opts);
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -221,17 +227,18 @@ export interface DecodeBatchOptions extends DecodeOptions {
 export function encodeCheckpointBatch(cps: readonly Checkpoint[], opts: EncodeOptions): Buffer {
   if (opts === null || typeof opts !== 'object') throw err('ERR_INVALID_ARG_TYPE', 'encodeCheckpointBatch needs { key }');
   if (!Array.isArray(cps)) throw err('ERR_INVALID_ARG_TYPE', 'encodeCheckpointBatch needs an array of checkpoints');
-  const key = keyBytes(opts.key);
-  const wires = new Array(cps.length);
+  const key = macKey(keyBytes(opts.key));
   for (let i = 0; i < cps.length; i++) {
     try {
       validateCheckpoint(cps[i], opts.limits);
     } catch (e) {
       throw prefixField(e, i);
     }
-    wires[i] = toWire(cps[i]);
   }
-  return frame(CHECKPOINT_BATCH_MAGIC, packr.pack(wires, RESET_BUFFER_MODE), key);
+  return frame(CHECKPOINT_BATCH_MAGIC, key, (w) => {
+    writeArrayHeader(w, cps.length);
+    for (let i = 0; i < cps.length; i++) writeCheckpointBody(w, cps[i]);
+  });
 }
 
 /**
@@ -240,17 +247,27 @@ export function encodeCheckpointBatch(cps: readonly Checkpoint[], opts: EncodeOp
  * ERR_CHECKPOINT_STALE.
  */
 export function decodeCheckpointBatch(bytes: Uint8Array, opts: DecodeBatchOptions): Checkpoint[] {
-  const { value, version } = unframe(bytes, CHECKPOINT_BATCH_MAGIC, 'checkpoint batch', opts);
-  if (!Array.isArray(value)) throw invalid('batch body is not an array');
+  const { version, end } = unframe(bytes, CHECKPOINT_BATCH_MAGIC, 'checkpoint batch', opts);
   const max = opts.maxCheckpoints ?? DEFAULT_MAX_BATCH;
-  if (value.length > max) throw invalid(`batch of ${value.length} checkpoints, more than ${max}`);
-  const out = new Array<Checkpoint>(value.length);
-  for (let i = 0; i < value.length; i++) {
-    try {
-      out[i] = finish(value[i], version, opts);
-    } catch (e) {
-      throw prefixField(e, i);
-    }
+  const out: Checkpoint[] = [];
+  try {
+    readBatchBody(
+      bytes,
+      CHECKPOINT_HEADER_LEN,
+      end,
+      opts.limits?.maxMembers ?? DEFAULT_CHECKPOINT_LIMITS.maxMembers,
+      max,
+      (i, parsed) => {
+        try {
+          out.push(finish(parsed, version, opts));
+        } catch (e) {
+          throw prefixField(e, i);
+        }
+      },
+      (i, e) => prefixField(asInvalid(e), i),
+    );
+  } catch (e) {
+    throw asInvalid(e);
   }
   return out;
 }

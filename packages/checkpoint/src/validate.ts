@@ -83,7 +83,16 @@ function isPlainObject(v: unknown): v is Obj {
   return p === Object.prototype || p === null;
 }
 
+/**
+ * Set while validating an object the decoder built (codec.ts): every section object there is a
+ * fresh plain object holding only the wire form's keys, so the plain-object and unknown-key
+ * checks cannot fail and are skipped (every value is still checked). Never set for objects
+ * from elsewhere.
+ */
+let parsedShape = false;
+
 function obj(v: unknown, prefix: string, name: string): Obj {
+  if (parsedShape && typeof v === 'object' && v !== null) return v as Obj;
   if (!isPlainObject(v)) fail(prefix, name, `expected a plain object, got ${describe(v)}`);
   return v;
 }
@@ -141,6 +150,7 @@ function rel(v: unknown, prefix: string, name: string): number {
  * counted the known ones it saw); only on a mismatch do we look for the culprit.
  */
 function noExtraKeys(o: Obj, expected: number, known: readonly string[], prefix: string, section: string): void {
+  if (parsedShape) return;
   let n = 0;
   for (const _k in o) n++;
   if (n === expected) return;
@@ -148,6 +158,22 @@ function noExtraKeys(o: Obj, expected: number, known: readonly string[], prefix:
     if (!known.includes(k)) fail(prefix, section ? `${section}.${k}` : k, 'unknown field');
     // A known optional key holding `undefined` is treated as absent.
   }
+}
+
+// Cheap predicates for the per-entry checks of arrays (object refs, ranges, memberships): the
+// field name with its index (`app.objects[3].seq`) is built only when a check fails.
+const isU32 = (v: unknown): boolean => typeof v === 'number' && v >>> 0 === v;
+const isIntIn = (v: unknown, min: number, max: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+const isStrIn = (v: unknown, min: number, max: number): boolean => typeof v === 'string' && v.length >= min && v.length <= max;
+const isBytesIn = (v: unknown, min: number, max: number): boolean => v instanceof Uint8Array && v.length >= min && v.length <= max;
+const isObj = (v: unknown): boolean => (parsedShape ? typeof v === 'object' && v !== null : isPlainObject(v));
+/** `base[i]suffix`, for error messages only. */
+const nm = (base: string, i: number, suffix: string): string => `${base}[${i}]${suffix}`;
+
+function keyCount(o: Obj): number {
+  let n = 0;
+  for (const _k in o) n++;
+  return n;
 }
 
 /** 1 if the optional field is present (not undefined), else 0. */
@@ -252,13 +278,16 @@ function validateApp(v: unknown, p: string, lim: CheckpointLimits): CheckpointAp
   str(a.protocol, p, 'app.protocol', 1, 64);
   const objects = arr(a.objects, p, 'app.objects', lim.maxObjects);
   for (let i = 0; i < objects.length; i++) {
-    const o = obj(objects[i], p, `app.objects[${i}]`);
-    str(o.id, p, `app.objects[${i}].id`, 1, 1024);
-    u32(o.seq, p, `app.objects[${i}].seq`);
-    const offset = int(o.offset, p, `app.objects[${i}].offset`, 0, Number.MAX_SAFE_INTEGER);
-    const length = int(o.length, p, `app.objects[${i}].length`, 1, MAX_OBJECT_LENGTH);
-    if (offset + length > Number.MAX_SAFE_INTEGER) fail(p, `app.objects[${i}].length`, 'offset + length overflows');
-    noExtraKeys(o, 4, OBJREF, p, `app.objects[${i}]`);
+    const o = objects[i] as Obj;
+    if (!isObj(o)) obj(o, p, nm('app.objects', i, ''));
+    if (!isStrIn(o.id, 1, 1024)) str(o.id, p, nm('app.objects', i, '.id'), 1, 1024);
+    if (!isU32(o.seq)) u32(o.seq, p, nm('app.objects', i, '.seq'));
+    const offset = o.offset as number;
+    const length = o.length as number;
+    if (!isIntIn(offset, 0, Number.MAX_SAFE_INTEGER)) int(offset, p, nm('app.objects', i, '.offset'), 0, Number.MAX_SAFE_INTEGER);
+    if (!isIntIn(length, 1, MAX_OBJECT_LENGTH)) int(length, p, nm('app.objects', i, '.length'), 1, MAX_OBJECT_LENGTH);
+    if (offset + length > Number.MAX_SAFE_INTEGER) fail(p, nm('app.objects', i, '.length'), 'offset + length overflows');
+    if (!parsedShape && keyCount(o) !== 4) noExtraKeys(o, 4, OBJREF, p, nm('app.objects', i, ''));
   }
   if (a.state !== undefined) validateState(a.state, p, 'app.state', 0, lim.maxStateNodes, lim);
   noExtraKeys(a, 2 + has(a.state), APP, p, 'app');
@@ -293,11 +322,16 @@ function validateCongestion(v: unknown, p: string): void {
 
 function validateTimers(v: unknown, p: string): void {
   const t = obj(v, p, 'tcp.timers');
-  for (const k in t) {
-    const x = t[k];
-    if (!TIMERS.includes(k)) fail(p, `tcp.timers.${k}`, 'unknown timer kind');
-    if (x !== undefined) rel(x, p, `tcp.timers.${k}`);
-  }
+  let n = 0;
+  if (t.rtx !== undefined) (rel(t.rtx, p, 'tcp.timers.rtx'), n++);
+  if (t.delack !== undefined) (rel(t.delack, p, 'tcp.timers.delack'), n++);
+  if (t.persist !== undefined) (rel(t.persist, p, 'tcp.timers.persist'), n++);
+  if (t.keepalive !== undefined) (rel(t.keepalive, p, 'tcp.timers.keepalive'), n++);
+  if (parsedShape) return;
+  let all = 0;
+  for (const _k in t) all++;
+  if (all === n) return;
+  for (const k in t) if (!TIMERS.includes(k)) fail(p, `tcp.timers.${k}`, 'unknown timer kind');
 }
 
 function validateTcpOptions(v: unknown, p: string): void {
@@ -325,14 +359,17 @@ function validateRanges(v: unknown, p: string, name: string, base: number, minOf
   let prevEnd = minOffset;
   let total = 0;
   for (let i = 0; i < ranges.length; i++) {
-    const r = obj(ranges[i], p, `${name}[${i}]`);
-    const seq = u32(r.seq, p, `${name}[${i}].seq`);
-    const data = bytes(r.data, p, `${name}[${i}].data`, 1, lim.maxBufferBytes);
-    noExtraKeys(r, 2, RANGE, p, `${name}[${i}]`);
+    const r = ranges[i] as Obj;
+    if (!isObj(r)) obj(r, p, nm(name, i, ''));
+    const seq = r.seq as number;
+    const data = r.data as Uint8Array;
+    if (!isU32(seq)) u32(seq, p, nm(name, i, '.seq'));
+    if (!isBytesIn(data, 1, lim.maxBufferBytes)) bytes(data, p, nm(name, i, '.data'), 1, lim.maxBufferBytes);
+    if (!parsedShape && keyCount(r) !== 2) noExtraKeys(r, 2, RANGE, p, nm(name, i, ''));
     const off = (seq - base) >>> 0; // RFC 9293 §3.4: offsets are modulo 2^32
-    if (off < minOffset || off >= maxEnd) fail(p, `${name}[${i}].seq`, 'starts outside the allowed sequence range');
-    if (off < prevEnd) fail(p, `${name}[${i}].seq`, 'ranges overlap or are not sorted');
-    if (off + data.length > maxEnd) fail(p, `${name}[${i}]`, 'extends beyond the allowed sequence range');
+    if (off < minOffset || off >= maxEnd) fail(p, nm(name, i, '.seq'), 'starts outside the allowed sequence range');
+    if (off < prevEnd) fail(p, nm(name, i, '.seq'), 'ranges overlap or are not sorted');
+    if (off + data.length > maxEnd) fail(p, nm(name, i, ''), 'extends beyond the allowed sequence range');
     prevEnd = off + data.length;
     total += data.length;
   }
@@ -468,15 +505,18 @@ function validateUdp(v: unknown, p: string, remoteAddress: number, lim: Checkpoi
   if ((remotePort === 0) !== (remoteAddress === 0)) fail(p, 'udp.remotePort', 'remote port and ip.remoteAddress must both be set (connected) or both be 0');
   const ms = arr(u.multicast, p, 'udp.multicast', lim.maxMemberships);
   for (let i = 0; i < ms.length; i++) {
-    const m = obj(ms[i], p, `udp.multicast[${i}]`);
-    const group = u32(m.group, p, `udp.multicast[${i}].group`);
+    const m = ms[i] as Obj;
+    if (!isObj(m)) obj(m, p, nm('udp.multicast', i, ''));
+    const group = m.group as number;
+    const ifa = m.interfaceAddress as number;
+    if (!isU32(group)) u32(group, p, nm('udp.multicast', i, '.group'));
     // RFC 1112 §4: host group addresses are class D, 224.0.0.0/4.
-    if (!isMulticast(group)) fail(p, `udp.multicast[${i}].group`, 'not a multicast address (224.0.0.0/4)');
-    const ifa = u32(m.interfaceAddress, p, `udp.multicast[${i}].interfaceAddress`);
-    noExtraKeys(m, 2, MEMBERSHIP, p, `udp.multicast[${i}]`);
+    if (!isMulticast(group)) fail(p, nm('udp.multicast', i, '.group'), 'not a multicast address (224.0.0.0/4)');
+    if (!isU32(ifa)) u32(ifa, p, nm('udp.multicast', i, '.interfaceAddress'));
+    if (!parsedShape && keyCount(m) !== 2) noExtraKeys(m, 2, MEMBERSHIP, p, nm('udp.multicast', i, ''));
     for (let k = 0; k < i; k++) {
       const o = ms[k] as { group: number; interfaceAddress: number };
-      if (o.group === group && o.interfaceAddress === ifa) fail(p, `udp.multicast[${i}]`, 'duplicate membership');
+      if (o.group === group && o.interfaceAddress === ifa) fail(p, nm('udp.multicast', i, ''), 'duplicate membership');
     }
   }
   const o = obj(u.options, p, 'udp.options');
@@ -514,6 +554,19 @@ function validateConnection(c: Obj, p: string, lim: CheckpointLimits): { version
 function tupleKey(c: ConnectionCheckpoint): string {
   const t = c.kind === 'tcp' ? c.tcp : c.udp;
   return `${c.kind}:${c.ip.localAddress}:${t.localPort}-${c.ip.remoteAddress}:${t.remotePort}`;
+}
+
+/**
+ * `validateCheckpoint` for an object the decoder (codec.ts) just built: the same checks of every
+ * value and rule, without the plain-object / unknown-key checks its construction makes moot.
+ */
+export function validateParsedCheckpoint(value: Checkpoint, limits?: Partial<CheckpointLimits>): Checkpoint {
+  parsedShape = true;
+  try {
+    return validateCheckpoint(value, limits);
+  } finally {
+    parsedShape = false;
+  }
 }
 
 /**
