@@ -7,7 +7,9 @@
  *   npx tsc -b && node bench/profile/tap-bulk.mjs --dir tx|rx --offloads on|off [--mib 256] [--reps 3]
  *   node --cpu-prof --cpu-prof-dir bench/profile/out bench/profile/tap-bulk.mjs --dir rx --offloads on
  *
- * tx: hastack sends to a kernel socat sink; rx: a kernel socat sends to a hastack sink.
+ * tx: hastack sends to a kernel socat sink; rx: a kernel socat sends to a hastack sink, in
+ * --block bytes per write (default 131072, as the bench), reading /dev/zero itself (--src file,
+ * default) or from a `head | socat` pipe (--src pipe). --tx-thread on|off overrides TapLink's default.
  * Prints per rep { gbps, cpuMs (this process = hastack only), gbpsPerCpu, link counters,
  * frames per native batch } and a median line.
  */
@@ -23,11 +25,15 @@ const offloads = arg('--offloads', 'off') === 'on';
 const total = Number(arg('--mib', '256')) * 1024 * 1024;
 const reps = Number(arg('--reps', '1'));
 const CHUNK = 64 * 1024;
+// The kernel sender's write size (socat -b): the bench uses 128 KiB; 8 KiB makes the kernel send small GSO frames.
+const block = Number(arg('--block', '131072'));
+const linkOpts = {};
+if (arg('--tx-thread', '') !== '') linkOpts.txThread = arg('--tx-thread') === 'on';
 const chunk = Buffer.alloc(CHUNK, 0x5a);
 const guard = setTimeout(() => { console.error('timed out'); process.exit(2); }, Number(arg('--timeout-ms', '180000')));
 
 const lab = await Lab.create();
-const link = lab.addTap({ offloads });
+const link = lab.addTap({ offloads, ...linkOpts });
 const stack = new Stack({ link, address: `${lab.addr(2)}/24` });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -71,7 +77,11 @@ async function rxOnce(port) {
     });
     server.listen(port);
   });
-  const src = lab.exec('client', ['sh', '-c', `head -c ${total} /dev/zero | socat -u - TCP:${lab.addr(2)}:${port}`], { timeoutMs: 170_000 });
+  // --src pipe: head | socat (two processes and a pipe); file: socat reads /dev/zero itself (as iperf3 sends from memory).
+  const cmd = arg('--src', 'file') === 'pipe'
+    ? `head -c ${total} /dev/zero | socat -u -b ${block} - TCP:${lab.addr(2)}:${port}`
+    : `socat -u -b ${block} OPEN:/dev/zero,readbytes=${total} TCP:${lab.addr(2)}:${port}`;
+  const src = lab.exec('client', ['sh', '-c', cmd], { timeoutMs: 170_000 });
   await done;
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(c0);

@@ -3,7 +3,7 @@
  * - the limit: Linux ↔ Linux over veth + bridge between two namespaces (iperf3);
  * - hastack over TAP ↔ Linux, offloads off and on: the hastack peer (its own process) sits on a TAP
  *   device on the lab bridge; hastack → Linux is `curl` downloading from it, Linux → hastack is
- *   `socat` uploading to it (the peer times first byte to FIN);
+ *   `socat` uploading /dev/zero to it in 128 KiB writes (the peer times first byte to FIN);
  * - hastack ↔ hastack in memory (MemoryNetwork, MTU 1500 and 65535, checksums computed and verified),
  *   both stacks in one child process.
  * Runs alternate (reference, then hastack) within each repetition.
@@ -93,7 +93,9 @@ export async function run(ctx) {
           // Linux -> hastack: socat uploads tapBytes; the peer times first byte to FIN.
           try {
             const done = p.next((l) => l.rx !== undefined, 70_000);
-            await lab.exec('client', ['sh', '-c', `head -c ${tapBytes} /dev/zero | socat -u -b 131072 - TCP:${address}:5002`], { timeoutMs: 70_000 });
+            // socat reads /dev/zero itself (as iperf3 sends from memory): a `head | socat` pipe adds a
+            // process and two copies per byte on the sending side, and capped this figure on 2 cores.
+            await lab.exec('client', ['socat', '-u', '-b', '131072', `OPEN:/dev/zero,readbytes=${tapBytes}`, `TCP:${address}:5002`], { timeoutMs: 70_000 });
             const { rx } = await done;
             if (rx.error) throw new Error(rx.error);
             if (rx.bytes !== tapBytes) throw new Error(`hastack received ${rx.bytes} of ${tapBytes} bytes`);

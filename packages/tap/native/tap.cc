@@ -11,14 +11,18 @@
 //   JS-owned ArrayBuffer (packed, 8-byte aligned), write per-frame (offset, length, virtio-net header
 //   fields) into a JS-owned Int32Array, then call into JS once with the count.
 // - Transmit: JS packs frames (with their virtio-net header in front, when enabled) into a JS-owned
-//   ArrayBuffer and lists (offset, length) pairs in an Int32Array; writeBatch(start, n) write()s them
-//   until EAGAIN and returns how many were consumed. JS keeps the rest and asks for UV_WRITABLE.
+//   ArrayBuffer used as a byte ring and lists (offset, length) pairs in an Int32Array used as a ring
+//   of slots. Frames are named by a sequence number (a JS number, < 2^53) and live in slot
+//   seq % slots. writeBatch(startSeq, n) write()s frames startSeq.. until EAGAIN and returns how many
+//   were consumed. JS keeps the rest and asks for UV_WRITABLE.
 // - Optional writer thread (setTxThread(true)): writeBatch() then only *submits* the frames to a
 //   pthread that does the write() syscalls while JS goes on computing (a write() to a TAP runs the
 //   kernel's bridge/veth/peer-TCP path synchronously, so this moves real work off the JS thread).
-//   Frames stay in the JS transmit buffer until the thread has written them: writeBatch() returns
-//   how many of them are done; JS must not reuse their bytes before that (it only rewinds its
-//   buffer once everything submitted is done, and txWait() blocks boundedly for that). On EAGAIN the
+//   Frames stay in the JS transmit ring until the thread has written them: writeBatch() returns
+//   how many of them are done; JS must not reuse their bytes before that. Because the buffers are
+//   rings, JS keeps filling the free part while the thread writes the older part (no lock-step
+//   "drain everything, then rewind"); the thread publishes its progress every kProgressEvery frames
+//   and txWait(ms, seq) blocks boundedly until a given frame is written. On EAGAIN the
 //   thread itself poll()s for POLLOUT; when JS asked for it (pollWritable(true)) a uv_async wakes JS
 //   once the submitted frames are all written. close()/env teardown drain briefly, stop and join
 //   the thread before the fd is closed (exactly once) and before the buffers are released.
@@ -58,6 +62,8 @@ constexpr int RX_OFF = 0, RX_LEN = 1, RX_FLAGS = 2, RX_GSO_TYPE = 3, RX_HDR_LEN 
               RX_CSUM_START = 6, RX_CSUM_OFFSET = 7;
 // Per-frame stride of the transmit metadata Int32Array: (offset, length) of header+frame.
 constexpr int TX_STRIDE = 2;
+// The writer thread publishes how far it got (and wakes a waiting JS thread) every this many frames.
+constexpr int64_t kProgressEvery = 32;
 
 // Counters exported through counters(Float64Array).
 enum Counter {
@@ -372,7 +378,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     pthread_condattr_destroy(&ca);
     wStop_ = false;
     wDone_ = wTarget_ = 0;
-    wBusy_ = wBlocked_ = wNotify_ = false;
+    wBusy_ = wBlocked_ = wNotify_ = wWaiting_ = false;
     // The thread must not take the process's signals (SIGINT/SIGTERM belong to the JS thread).
     sigset_t all, old;
     sigfillset(&all);
@@ -406,17 +412,28 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
         pthread_cond_wait(&work_, &mu_);
         continue;
       }
-      int i = wDone_;
-      const int end = wTarget_;
+      int64_t i = wDone_;
+      const int64_t end = wTarget_;
       wBusy_ = true;
       pthread_mutex_unlock(&mu_);
       const uint8_t* tx = tx_;
       const int32_t* meta = txMeta_;
       const size_t cap = txCap_;
+      const int64_t slots = (int64_t)(txMetaLen_ / TX_STRIDE);
       const int fd = fd_;
+      int64_t published = i;
       bool stop = false;
       while (i < end) {
-        const int32_t off = meta[i * TX_STRIDE], len = meta[i * TX_STRIDE + 1];
+        if (i - published >= kProgressEvery) {
+          // Publish progress so a JS thread waiting for ring space can go on before the chunk ends.
+          published = i;
+          pthread_mutex_lock(&mu_);
+          wDone_ = i;
+          if (wWaiting_) pthread_cond_broadcast(&idle_);
+          pthread_mutex_unlock(&mu_);
+        }
+        const int32_t* m = meta + (i % slots) * TX_STRIDE;
+        const int32_t off = m[0], len = m[1];
         if (off < 0 || len <= 0 || (size_t)off + (size_t)len > cap) {
           tErrors_.fetch_add(1, std::memory_order_relaxed);
           tLastErrno_.store(EINVAL, std::memory_order_relaxed);
@@ -482,28 +499,34 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     self->CallWritable();
   }
 
-  // Waits (at most timeoutMs) until the writer has written everything submitted or is blocked on
-  // a full kernel queue. Returns true when everything submitted is written.
-  bool WaitWriter(int timeoutMs) {
+  // Waits (at most timeoutMs) until the writer has written the frames before sequence `until`
+  // (-1: everything submitted) or is blocked on a full kernel queue. Returns true when everything
+  // submitted is written.
+  bool WaitWriter(int timeoutMs, int64_t until = -1) {
     if (!writerOn_) return true;
     uint64_t deadline = NowMs() + (uint64_t)(timeoutMs < 0 ? 0 : timeoutMs);
     pthread_mutex_lock(&mu_);
-    while (wDone_ < wTarget_ && !wBlocked_ && !wStop_) {
+    wWaiting_ = true;
+    for (;;) {
+      const int64_t goal = until < 0 || until > wTarget_ ? wTarget_ : until;
+      if (wDone_ >= goal || wBlocked_ || wStop_) break;
       struct timespec ts;
       ts.tv_sec = (time_t)(deadline / 1000);
       ts.tv_nsec = (long)((deadline % 1000) * 1000000);
       if (pthread_cond_timedwait(&idle_, &mu_, &ts) == ETIMEDOUT) break;
     }
+    wWaiting_ = false;
     bool done = wDone_ >= wTarget_;
     pthread_mutex_unlock(&mu_);
     return done;
   }
 
-  // txWait(timeoutMs): see WaitWriter. Returns true when all submitted frames are written.
+  // txWait(timeoutMs[, untilSeq]): see WaitWriter. Returns true when all submitted frames are written.
   Napi::Value TxWait(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     int ms = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
-    return Napi::Boolean::New(env, WaitWriter(ms));
+    int64_t until = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : -1;
+    return Napi::Boolean::New(env, WaitWriter(ms, until));
   }
 
   // Drains (bounded), stops and joins the writer thread; closes its handles. Main thread only.
@@ -742,36 +765,35 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     return Napi::Number::New(env, Drain());
   }
 
-  // writeBatch(start, n): write frames start..start+n-1 (tx metadata entries); returns how many were
-  // consumed (written, or dropped on a hard error), stopping at EAGAIN.
+  // writeBatch(startSeq, n): write frames startSeq..startSeq+n-1 (frame seq lives in tx metadata
+  // slot seq % slots); returns how many were consumed (written, or dropped on a hard error),
+  // stopping at EAGAIN.
   Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!CheckOpen(env)) return env.Undefined();
     if (!tx_) return ThrowType(env, "writeBatch: setBuffers() first");
-    int start = info[0].As<Napi::Number>().Int32Value();
-    int n = info[1].As<Napi::Number>().Int32Value();
-    if (start < 0 || n < 0 || (size_t)(start + n) * TX_STRIDE > txMetaLen_) return ThrowType(env, "writeBatch: range");
+    const int64_t start = info[0].As<Napi::Number>().Int64Value();
+    const int64_t n = info[1].As<Napi::Number>().Int64Value();
+    const int64_t slots = (int64_t)(txMetaLen_ / TX_STRIDE);
+    if (start < 0 || n < 0 || n > slots) return ThrowType(env, "writeBatch: range");
     if (writerOn_) {
-      // Submit [start, start+n) and report how many of them are written so far. When all are,
-      // both sides rewind to index 0 (JS then reuses its buffer from the start).
+      // Submit [start, start+n) and report how many of them are written so far.
       pthread_mutex_lock(&mu_);
       if (start > wDone_ || start + n < wTarget_) {
         pthread_mutex_unlock(&mu_);
         return ThrowType(env, "writeBatch: submission does not continue the writer's queue");
       }
-      int done = wDone_ - start;
-      if (done == n && !wBusy_) {
-        wDone_ = wTarget_ = 0;
-      } else if (start + n > wTarget_) {
+      int64_t done = wDone_ - start;
+      if (start + n > wTarget_) {
         wTarget_ = start + n;
         if (!wBusy_) pthread_cond_signal(&work_);
       }
       pthread_mutex_unlock(&mu_);
-      return Napi::Number::New(env, done);
+      return Napi::Number::New(env, (double)done);
     }
-    int done = 0;
+    int64_t done = 0;
     while (done < n) {
-      const int32_t* m = txMeta_ + (start + done) * TX_STRIDE;
+      const int32_t* m = txMeta_ + ((start + done) % slots) * TX_STRIDE;
       int32_t off = m[0], len = m[1];
       if (off < 0 || len <= 0 || (size_t)off + (size_t)len > txCap_) {
         syncErrors_++;
@@ -794,7 +816,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       syncWrites_++;
       done++;
     }
-    return Napi::Number::New(env, done);
+    return Napi::Number::New(env, (double)done);
   }
 
   bool Ifreq(Napi::Env env, unsigned long req, struct ifreq* ifr, const char* syscall) {
@@ -966,8 +988,8 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   pthread_t writer_{};
   pthread_mutex_t mu_;
   pthread_cond_t work_, idle_;
-  int wDone_ = 0, wTarget_ = 0;
-  bool wBusy_ = false, wBlocked_ = false, wNotify_ = false, wStop_ = false;
+  int64_t wDone_ = 0, wTarget_ = 0;  // frame sequence numbers (see writeBatch)
+  bool wBusy_ = false, wBlocked_ = false, wNotify_ = false, wStop_ = false, wWaiting_ = false;
   int wakeFd_ = -1;
   uv_async_t* async_ = nullptr;
   std::atomic<uint64_t> tWrites_{0}, tEagain_{0}, tErrors_{0};

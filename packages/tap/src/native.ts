@@ -28,16 +28,20 @@ export interface NativeTapDevice {
   start(onRx: (count: number) => void, onWritable: () => void): void;
   pollWritable(on: boolean): void;
   /**
-   * Synchronous mode: write()s frames start..start+count-1 until EAGAIN, returns how many were
-   * consumed. Writer-thread mode: submits them to the thread and returns how many of them are
-   * written so far (their bytes must stay untouched until then); when that is all of them, both
-   * sides rewind their indices to 0.
+   * Frames are numbered (0, 1, 2, ... < 2^53); frame n is described by tx metadata slot
+   * n % (txMeta.length / TX_STRIDE). Synchronous mode: write()s frames start..start+count-1 until
+   * EAGAIN, returns how many were consumed. Writer-thread mode: submits them to the thread (start
+   * must not be past the first unwritten frame) and returns how many of them are written so far
+   * (their bytes must stay untouched until then).
    */
   writeBatch(start: number, count: number): number;
   /** Starts the writer thread (true); cannot be stopped except by close(). */
   setTxThread(on: boolean): void;
-  /** Waits up to `ms` for the writer thread to write everything submitted (true) or to block on a full kernel queue (false). */
-  txWait(ms: number): boolean;
+  /**
+   * Waits up to `ms` for the writer thread to write the frames before number `until` (default:
+   * everything submitted) or to block on a full kernel queue. True when everything submitted is written.
+   */
+  txWait(ms: number, until?: number): boolean;
   readNow(): number;
   setMtu(mtu: number): void;
   getMtu(): number;

@@ -6,10 +6,14 @@
  *   `onRx(count)` once; we hand each frame to the handler as a view into that buffer (valid only
  *   during `frame()`, as the Link contract says) and end with one `batchEnd()`.
  * - Transmit: `send()` copies the frame (behind its virtio-net header, when enabled) into one
- *   preallocated transmit buffer; `flush()` (or a microtask, if nobody calls it) writes all queued
- *   frames with one native call. Frames the kernel does not take (EAGAIN) stay queued; the fd is then
- *   watched for writability. The transmit buffer *is* the bounded queue: when it is full `send()`
- *   drops the frame, counts it and returns false, and `handler.writable()` follows once it drained.
+ *   preallocated transmit buffer used as a ring (bytes) with a ring of (offset, length) slots;
+ *   `flush()` (or a microtask, if nobody calls it) writes all queued frames with one native call.
+ *   Frames are numbered (`txHead` = oldest not yet written, `txCount` = next to queue; slot =
+ *   number % txMaxFrames). Frames the kernel does not take (EAGAIN) stay queued; the fd is then
+ *   watched for writability. The ring *is* the bounded queue: when it is full `send()` drops the
+ *   frame, counts it and returns false, and `handler.writable()` follows once it drained. With the
+ *   writer thread, new frames go into the free part of the ring while the thread writes the older
+ *   part, so neither side waits for the other to finish a whole buffer.
  * - Offloads need IFF_VNET_HDR (12-byte header, see vnet.ts). `rxChecksum` turns on TUN_F_CSUM (the
  *   kernel may hand us frames whose checksum is partial or already verified: both are flagged
  *   `csumValid`); `gro` adds TUN_F_TSO4 (TCPv4 super-frames up to 64 KB arrive whole) and implies
@@ -223,7 +227,8 @@ export class TapLink implements Link {
    */
   private rxViews: (Uint8Array | undefined)[] = [];
 
-  // Transmit queue, shared with the addon: frames [txHead, txCount) wait, bytes up to txTail used.
+  // Transmit ring, shared with the addon: frames numbered [txHead, txCount) wait (slot = n % txMaxFrames);
+  // the next frame goes at byte txTail (8-aligned) or wraps to 0 (see txReserve).
   private readonly txBuf: ArrayBuffer;
   private readonly txU8: Uint8Array;
   private readonly txMeta: Int32Array;
@@ -438,28 +443,33 @@ export class TapLink implements Link {
     if (done > 0) this.s.txBatches++;
     this.txHead += done;
     if (this.txHead === this.txCount) {
-      this.txHead = this.txCount = this.txTail = 0;
+      // Everything is out (the writer thread, too, has finished reading): start the ring over.
+      this.txTail = 0;
     } else {
       this.setPollWritable(true);
     }
   }
 
-  /** Moves waiting frames to the front of the transmit buffer. */
-  private compact(): void {
-    const head = this.txHead;
-    if (head === 0) return;
-    const meta = this.txMeta;
-    const st = this.txStride;
-    const start = meta[head * st];
-    this.txU8.copyWithin(0, start, this.txTail);
-    const n = this.txCount - head;
-    for (let i = 0; i < n; i++) {
-      meta[i * st] = meta[(head + i) * st] - start;
-      meta[i * st + 1] = meta[(head + i) * st + 1];
+  /**
+   * Where a frame of `need` bytes (virtio-net header included) can go in the byte ring, or -1.
+   * Waiting frames occupy [start, txTail) or, wrapped, [start, end) + [0, txTail), where start is
+   * the oldest waiting frame's offset; every offset is 8-aligned.
+   */
+  private txReserve(need: number): number {
+    const pending = this.txCount - this.txHead;
+    if (pending === this.txMaxFrames) return -1;
+    const cap = this.txU8.length;
+    if (pending === 0) {
+      this.txTail = 0;
+      return need <= cap ? 0 : -1;
     }
-    this.txTail -= start;
-    this.txCount = n;
-    this.txHead = 0;
+    const start = this.txMeta[(this.txHead % this.txMaxFrames) * this.txStride];
+    const tail = this.txTail;
+    if (tail > start) {
+      if (tail + need <= cap) return tail;
+      return need <= start ? 0 : -1; // wrap to the front
+    }
+    return tail + need <= start ? tail : -1;
   }
 
   send(frame: Uint8Array, meta?: TxMeta): boolean {
@@ -469,27 +479,25 @@ export class TapLink implements Link {
       return false;
     }
     const need = this.vnet + len;
-    if (this.txCount === this.txMaxFrames || this.txTail + need > this.txU8.length) {
+    let at = this.txReserve(need);
+    if (at < 0) {
       this.writePending();
-      if (this.txCount === this.txMaxFrames || this.txTail + need > this.txU8.length) {
-        if (this.txThread) {
-          // The writer may still be reading the queued frames: they cannot move. Wait until they
-          // are out — as the synchronous mode would spend this time inside write() — or until the
-          // writer is stuck on a full kernel queue (then: drop and writable() later, as there).
-          this.dev?.txWait(1000);
-          this.writePending();
-        } else {
-          this.compact();
-        }
+      at = this.txReserve(need);
+      if (at < 0 && this.txThread && this.dev) {
+        // The ring is full of frames the writer has not written yet. Wait until it has written a
+        // quarter of them — as the synchronous mode would spend this time inside write() — or is
+        // stuck on a full kernel queue (then: drop and writable() later, as there).
+        this.dev.txWait(1000, this.txHead + Math.max(1, (this.txCount - this.txHead) >> 2));
+        this.writePending();
+        at = this.txReserve(need);
       }
-      if (this.txCount === this.txMaxFrames || this.txTail + need > this.txU8.length) {
+      if (at < 0) {
         this.s.txDrops++;
         this.owesWritable = true;
         this.setPollWritable(true);
         return false;
       }
     }
-    const at = this.txTail;
     const u8 = this.txU8;
     u8.set(frame, at + this.vnet);
     if (this.vnet) {
@@ -509,7 +517,7 @@ export class TapLink implements Link {
       }
       encodeVnetHdr(u8, at, h);
     }
-    const m = this.txCount * this.txStride;
+    const m = (this.txCount % this.txMaxFrames) * this.txStride;
     this.txMeta[m] = at;
     this.txMeta[m + 1] = need;
     this.txCount++;
@@ -625,6 +633,7 @@ export class TapLink implements Link {
     }
     this.dev = null;
     this.handler = null;
-    this.txHead = this.txCount = this.txTail = 0;
+    this.txHead = this.txCount;
+    this.txTail = 0;
   }
 }

@@ -52,16 +52,17 @@ export class FakeDevice implements NativeTapDevice {
       else this.wNotify = on;
     }
   }
+  /** Metadata slot of frame number `seq` (the addon's ring). */
+  slot(seq: number): number {
+    return (seq % (this.txMeta.length / 2)) * 2;
+  }
   writeBatch(start: number, n: number): number {
     this.writeBatchCalls++;
+    if (n > this.txMeta.length / 2) throw new Error('writeBatch: range');
     if (this.txThread) {
       if (start > this.wDone || start + n < this.wTarget) throw new Error('writeBatch: submission does not continue the writer queue');
       const done = this.wDone - start;
-      if (done === n) {
-        this.wDone = this.wTarget = 0;
-        return n;
-      }
-      this.wTarget = start + n;
+      if (start + n > this.wTarget) this.wTarget = start + n;
       return done;
     }
     let done = 0;
@@ -71,8 +72,8 @@ export class FakeDevice implements NativeTapDevice {
         break;
       }
       this.writeBudget--;
-      const off = this.txMeta[(start + done) * 2];
-      const len = this.txMeta[(start + done) * 2 + 1];
+      const off = this.txMeta[this.slot(start + done)];
+      const len = this.txMeta[this.slot(start + done) + 1];
       this.written.push(this.tx.slice(off, off + len));
     }
     return done;
@@ -87,12 +88,15 @@ export class FakeDevice implements NativeTapDevice {
   /** txWait() lets the "thread" write everything it can before returning. */
   txWaitPumps = true;
   txWaitCalls = 0;
+  /** The `until` argument of the last txWait() call. */
+  txWaitUntil: number | undefined;
   setTxThread(on: boolean): void {
     this.txThread = on;
   }
-  txWait(_ms: number): boolean {
+  txWait(_ms: number, until?: number): boolean {
     this.txWaitCalls++;
-    if (this.txWaitPumps) this.pump();
+    this.txWaitUntil = until;
+    if (this.txWaitPumps) this.pump(until === undefined ? Infinity : Math.max(0, until - this.wDone));
     return this.wDone >= this.wTarget;
   }
   /** The writer thread writes up to `k` submitted frames (stops at the write budget, like EAGAIN). */
@@ -104,8 +108,8 @@ export class FakeDevice implements NativeTapDevice {
         break;
       }
       this.writeBudget--;
-      const off = this.txMeta[this.wDone * 2];
-      const len = this.txMeta[this.wDone * 2 + 1];
+      const off = this.txMeta[this.slot(this.wDone)];
+      const len = this.txMeta[this.slot(this.wDone) + 1];
       this.written.push(this.tx.slice(off, off + len));
       this.wDone++;
       n++;

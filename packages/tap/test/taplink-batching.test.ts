@@ -235,7 +235,7 @@ describe('TapLink receive views', () => {
 describe('TapLink with the writer thread (stand-in addon)', () => {
   const firstBytes = (dev: FakeDevice): number[] => dev.written.map((w) => w[0]);
 
-  it('submits without waiting, never reuses bytes of frames still in flight, rewinds once all are out', async () => {
+  it('submits without waiting, never reuses bytes of frames still in flight, keeps filling the ring while the writer works', async () => {
     const { link, dev } = open({ txThread: true, txQueueFrames: 16 });
     expect(dev.txThread).toBe(true);
     expect(link.txThread).toBe(true);
@@ -253,29 +253,58 @@ describe('TapLink with the writer thread (stand-in addon)', () => {
     dev.pump(3);
     link.flush();
     expect(link.stats().txQueued).toBe(5);
-    dev.pump();
-    link.flush(); // learns that all are out: both sides rewind
-    expect(link.stats().txQueued).toBe(0);
-    expect(dev.wTarget).toBe(0);
-    expect(firstBytes(dev)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // Frames are numbered on: frame 8 goes behind frame 7 while 3..7 are still being written.
     link.send(frame(100, 8));
-    expect(dev.txMeta[0]).toBe(0); // the buffer is reused from the start
+    expect(dev.txMeta[8 * 2]).toBeGreaterThanOrEqual(8 * 104);
+    link.flush();
+    expect(dev.wTarget).toBe(9);
+    dev.pump();
+    link.flush(); // learns that all are out: the byte ring starts over, numbering goes on
+    expect(link.stats().txQueued).toBe(0);
+    expect(firstBytes(dev)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    link.send(frame(100, 9));
+    expect(dev.txMeta[9 * 2]).toBe(0); // slot 9, bytes from the start of the buffer
     link.flush();
     dev.pump();
-    expect(firstBytes(dev)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(dev.wTarget).toBe(10);
+    expect(firstBytes(dev)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     await Promise.resolve();
     link.close();
   });
 
-  it('a full queue waits (bounded) for the writer instead of moving frames it may be reading', () => {
+  it('wraps the slot ring and the byte ring: frames keep their order and bytes across many laps', () => {
+    // 16 slots; 3044 bytes hold 10..20 frames of 150..299 bytes: both rings wrap often.
+    const { link, dev } = open({ txThread: true, txQueueFrames: 16, txQueueBytes: 3044 });
+    link.attach({ frame() {}, batchEnd() {} });
+    const sent: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      expect(link.send(frame(150 + (i % 150), i & 0xff))).toBe(true);
+      sent.push(i & 0xff);
+      if (i % 3 === 0) link.flush();
+      if (i % 7 === 0) dev.pump(2); // the writer lags behind: the ring stays partly full
+    }
+    link.flush();
+    dev.pump();
+    link.flush();
+    expect(firstBytes(dev)).toEqual(sent);
+    expect(dev.written.map((w) => w.length)).toEqual(Array.from({ length: 200 }, (_, i) => 150 + (i % 150)));
+    // every written frame is intact (the writer never saw bytes overwritten by a later frame)
+    expect(dev.written.every((w) => w.every((b, j) => j === 12 || j === 13 || b === w[0]))).toBe(true);
+    expect(link.stats()).toMatchObject({ txDrops: 0, txQueued: 0 });
+    expect(dev.txWaitCalls).toBeGreaterThan(0); // the ring did fill up
+    link.close();
+  });
+
+  it('a full ring waits (bounded) for the writer to write a quarter of it, not all of it', () => {
     const { link, dev } = open({ txThread: true, txQueueFrames: 16 });
     link.attach({ frame() {}, batchEnd() {} });
     for (let i = 0; i < 16; i++) expect(link.send(frame(100, i))).toBe(true);
     link.flush();
-    dev.pump(5); // partly written: the synchronous mode would compact here; this one must not
-    expect(link.send(frame(100, 16))).toBe(true); // txWait() let the writer finish, then rewind
+    expect(link.send(frame(100, 16))).toBe(true); // txWait() until frame 4 is written, then room
     expect(dev.txWaitCalls).toBe(1);
-    expect(link.stats()).toMatchObject({ txDrops: 0, txQueued: 1 });
+    expect(dev.txWaitUntil).toBe(4);
+    expect(dev.written).toHaveLength(4);
+    expect(link.stats()).toMatchObject({ txDrops: 0, txQueued: 13 });
     link.flush();
     dev.pump();
     expect(firstBytes(dev)).toEqual([...Array.from({ length: 16 }, (_, i) => i), 16]);
@@ -290,6 +319,8 @@ describe('TapLink with the writer thread (stand-in addon)', () => {
     dev.writeBudget = 4; // the kernel takes four frames, then EAGAIN
     for (let i = 0; i < 16; i++) link.send(frame(100, i));
     link.flush();
+    // The writer's four frames free four slots (txWait returns when it blocks): room for four more.
+    for (let i = 16; i < 20; i++) expect(link.send(frame(100, i))).toBe(true);
     expect(link.send(frame(100, 99))).toBe(false);
     expect(link.stats()).toMatchObject({ txDrops: 1 });
     expect(dev.wNotify).toBe(true);
@@ -301,7 +332,7 @@ describe('TapLink with the writer thread (stand-in addon)', () => {
     expect(writable).toBe(1);
     expect(link.stats().txQueued).toBe(0);
     expect(dev.pollingWritable).toBe(false);
-    expect(link.send(frame(100, 16))).toBe(true);
+    expect(link.send(frame(100, 20))).toBe(true);
     link.flush();
     dev.pump();
     // Frames left in flight after a flush always arm one wake-up (so JS rewinds promptly), but
@@ -310,7 +341,7 @@ describe('TapLink with the writer thread (stand-in addon)', () => {
     expect(dev.pollingWritable).toBe(false);
     expect(link.stats().txQueued).toBe(0);
     expect(writable).toBe(1);
-    expect(firstBytes(dev)).toEqual([...Array.from({ length: 4 }, (_, i) => i), ...Array.from({ length: 12 }, (_, i) => i + 4), 16]);
+    expect(firstBytes(dev)).toEqual([...Array.from({ length: 20 }, (_, i) => i), 20]);
     link.close();
   });
 
@@ -326,11 +357,11 @@ describe('TapLink with the writer thread (stand-in addon)', () => {
     dev.writeBudget = Infinity;
     dev.pump(); // all 16 out; wake-up due
     expect(dev.pendingWake).toBe(true);
-    // JS learns of the progress on its own (a flush), rewinds and submits more before the wake-up runs.
+    // JS learns of the progress on its own (a flush) and submits more before the wake-up runs.
     link.flush();
     expect(link.send(frame(100, 16))).toBe(true);
     link.flush();
-    expect(dev.wTarget).toBe(1);
+    expect(dev.wTarget).toBe(17);
     expect(dev.wake()).toBe(true); // finds frame 16 still in flight: no writable() yet, asks again
     expect(writable).toBe(0);
     expect(dev.wNotify).toBe(true);
