@@ -126,7 +126,21 @@ describe.skipIf(reason !== null)('HA over TAP, snooped takeover: primary checkpo
         a.kill('SIGKILL');
       }
     }
+    // The longest time no download grew after the kill (polled every 10 ms): the takeover's stall.
+    let stall = 0;
+    let last = seeds.map((_, i) => received(i));
+    let lastGrowth = Date.now();
+    while (killedAt && !finished) {
+      await new Promise((r) => setTimeout(r, 10));
+      const now = seeds.map((_, i) => received(i));
+      if (now.some((x, i) => x > last[i])) {
+        stall = Math.max(stall, Date.now() - lastGrowth);
+        lastGrowth = Date.now();
+      }
+      last = now;
+    }
     const rs = await done;
+    if (killedAt) console.log(`snooped takeover over TAP (${n} download(s)): longest pause after the SIGKILL ${stall} ms`);
     const diag = `\nA:\n${logs.A.slice(-1500)}\nB:\n${logs.B.slice(-4000)}`;
     expect(killedAt, `A was never killed${diag}`).toBeGreaterThan(0);
     expect(atKill, 'the kill came mid-transfer').toBeLessThan(n * size);
