@@ -42,6 +42,7 @@ export type ErrorCode =
   | 'ERR_TAP_BUSY'
   | 'ERR_TAP_BAD_NAME'
   | 'ERR_TAP_IO'
+  | 'ERR_LINK_UNSUPPORTED'
   | 'ERR_CLUSTER_AUTH'
   | 'ERR_CLUSTER_CONFIG'
   | 'ERR_SCTP_PROTOCOL'

@@ -33,3 +33,4 @@ export {
   type CreateServerArgs as TcpCreateServerArgs,
   type ConnectArgs as TcpConnectArgs,
 } from './tcp/api.js';
+export * from './links/shared.js';
