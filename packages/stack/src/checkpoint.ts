@@ -84,59 +84,83 @@ function bytesOf(v: unknown, f: string): Uint8Array {
   return v;
 }
 
+const U32_FIELDS = ['iss', 'irs', 'sndUna', 'sndNxt', 'sndMax', 'sndWl1', 'sndWl2', 'rcvNxt', 'tsOffset', 'tsRecent', 'tsLastSent'] as const;
+
+const isU32 = (v: unknown): boolean => typeof v === 'number' && v >>> 0 === v;
+const isIntIn = (v: unknown, lo: number, hi: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
+
+// Kept lean (no closures, no per-call arrays, field names built only on failure): it runs on
+// every stack.restore(), and restoring 10,000 connections is the takeover case (issue 7).
+function checkTcp(c: Record<string, unknown>, p: string): void {
+  const ip = c.ip as Record<string, unknown>;
+  const t = c.tcp;
+  if (!isObj(t)) bad(`${p}tcp`, 'missing');
+  if (typeof t.state !== 'string' || !isCheckpointableTcpState(t.state)) bad(`${p}tcp.state`, 'not a checkpointable state');
+  if (ip.localAddress === 0 || ip.remoteAddress === 0) bad(`${p}ip`, 'a TCP connection needs both addresses');
+  if (!isIntIn(t.localPort, 1, 65535)) intIn(t.localPort, `${p}tcp.localPort`, 1, 65535);
+  if (!isIntIn(t.remotePort, 1, 65535)) intIn(t.remotePort, `${p}tcp.remotePort`, 1, 65535);
+  for (let i = 0; i < U32_FIELDS.length; i++) {
+    const k = U32_FIELDS[i];
+    if (!isU32(t[k])) u32(t[k], `${p}tcp.${k}`);
+  }
+  if (!isIntIn(t.sndWscale, 0, 14)) intIn(t.sndWscale, `${p}tcp.sndWscale`, 0, 14);
+  if (!isIntIn(t.rcvWscale, 0, 14)) intIn(t.rcvWscale, `${p}tcp.rcvWscale`, 0, 14);
+  if (!isIntIn(t.sndMss, 1, 65535)) intIn(t.sndMss, `${p}tcp.sndMss`, 1, 65535);
+  if (!isIntIn(t.rcvMss, 1, 65535)) intIn(t.rcvMss, `${p}tcp.rcvMss`, 1, 65535);
+  if (!isIntIn(t.sndWnd, 0, 2 ** 30)) intIn(t.sndWnd, `${p}tcp.sndWnd`, 0, 2 ** 30);
+  if (!isIntIn(t.rcvWnd, 0, 2 ** 30)) intIn(t.rcvWnd, `${p}tcp.rcvWnd`, 0, 2 ** 30);
+  numIn(t.tsRecentAge, `${p}tcp.tsRecentAge`, 0, Number.MAX_SAFE_INTEGER);
+  const sendLength = t.sendLength as number;
+  if (!isIntIn(sendLength, 0, 2 ** 31 - 1)) intIn(sendLength, `${p}tcp.sendLength`, 0, 2 ** 31 - 1);
+  if (t.finSeq !== null && !isU32(t.finSeq)) u32(t.finSeq, `${p}tcp.finSeq`);
+  const una = t.sndUna as number;
+  const maxOff = ((t.sndMax as number) - una) >>> 0;
+  if (((t.sndNxt as number) - una) >>> 0 > maxOff) bad(`${p}tcp.sndNxt`, 'must lie in [sndUna, sndMax]');
+  if (maxOff > sendLength + (t.finSent ? 1 : 0)) bad(`${p}tcp.sndMax`, 'more bytes in flight than queued');
+  const cc = t.cc;
+  if (!isObj(cc)) bad(`${p}tcp.cc`, 'missing');
+  numIn(cc.cwnd, `${p}tcp.cc.cwnd`, 0, 2 ** 32);
+  numIn(cc.rto, `${p}tcp.cc.rto`, Number.MIN_VALUE, 2 ** 31);
+  if (cc.algorithm !== 'newreno' && cc.algorithm !== 'cubic') bad(`${p}tcp.cc.algorithm`, 'unknown');
+  if (!isObj(t.options) || !isObj(t.timers)) bad(`${p}tcp.options`, 'missing');
+  bytesOf(t.recvBuffer, `${p}tcp.recvBuffer`);
+  const ranges = t.sendRanges;
+  if (!Array.isArray(ranges)) bad(`${p}tcp.sendRanges`, 'expected an array');
+  for (let i = 0; i < ranges.length; i++) {
+    const r = ranges[i];
+    if (!isObj(r)) bad(`${p}tcp.sendRanges`, 'expected objects');
+    u32(r.seq, `${p}tcp.sendRanges[].seq`);
+    if ((((r.seq as number) - una) >>> 0) + bytesOf(r.data, `${p}tcp.sendRanges[].data`).length > sendLength) bad(`${p}tcp.sendRanges`, 'outside the send queue');
+  }
+  const ooo = t.recvOutOfOrder;
+  if (ooo !== undefined) {
+    if (!Array.isArray(ooo)) bad(`${p}tcp.recvOutOfOrder`, 'expected an array');
+    for (let i = 0; i < ooo.length; i++) {
+      const r = ooo[i];
+      if (!isObj(r)) bad(`${p}tcp.recvOutOfOrder`, 'expected objects');
+      u32(r.seq, `${p}tcp.recvOutOfOrder[].seq`);
+      bytesOf(r.data, `${p}tcp.recvOutOfOrder[].data`);
+    }
+  }
+}
+
 function checkConnection(c: unknown, p: string): void {
   if (!isObj(c)) bad(p || 'checkpoint', 'expected an object');
   const m = c.meta;
   if (!isObj(m)) bad(`${p}meta`, 'missing');
-  intIn(m.version, `${p}meta.version`, 1, CHECKPOINT_VERSION);
-  if (!isObj(c.link) || bytesOf(c.link.localMac, `${p}link.localMac`).length !== 6) bad(`${p}link`, 'needs a 6-byte localMac');
-  if (!isObj(c.ip)) bad(`${p}ip`, 'missing');
-  u32(c.ip.localAddress, `${p}ip.localAddress`);
-  u32(c.ip.remoteAddress, `${p}ip.remoteAddress`);
-  intIn(c.ip.ttl, `${p}ip.ttl`, 1, 255);
-  if (c.kind === 'tcp') {
-    const t = c.tcp;
-    if (!isObj(t)) bad(`${p}tcp`, 'missing');
-    if (typeof t.state !== 'string' || !isCheckpointableTcpState(t.state)) bad(`${p}tcp.state`, 'not a checkpointable state');
-    if (c.ip.localAddress === 0 || c.ip.remoteAddress === 0) bad(`${p}ip`, 'a TCP connection needs both addresses');
-    intIn(t.localPort, `${p}tcp.localPort`, 1, 65535);
-    intIn(t.remotePort, `${p}tcp.remotePort`, 1, 65535);
-    for (const k of ['iss', 'irs', 'sndUna', 'sndNxt', 'sndMax', 'sndWl1', 'sndWl2', 'rcvNxt', 'tsOffset', 'tsRecent', 'tsLastSent']) u32(t[k], `${p}tcp.${k}`);
-    intIn(t.sndWscale, `${p}tcp.sndWscale`, 0, 14);
-    intIn(t.rcvWscale, `${p}tcp.rcvWscale`, 0, 14);
-    intIn(t.sndMss, `${p}tcp.sndMss`, 1, 65535);
-    intIn(t.rcvMss, `${p}tcp.rcvMss`, 1, 65535);
-    intIn(t.sndWnd, `${p}tcp.sndWnd`, 0, 2 ** 30);
-    intIn(t.rcvWnd, `${p}tcp.rcvWnd`, 0, 2 ** 30);
-    numIn(t.tsRecentAge, `${p}tcp.tsRecentAge`, 0, Number.MAX_SAFE_INTEGER);
-    const sendLength = t.sendLength as number;
-    intIn(sendLength, `${p}tcp.sendLength`, 0, 2 ** 31 - 1);
-    if (t.finSeq !== null) u32(t.finSeq, `${p}tcp.finSeq`);
-    const una = t.sndUna as number;
-    const off = (x: number): number => (x - una) >>> 0;
-    if (off(t.sndNxt as number) > off(t.sndMax as number)) bad(`${p}tcp.sndNxt`, 'must lie in [sndUna, sndMax]');
-    if (off(t.sndMax as number) > sendLength + (t.finSent ? 1 : 0)) bad(`${p}tcp.sndMax`, 'more bytes in flight than queued');
-    if (!isObj(t.cc)) bad(`${p}tcp.cc`, 'missing');
-    numIn(t.cc.cwnd, `${p}tcp.cc.cwnd`, 0, 2 ** 32);
-    numIn(t.cc.rto, `${p}tcp.cc.rto`, Number.MIN_VALUE, 2 ** 31);
-    if (t.cc.algorithm !== 'newreno' && t.cc.algorithm !== 'cubic') bad(`${p}tcp.cc.algorithm`, 'unknown');
-    if (!isObj(t.options) || !isObj(t.timers)) bad(`${p}tcp.options`, 'missing');
-    bytesOf(t.recvBuffer, `${p}tcp.recvBuffer`);
-    if (!Array.isArray(t.sendRanges)) bad(`${p}tcp.sendRanges`, 'expected an array');
-    for (const r of t.sendRanges) {
-      if (!isObj(r)) bad(`${p}tcp.sendRanges`, 'expected objects');
-      u32(r.seq, `${p}tcp.sendRanges[].seq`);
-      if (off(r.seq as number) + bytesOf(r.data, `${p}tcp.sendRanges[].data`).length > sendLength) bad(`${p}tcp.sendRanges`, 'outside the send queue');
-    }
-    if (t.recvOutOfOrder !== undefined) {
-      if (!Array.isArray(t.recvOutOfOrder)) bad(`${p}tcp.recvOutOfOrder`, 'expected an array');
-      for (const r of t.recvOutOfOrder) {
-        if (!isObj(r)) bad(`${p}tcp.recvOutOfOrder`, 'expected objects');
-        u32(r.seq, `${p}tcp.recvOutOfOrder[].seq`);
-        bytesOf(r.data, `${p}tcp.recvOutOfOrder[].data`);
-      }
-    }
-  } else if (c.kind === 'udp') {
+  if (!isIntIn(m.version, 1, CHECKPOINT_VERSION)) intIn(m.version, `${p}meta.version`, 1, CHECKPOINT_VERSION);
+  const link = c.link;
+  if (!isObj(link) || !(link.localMac instanceof Uint8Array) || link.localMac.length !== 6) {
+    if (isObj(link)) bytesOf(link.localMac, `${p}link.localMac`);
+    bad(`${p}link`, 'needs a 6-byte localMac');
+  }
+  const ip = c.ip;
+  if (!isObj(ip)) bad(`${p}ip`, 'missing');
+  if (!isU32(ip.localAddress)) u32(ip.localAddress, `${p}ip.localAddress`);
+  if (!isU32(ip.remoteAddress)) u32(ip.remoteAddress, `${p}ip.remoteAddress`);
+  if (!isIntIn(ip.ttl, 1, 255)) intIn(ip.ttl, `${p}ip.ttl`, 1, 255);
+  if (c.kind === 'tcp') checkTcp(c, p);
+  else if (c.kind === 'udp') {
     const u = c.udp;
     if (!isObj(u)) bad(`${p}udp`, 'missing');
     intIn(u.localPort, `${p}udp.localPort`, 1, 65535);
@@ -149,15 +173,18 @@ function checkConnection(c: unknown, p: string): void {
     }
     if (!isObj(u.options)) bad(`${p}udp.options`, 'missing');
   } else bad(`${p}kind`, `expected 'tcp' or 'udp'`);
-  if (c.app !== undefined) {
-    if (!isObj(c.app) || !Array.isArray(c.app.objects)) bad(`${p}app`, 'needs an objects array');
-    for (const o of c.app.objects) {
+  const app = c.app;
+  if (app !== undefined) {
+    if (!isObj(app) || !Array.isArray(app.objects)) bad(`${p}app`, 'needs an objects array');
+    const objects = app.objects;
+    for (let i = 0; i < objects.length; i++) {
+      const o = objects[i];
       if (!isObj(o) || typeof o.id !== 'string' || o.id.length === 0) bad(`${p}app.objects`, 'bad object ref');
-      u32(o.seq, `${p}app.objects[].seq`);
-      intIn(o.offset, `${p}app.objects[].offset`, 0, Number.MAX_SAFE_INTEGER);
-      intIn(o.length, `${p}app.objects[].length`, 1, 2 ** 31 - 1);
+      if (!isU32(o.seq)) u32(o.seq, `${p}app.objects[].seq`);
+      if (!isIntIn(o.offset, 0, Number.MAX_SAFE_INTEGER)) intIn(o.offset, `${p}app.objects[].offset`, 0, Number.MAX_SAFE_INTEGER);
+      if (!isIntIn(o.length, 1, 2 ** 31 - 1)) intIn(o.length, `${p}app.objects[].length`, 1, 2 ** 31 - 1);
     }
-    if (c.kind === 'udp' && c.app.objects.length > 0) bad(`${p}app.objects`, 'object maps exist only for TCP');
+    if (c.kind === 'udp' && objects.length > 0) bad(`${p}app.objects`, 'object maps exist only for TCP');
   }
 }
 
@@ -256,7 +283,8 @@ export function restoreCheckpoint(stack: Stack, cp: Checkpoint, opts: RestoreOpt
   if (stack.closed) throw err('ERR_STACK_CLOSED', 'the stack is closed');
   checkCheckpointShape(cp);
   if (cp.kind === 'tcp') {
-    precheckTcp(stack, [cp]);
+    // One connection: the engine's restore refuses a taken 4-tuple before changing anything,
+    // and restoreTcpSocket refuses an address that is not ours (EADDRNOTAVAIL) first.
     const s = restoreTcpSocket(stack, cp, opts);
     stack.wake();
     return s;

@@ -112,11 +112,27 @@ export function engineConnOf(socket: Socket): TcpConn | null {
   return null;
 }
 
+/**
+ * The object map of a socket, if it has one. A restored socket keeps it on its RestoredHandle
+ * (no WeakMap entry per restored connection: restoring 10,000 is the takeover case).
+ */
+function getMapState(socket: Socket): MapState | undefined {
+  const h = socket.connection;
+  if (h instanceof RestoredHandle) return h.mapState ?? undefined;
+  return maps.get(socket);
+}
+
 function mapStateOf(socket: Socket, conn: TcpConn): MapState {
-  let st = maps.get(socket);
+  let st = getMapState(socket);
   if (!st) {
-    st = { base: (conn.tcb.iss + 1) >>> 0, refs: [] };
-    maps.set(socket, st);
+    const h = socket.connection;
+    if (h instanceof RestoredHandle) {
+      st = { base: h.mapBase, refs: [] };
+      h.mapState = st;
+    } else {
+      st = { base: (conn.tcb.iss + 1) >>> 0, refs: [] };
+      maps.set(socket, st);
+    }
   }
   return st;
 }
@@ -167,7 +183,7 @@ export function mapObject(socket: Socket, id: string, opts: MapObjectOptions): n
 /** The live object map of a socket (copies), pruned of acknowledged refs. */
 export function objectMapOf(socket: Socket): CheckpointObjectRef[] {
   const conn = engineConnOf(socket);
-  const st = maps.get(socket);
+  const st = getMapState(socket);
   if (!st) return [];
   if (conn) pruneRefs(st, conn.tcb.sndUna);
   return st.refs.map((o) => ({ ...o }));
@@ -290,7 +306,7 @@ export function captureConn(host: CheckpointHost, conn: TcpConn, socket: Socket 
   }
   let refs: CheckpointObjectRef[] = [];
   if (socket) {
-    const st = maps.get(socket);
+    const st = getMapState(socket);
     if (st) {
       pruneRefs(st, una);
       refs = st.refs.map((o) => ({ ...o }));
@@ -336,12 +352,16 @@ const NOOP_EVENTS: TcpConnectionEvents = {
  * bytes, as with a full buffer) and its shutdown until the engine connection is ready and the
  * left-out part of the send queue has been refilled, then lets them through (onSendSpace).
  */
-export class RestoredHandle implements TcpConnectionHandle {
+export class RestoredHandle implements TcpConnectionHandle, TcpConnectionEvents {
   /** Writes are held (not ready yet, or refilling). */
   holding = true;
   private sink: TcpConnectionEvents = NOOP_EVENTS;
   private shutdownHeld = false;
   private readonly userTimeout: number;
+  /** Stream position 0 of the restored socket: the end of the restored send queue. */
+  readonly mapBase: number;
+  /** The socket's object map (see mapObject), created on first use. */
+  mapState: MapState | null = null;
 
   constructor(
     readonly inner: TcpConn,
@@ -350,6 +370,7 @@ export class RestoredHandle implements TcpConnectionHandle {
     readonly host: CheckpointHost,
   ) {
     this.userTimeout = inner.tcb.userTimeout;
+    this.mapBase = (cp.tcp.sndUna + cp.tcp.sendLength) >>> 0;
   }
 
   /** The Socket that owns this handle (set by restoreTcpSocket). */
@@ -373,18 +394,28 @@ export class RestoredHandle implements TcpConnectionHandle {
   get bytesInFlightOrQueued(): number {
     return this.inner.bytesInFlightOrQueued;
   }
+  /** The handle itself is the engine connection's event sink (methods below), forwarding to the socket's. */
   setEvents(events: TcpConnectionEvents): void {
     this.sink = events;
-    this.inner.setEvents({
-      onEstablished: () => events.onEstablished(),
-      onData: (c) => events.onData(c),
-      onFin: () => events.onFin(),
-      onSendSpace: () => {
-        if (!this.holding) events.onSendSpace();
-      },
-      onClosed: (e) => events.onClosed(e),
-      onReady: () => this.onEngineReady(),
-    });
+    this.inner.setEvents(this);
+  }
+  onEstablished(): void {
+    this.sink.onEstablished();
+  }
+  onData(chunk: Uint8Array): void {
+    this.sink.onData(chunk);
+  }
+  onFin(): void {
+    this.sink.onFin();
+  }
+  onSendSpace(): void {
+    if (!this.holding) this.sink.onSendSpace();
+  }
+  onClosed(e?: HastackError): void {
+    this.sink.onClosed(e);
+  }
+  onReady(): void {
+    this.onEngineReady();
   }
   send(data: Uint8Array): number {
     if (this.holding) return 0;
@@ -577,7 +608,11 @@ export function restoreTcpSocket(host: CheckpointHost, cp: TcpCheckpoint, opts: 
   // RFC 7323 §5 (PAWS): TSval continues at least at the last one sent plus the wall time since
   // the capture (the engine already placed it just above tsLastSent).
   if (t.tsOk) t.tsOffset = (t.tsOffset + Math.max(0, Math.floor(Date.now() - cp.meta.takenAt))) >>> 0;
-  if (cp.link.peerMac && !eng.arpCache.get(ra)?.mac) eng.arpCache.confirm(ra, cp.link.peerMac, 0, now, true);
+  const peerMac = cp.link.peerMac;
+  if (peerMac) {
+    const known = eng.arpCache.get(ra);
+    if (!known || !known.mac) eng.arpCache.confirm(ra, peerMac, 0, now, true);
+  }
   const handle = new RestoredHandle(conn, cp, opts, host);
   // The solicitation gives up after readyTimeout; the connection's own userTimeout returns at 'ready'.
   if (opts.readyTimeout !== undefined) t.userTimeout = opts.readyTimeout;
@@ -587,17 +622,19 @@ export function restoreTcpSocket(host: CheckpointHost, cp: TcpCheckpoint, opts: 
     writableHighWaterMark: opts.writableHighWaterMark,
   });
   handle.socket = socket;
-  // Stream position 0 of the restored socket follows the restored send queue.
-  const end = (cp.tcp.sndUna + cp.tcp.sendLength) >>> 0;
-  const refs: CheckpointObjectRef[] = [];
-  for (const o of cp.app?.objects ?? []) {
-    // Keep the refs inside the restored queue (the application maps what it writes next).
-    const s = (o.seq - cp.tcp.sndUna) | 0;
-    const room = cp.tcp.sendLength - s;
-    if (room <= 0) continue;
-    refs.push({ ...o, length: Math.min(o.length, room) });
+  // Stream position 0 of the restored socket follows the restored send queue (handle.mapBase).
+  const objects = cp.app?.objects;
+  if (objects !== undefined && objects.length > 0) {
+    const refs: CheckpointObjectRef[] = [];
+    for (const o of objects) {
+      // Keep the refs inside the restored queue (the application maps what it writes next).
+      const s = (o.seq - cp.tcp.sndUna) | 0;
+      const room = cp.tcp.sendLength - s;
+      if (room <= 0) continue;
+      refs.push({ id: o.id, seq: o.seq, offset: o.offset, length: Math.min(o.length, room) });
+    }
+    handle.mapState = { base: handle.mapBase, refs };
   }
-  maps.set(socket, { base: end, refs });
   return socket;
 }
 
