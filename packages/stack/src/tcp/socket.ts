@@ -148,10 +148,15 @@ const ENGINE_OPTION_KEYS = [
   'timeWait',
 ] as const;
 
+const ENGINE_OPTION_SET: ReadonlySet<string> = new Set(ENGINE_OPTION_KEYS);
+
 export function pickEngineOptions(o: object | undefined): TcpConnectionOptions {
   const out: Record<string, unknown> = {};
   if (!o) return out;
-  for (const k of ENGINE_OPTION_KEYS) {
+  // Walk the given keys (usually a handful) rather than probing all 14 names: a probe for a
+  // missing key is a slow lookup, and every accepted or restored socket comes through here.
+  for (const k in o) {
+    if (!ENGINE_OPTION_SET.has(k)) continue;
     const v = (o as Record<string, unknown>)[k];
     if (v !== undefined) out[k] = v;
   }
