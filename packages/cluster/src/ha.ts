@@ -37,6 +37,7 @@ import { EventEmitter } from 'node:events';
 import {
   engineConnOf,
   type Clock,
+  type ObjectBytes,
   type ObjectSource,
   type Socket,
   type Stack,
@@ -104,6 +105,13 @@ export interface HaNodeOptions {
    * segment from its client (ms, default 120000) — a fallback for a lost close report.
    */
   drainIdleMs?: number;
+  /**
+   * Restored connections refill their send queues from the application's object source; the
+   * refill yields to the event loop after every this many bytes (default 256 KiB; 0: never), so a
+   * takeover of many connections does not stall timers, heartbeats and I/O (see
+   * `yieldingObjectSource`).
+   */
+  refillSliceBytes?: number;
 }
 
 /** Counters. */
@@ -198,6 +206,45 @@ export function wholeMsTimers(clock: Clock): Clock {
   };
 }
 
+const immediate = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/**
+ * An object source whose streamed bytes come in slices of at most `sliceBytes` between turns of
+ * the event loop. A restore refills its send queue from the adopted ACK to the queue's end, up to
+ * `restoreAheadBytes` per connection; a source that streams (a Readable, a generator) is consumed
+ * in one unbroken run of microtasks, so 20 connections restored at once stalled the takeover
+ * host's event loop for 0.6–0.8 s over TAP (heartbeats late, the clients' ACKs unread). Byte
+ * arrays are passed through unchanged (they are at hand: no work to spread).
+ */
+export function yieldingObjectSource(src: ObjectSource, sliceBytes = 256 * 1024): ObjectSource {
+  return (id, offset) => {
+    const r = src(id, offset);
+    if (r instanceof Uint8Array) return r;
+    return sliced(r, sliceBytes);
+  };
+}
+
+async function* sliced(r: ObjectBytes | Promise<ObjectBytes>, sliceBytes: number): AsyncGenerator<Uint8Array> {
+  const s = await r;
+  if (s instanceof Uint8Array) {
+    for (let i = 0; i < s.length; i += sliceBytes) {
+      if (i > 0) await immediate();
+      yield s.subarray(i, i + sliceBytes);
+    }
+    return;
+  }
+  let since = 0;
+  for await (const c of s as AsyncIterable<Uint8Array | string>) {
+    const b = typeof c === 'string' ? Buffer.from(c) : c;
+    yield b;
+    since += b.length;
+    if (since >= sliceBytes) {
+      since = 0;
+      await immediate();
+    }
+  }
+}
+
 /** `sendEndSeq` for the application's resume: the end of the restored send queue. */
 function sendEndOf(cp: TcpCheckpoint): number {
   return (cp.tcp.sndUna + cp.tcp.sendLength) >>> 0;
@@ -222,8 +269,10 @@ export class HaNode extends EventEmitter {
   };
   /** Failback 'drain' forwarding, both roles (drain.ts); `drain.stats` counts it. */
   readonly drain: DrainForwarder;
-  private readonly o: Required<Omit<HaNodeOptions, 'cluster' | 'stack' | 'app' | 'ports' | 'snoopApp' | 'snoopMaxQueuedBytes' | 'drainIdleMs'>> & { ports: number[] };
+  private readonly o: Required<Omit<HaNodeOptions, 'cluster' | 'stack' | 'app' | 'ports' | 'snoopApp' | 'snoopMaxQueuedBytes' | 'drainIdleMs' | 'refillSliceBytes'>> & { ports: number[] };
   private nextDrainSweep = 0;
+  /** The application's object source as restores use it (yielding, see refillSliceBytes). */
+  private readonly refillSource: ObjectSource | undefined;
   private readonly snoopApp: DeterministicApp | null;
   private readonly snoopMaxQueued: number | undefined;
   private readonly clock: Clock;
@@ -258,6 +307,8 @@ export class HaNode extends EventEmitter {
       prefixLength: opts.prefixLength ?? 24,
       checkpointing: opts.checkpointing ?? true,
     };
+    const slice = opts.refillSliceBytes ?? 256 * 1024;
+    this.refillSource = opts.app.objectSource && slice > 0 ? yieldingObjectSource(opts.app.objectSource, slice) : opts.app.objectSource;
     this.drain = new DrainForwarder(opts.stack, {
       idleMs: opts.drainIdleMs,
       onKeepClosed: (key) => {
@@ -541,7 +592,7 @@ export class HaNode extends EventEmitter {
         throw new Error(`checkpoint ${e.key}: address ${fmtIp(cp.ip.localAddress)} not held here`);
       }
       s = this.stack.restore(cp, {
-        objectSource: this.app.objectSource,
+        objectSource: this.refillSource,
         readyTimeout: this.o.readyTimeout,
         onReady: (sock) => {
           this.unready.delete(sock);
