@@ -9,7 +9,8 @@
  *
  * tx: hastack sends to a kernel socat sink; rx: a kernel socat sends to a hastack sink, in
  * --block bytes per write (default 131072, as the bench), reading /dev/zero itself (--src file,
- * default) or from a `head | socat` pipe (--src pipe). --tx-thread on|off overrides TapLink's default.
+ * default) or from a `head | socat` pipe (--src pipe). --tx-thread on|off and --rx-handover on|off
+ * override TapLink's defaults.
  * Prints per rep { gbps, cpuMs (this process = hastack only), gbpsPerCpu, link counters,
  * frames per native batch } and a median line.
  */
@@ -29,11 +30,16 @@ const CHUNK = 64 * 1024;
 const block = Number(arg('--block', '131072'));
 const linkOpts = {};
 if (arg('--tx-thread', '') !== '') linkOpts.txThread = arg('--tx-thread') === 'on';
+if (arg('--rx-handover', '') !== '') linkOpts.rxHandOver = arg('--rx-handover') === 'on';
 const chunk = Buffer.alloc(CHUNK, 0x5a);
 const guard = setTimeout(() => { console.error('timed out'); process.exit(2); }, Number(arg('--timeout-ms', '180000')));
 
 const lab = await Lab.create();
 const link = lab.addTap({ offloads, ...linkOpts });
+if (arg('--brnf', '') !== '') {
+  const v = arg('--brnf') === 'on' ? '1' : '0';
+  await lab.exec('switch', ['sysctl', '-q', '-w', `net.bridge.bridge-nf-call-iptables=${v}`, `net.bridge.bridge-nf-call-ip6tables=${v}`, `net.bridge.bridge-nf-call-arptables=${v}`]);
+}
 const stack = new Stack({ link, address: `${lab.addr(2)}/24` });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

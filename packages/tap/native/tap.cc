@@ -9,7 +9,12 @@
 //   process leaves nothing behind that blocks a restart under the same name.
 // - Receive: libuv polls the fd; on readable we drain up to `rxBatch` frames with read() into ONE
 //   JS-owned ArrayBuffer (packed, 8-byte aligned), write per-frame (offset, length, virtio-net header
-//   fields) into a JS-owned Int32Array, then call into JS once with the count.
+//   fields) into a JS-owned Int32Array, then call into JS once with the count. Two ways to use the
+//   buffer: every batch from offset 0 (JS copies what it keeps), or "moving" (setBuffers(...,
+//   true) / setRxBuffer): each batch continues where the last one ended and bytes once read are
+//   never written again, so JS may hand the frames over for good; when the rest of the buffer
+//   cannot hold a largest frame, JS gives a fresh one with setRxBuffer() (if it has not, the next
+//   wake-up calls it with a count of 0 instead of reading).
 // - Transmit: JS packs frames (with their virtio-net header in front, when enabled) into a JS-owned
 //   ArrayBuffer used as a byte ring and lists (offset, length) pairs in an Int32Array used as a ring
 //   of slots. Frames are named by a sequence number (a JS number, < 2^53) and live in slot
@@ -125,6 +130,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
         env, "TapDevice",
         {
             InstanceMethod<&TapDevice::SetBuffers>("setBuffers"),
+            InstanceMethod<&TapDevice::SetRxBuffer>("setRxBuffer"),
             InstanceMethod<&TapDevice::Start>("start"),
             InstanceMethod<&TapDevice::PollWritable>("pollWritable"),
             InstanceMethod<&TapDevice::WriteBatch>("writeBatch"),
@@ -554,7 +560,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     }
   }
 
-  // setBuffers(rxBuf: ArrayBuffer, rxMeta: Int32Array, txBuf: ArrayBuffer, txMeta: Int32Array, readMax, rxBatch)
+  // setBuffers(rxBuf: ArrayBuffer, rxMeta: Int32Array, txBuf: ArrayBuffer, txMeta: Int32Array, readMax, rxBatch[, moving])
   Napi::Value SetBuffers(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 6 || !info[0].IsArrayBuffer() || !info[1].IsTypedArray() || !info[2].IsArrayBuffer() ||
@@ -591,6 +597,24 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     txMetaLen_ = txm32.ElementLength();
     readMax_ = (size_t)readMax;
     rxBatch_ = (int)batch;
+    rxMoving_ = info.Length() > 6 && info[6].ToBoolean().Value();
+    rxPos_ = 0;
+    return env.Undefined();
+  }
+
+  // setRxBuffer(rxBuf: ArrayBuffer): a fresh receive buffer for the moving mode (see the banner);
+  // the next batch starts at its offset 0. The old buffer is JS's from now on.
+  Napi::Value SetRxBuffer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArrayBuffer()) return ThrowType(env, "setRxBuffer(ArrayBuffer)");
+    if (!rx_) return ThrowType(env, "setRxBuffer: setBuffers() first");
+    Napi::ArrayBuffer rx = info[0].As<Napi::ArrayBuffer>();
+    if (rx.ByteLength() < readMax_) return ThrowType(env, "setRxBuffer: smaller than the largest read");
+    rxRef_ = Napi::Persistent(rx);
+    rx_ = static_cast<uint8_t*>(rx.Data());
+    rxCap_ = rx.ByteLength();
+    rxMoving_ = true;
+    rxPos_ = 0;
     return env.Undefined();
   }
 
@@ -676,7 +700,13 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     }
     if (events & UV_READABLE) {
       int n = self->Drain();
-      if (n > 0) self->CallRx(n);
+      if (n > 0) {
+        self->CallRx(n);
+      } else if (self->rxMoving_ && self->rxPos_ + self->readMax_ > self->rxCap_ && self->fd_ >= 0) {
+        // The moving buffer is used up and JS has not replaced it: ask for a new one (count 0),
+        // rather than polling a readable fd we cannot read from.
+        self->CallRx(0);
+      }
       if (self->fd_ >= 0 && self->fatalErrno_ != 0 && self->poll_) {
         uv_poll_stop(self->poll_);
         self->CallRx(-self->fatalErrno_);
@@ -692,7 +722,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   // Reads up to rxBatch frames into the rx buffer; returns how many.
   int Drain() {
     int n = 0;
-    size_t off = 0;
+    size_t off = rxMoving_ ? rxPos_ : 0;
     const int vnet = vnet_;
     while (n < rxBatch_ && off + readMax_ <= rxCap_ && (size_t)(n + 1) * RX_STRIDE <= rxMetaLen_) {
       ssize_t r = read(fd_, rx_ + off, readMax_);
@@ -731,6 +761,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       off += ((size_t)r + 7) & ~(size_t)7;
       n++;
     }
+    if (rxMoving_) rxPos_ = off;
     if (n > 0) counters_[C_RX_BATCHES]++;
     return n;
   }
@@ -981,6 +1012,8 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   size_t rxMetaLen_ = 0, txMetaLen_ = 0;
   size_t readMax_ = 0;
   int rxBatch_ = 1;
+  bool rxMoving_ = false;  // see the banner: batches continue at rxPos_, never rewind
+  size_t rxPos_ = 0;
   double counters_[C_COUNT];
   double syncWrites_ = 0, syncEagain_ = 0, syncErrors_ = 0;
   // Writer thread state: wDone_/wTarget_/wBusy_/wBlocked_/wNotify_/wStop_ are guarded by mu_.

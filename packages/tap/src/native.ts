@@ -24,7 +24,14 @@ export interface NativeTapDevice {
   readonly fd: number;
   readonly name: string;
   readonly ifindex: number;
-  setBuffers(rx: ArrayBuffer, rxMeta: Int32Array, tx: ArrayBuffer, txMeta: Int32Array, readMax: number, rxBatch: number): void;
+  /**
+   * `moving`: each batch continues in `rx` where the last one ended, and bytes once read are never
+   * written again (JS may hand frames over); when the rest cannot hold `readMax` bytes JS must call
+   * setRxBuffer() (a wake-up then calls onRx(0) instead of reading). Otherwise every batch starts at 0.
+   */
+  setBuffers(rx: ArrayBuffer, rxMeta: Int32Array, tx: ArrayBuffer, txMeta: Int32Array, readMax: number, rxBatch: number, moving?: boolean): void;
+  /** A fresh receive buffer for the moving mode; the next batch starts at its offset 0. */
+  setRxBuffer(rx: ArrayBuffer): void;
   start(onRx: (count: number) => void, onWritable: () => void): void;
   pollWritable(on: boolean): void;
   /**

@@ -3,8 +3,12 @@
  *
  * Read this first:
  * - Receive: the addon drains up to `rxBatch` frames per wake-up into one ArrayBuffer and calls
- *   `onRx(count)` once; we hand each frame to the handler as a view into that buffer (valid only
- *   during `frame()`, as the Link contract says) and end with one `batchEnd()`.
+ *   `onRx(count)` once; we hand each frame to the handler as a view into that buffer and end with
+ *   one `batchEnd()`. By default (`rxHandOver`) the buffer is a slab that batches fill one after
+ *   another and that is never rewritten: frames are handed over (`RxMeta.owned`, so TCP keeps
+ *   payload as views instead of copying it) and a full slab is replaced by a fresh, unzeroed one
+ *   (the old one is freed by the GC once the last view into it dies). With `rxHandOver: false` every
+ *   batch reuses the same buffer from offset 0 and frames are valid only during `frame()`.
  * - Transmit: `send()` copies the frame (behind its virtio-net header, when enabled) into one
  *   preallocated transmit buffer used as a ring (bytes) with a ring of (offset, length) slots;
  *   `flush()` (or a microtask, if nobody calls it) writes all queued frames with one native call.
@@ -71,6 +75,12 @@ export interface TapLinkOptions {
   /** Bytes of the transmit queue (default 1 MiB, 4 MiB with TSO; at least two largest frames). */
   txQueueBytes?: number;
   /**
+   * Hand received frames over to the stack (`RxMeta.owned`: TCP keeps payload views, no copy):
+   * the receive buffer is a slab that is filled once and replaced when full (default true). With
+   * false, one buffer is reused for every batch and the stack copies what it keeps.
+   */
+  rxHandOver?: boolean;
+  /**
    * Do the write() syscalls on a native writer thread. A write() to a TAP runs the kernel's
    * bridge/veth/peer path synchronously; with the thread that work overlaps with the stack's
    * JavaScript. Frames are still batched and bounded by the transmit queue. Default: on unless
@@ -91,6 +101,8 @@ export interface TapLinkStats {
   rxErrors: number;
   /** Frames shorter than the virtio-net header. */
   rxShort: number;
+  /** Receive slabs used up and replaced (rxHandOver). */
+  rxSlabs: number;
   txFrames: number;
   txBytes: number;
   /** Native writeBatch calls that wrote at least one frame. */
@@ -189,6 +201,12 @@ export function resolveOffloads(o: unknown, linkHdr: number, mtu: number): LinkO
   return Object.freeze({ rxChecksum, txChecksum, tso, gro, maxFrame: tso ? 65535 + linkHdr : mtu + linkHdr });
 }
 
+/** An unzeroed ArrayBuffer of exactly `n` bytes (every byte is written by read() before it is seen). */
+function newSlab(n: number): ArrayBuffer {
+  const b = Buffer.allocUnsafeSlow(n);
+  return b.buffer as ArrayBuffer;
+}
+
 /** Sizes of the receive buffer for a given largest read. */
 function rxBytesFor(readMax: number, rxBatch: number): number {
   const slot = (readMax + 7) & ~7;
@@ -219,8 +237,14 @@ export class TapLink implements Link {
   private rxBuf!: ArrayBuffer;
   private readonly rxMeta: Int32Array;
   private readonly rxStride: number;
-  private readonly rxCsum = { csumValid: true } as RxMeta;
-  private readonly rxGsoMeta = { csumValid: true, gsoSize: 0 } as RxMeta;
+  private readonly rxCsum: RxMeta;
+  private readonly rxGsoMeta: RxMeta;
+  /** Meta of a frame without offload flags: undefined, or { owned } when handing over. */
+  private readonly rxPlain: RxMeta | undefined;
+  /** Receive buffer handed over frame by frame (see TapLinkOptions.rxHandOver). */
+  readonly rxHandOver: boolean;
+  /** Bytes of one receive slab (rxHandOver). */
+  private rxSlabBytes = 0;
   /**
    * Per batch position, the view handed out last time: frames of equal size land at equal offsets
    * batch after batch, so a bulk flow reuses these instead of allocating a view per frame.
@@ -246,7 +270,7 @@ export class TapLink implements Link {
 
   private readonly counters: Float64Array;
   private readonly s = {
-    rxFrames: 0, rxBytes: 0, rxCsumValid: 0, rxGso: 0, pollErrors: 0, deviceErrno: 0,
+    rxFrames: 0, rxBytes: 0, rxCsumValid: 0, rxGso: 0, pollErrors: 0, deviceErrno: 0, rxSlabs: 0,
     txFrames: 0, txBytes: 0, txBatches: 0, txCsumOffload: 0, txGso: 0, txDrops: 0, txOversize: 0,
   };
 
@@ -276,6 +300,8 @@ export class TapLink implements Link {
     if (options.up !== undefined && typeof options.up !== 'boolean') throw err('ERR_INVALID_ARG_TYPE', 'up must be a boolean');
     if (options.txThread !== undefined && typeof options.txThread !== 'boolean') throw err('ERR_INVALID_ARG_TYPE', 'txThread must be a boolean');
     const txThread = options.txThread ?? !offloads.tso;
+    if (options.rxHandOver !== undefined && typeof options.rxHandOver !== 'boolean') throw err('ERR_INVALID_ARG_TYPE', 'rxHandOver must be a boolean');
+    const rxHandOver = options.rxHandOver ?? true;
 
     const native = loadNative();
     let flags = 0;
@@ -308,6 +334,10 @@ export class TapLink implements Link {
     this.txMeta = new Int32Array(txMaxFrames * this.txStride);
     this.counters = new Float64Array(native.COUNTERS);
     this.txThread = txThread;
+    this.rxHandOver = rxHandOver;
+    this.rxCsum = rxHandOver ? { csumValid: true, owned: true } : { csumValid: true };
+    this.rxGsoMeta = rxHandOver ? { csumValid: true, gsoSize: 0, owned: true } : { csumValid: true, gsoSize: 0 };
+    this.rxPlain = rxHandOver ? Object.freeze({ owned: true }) : undefined;
     try {
       this.allocRx();
       if (txThread) dev.setTxThread(true);
@@ -347,9 +377,22 @@ export class TapLink implements Link {
 
   private allocRx(): void {
     const readMax = this.readMax();
-    this.rxBuf = new ArrayBuffer(rxBytesFor(readMax, this.rxBatch));
-    this.rxViews = new Array<Uint8Array | undefined>(this.rxBatch).fill(undefined);
-    this.dev!.setBuffers(this.rxBuf, this.rxMeta, this.txBuf, this.txMeta, readMax, this.rxBatch);
+    if (this.rxHandOver) {
+      // A slab holds several batches (GRO: ~30 super-frames; else ~680 full frames at MTU 1500).
+      this.rxSlabBytes = Math.max(readMax > 8192 ? 2 << 20 : 1 << 20, 4 * ((readMax + 7) & ~7));
+      this.rxBuf = newSlab(this.rxSlabBytes);
+    } else {
+      this.rxBuf = new ArrayBuffer(rxBytesFor(readMax, this.rxBatch));
+      this.rxViews = new Array<Uint8Array | undefined>(this.rxBatch).fill(undefined);
+    }
+    this.dev!.setBuffers(this.rxBuf, this.rxMeta, this.txBuf, this.txMeta, readMax, this.rxBatch, this.rxHandOver);
+  }
+
+  /** Gives the addon a fresh slab; the frames in the old one now belong to whoever keeps views. */
+  private nextSlab(): void {
+    this.rxBuf = newSlab(this.rxSlabBytes);
+    this.s.rxSlabs++;
+    this.dev!.setRxBuffer(this.rxBuf);
   }
 
   attach(handler: LinkHandler): void {
@@ -368,10 +411,16 @@ export class TapLink implements Link {
       return;
     }
     if (!h || this.closed) return;
+    if (n === 0) {
+      // The addon found the slab used up (normally replaced below, right after a batch).
+      if (this.rxHandOver) this.nextSlab();
+      return;
+    }
     const meta = this.rxMeta;
     const stride = this.rxStride;
     const views = this.rxViews;
     const buf = this.rxBuf;
+    const handOver = this.rxHandOver;
     const rxCsum = this.offloads.rxChecksum;
     const gro = this.offloads.gro;
     let bytes = 0;
@@ -380,7 +429,7 @@ export class TapLink implements Link {
       const off = meta[b];
       const len = meta[b + 1];
       bytes += len;
-      let m: RxMeta | undefined;
+      let m: RxMeta | undefined = this.rxPlain;
       if (rxCsum) {
         const flags = meta[b + 2];
         if ((flags & (VIRTIO_NET_HDR_F_DATA_VALID | VIRTIO_NET_HDR_F_NEEDS_CSUM)) !== 0) {
@@ -393,17 +442,29 @@ export class TapLink implements Link {
           }
         }
       }
-      let v = views[i];
-      if (v === undefined || v.byteOffset !== off || v.length !== len) {
+      let v: Uint8Array | undefined;
+      if (handOver) {
         v = new Uint8Array(buf, off, len);
-        views[i] = v;
+      } else {
+        v = views[i];
+        if (v === undefined || v.byteOffset !== off || v.length !== len) {
+          v = new Uint8Array(buf, off, len);
+          views[i] = v;
+        }
       }
       h.frame(v, m);
       if (this.closed) break;
     }
     this.s.rxFrames += n;
     this.s.rxBytes += bytes;
-    if (!this.closed) h.batchEnd();
+    if (this.closed) return;
+    if (handOver) {
+      // Where the addon goes on (8-aligned end of the last frame; its header is in front of it).
+      const last = (n - 1) * stride;
+      const end = (meta[last] + meta[last + 1] + 7) & ~7;
+      if (end + this.readMax() > buf.byteLength) this.nextSlab();
+    }
+    h.batchEnd();
   };
 
   private readonly onWritable = (): void => {
@@ -603,6 +664,7 @@ export class TapLink implements Link {
       rxGso: s.rxGso,
       rxErrors: c[NC.RxErrors] + s.pollErrors,
       rxShort: c[NC.RxShort],
+      rxSlabs: s.rxSlabs,
       txFrames: s.txFrames,
       txBytes: s.txBytes,
       txBatches: s.txBatches,

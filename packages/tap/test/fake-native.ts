@@ -31,13 +31,26 @@ export class FakeDevice implements NativeTapDevice {
     this.name = opts.name;
   }
 
-  setBuffers(rx: ArrayBuffer, rxMeta: Int32Array, tx: ArrayBuffer, txMeta: Int32Array, readMax: number, rxBatch: number): void {
+  /** Moving receive mode (see NativeTapDevice.setBuffers): where the next batch starts. */
+  rxMoving = false;
+  rxPos = 0;
+  rxBuffersGiven = 0;
+  setBuffers(rx: ArrayBuffer, rxMeta: Int32Array, tx: ArrayBuffer, txMeta: Int32Array, readMax: number, rxBatch: number, moving?: boolean): void {
+    this.rxMoving = moving === true;
+    this.rxPos = 0;
     this.rx = new Uint8Array(rx);
     this.rxMeta = rxMeta;
     this.tx = new Uint8Array(tx);
     this.txMeta = txMeta;
     this.readMax = readMax;
     this.rxBatch = rxBatch;
+  }
+  setRxBuffer(rx: ArrayBuffer): void {
+    if (rx.byteLength < this.readMax) throw new Error('setRxBuffer: smaller than the largest read');
+    this.rx = new Uint8Array(rx);
+    this.rxMoving = true;
+    this.rxPos = 0;
+    this.rxBuffersGiven++;
   }
   start(onRx: (n: number) => void, onWritable: () => void): void {
     this.onRx = onRx;
@@ -159,19 +172,29 @@ export class FakeDevice implements NativeTapDevice {
     this.closed = true;
   }
 
-  /** Delivers frames as one batch, packed as the addon does (8-byte aligned, header first). */
-  deliver(frames: { data: Uint8Array; hdr?: VnetHdr }[]): void {
+  /**
+   * Delivers frames as one batch, packed as the addon does (8-byte aligned, header first). In the
+   * moving mode the batch continues where the last ended and stops, like read(), where the rest of
+   * the buffer cannot hold `readMax` bytes (returns how many frames were delivered; when none fit,
+   * onRx(0) asks for a new buffer, as the addon does).
+   */
+  deliver(frames: { data: Uint8Array; hdr?: VnetHdr }[]): number {
     const vnet = this.opts.vnetHdr;
-    let off = 0;
-    frames.forEach((f, i) => {
+    let off = this.rxMoving ? this.rxPos : 0;
+    let n = 0;
+    for (const f of frames) {
+      if (this.rxMoving && off + this.readMax > this.rx.length) break;
       if (vnet) encodeVnetHdr(this.rx, off, f.hdr ?? { flags: 0, gsoType: 0, hdrLen: 0, gsoSize: 0, csumStart: 0, csumOffset: 0 });
       this.rx.set(f.data, off + vnet);
-      const m = i * 8;
+      const m = n * 8;
       const h = f.hdr;
       this.rxMeta.set([off + vnet, f.data.length, h?.flags ?? 0, h?.gsoType ?? 0, h?.hdrLen ?? 0, h?.gsoSize ?? 0, h?.csumStart ?? 0, h?.csumOffset ?? 0], m);
       off += (vnet + f.data.length + 7) & ~7;
-    });
-    this.onRx!(frames.length);
+      n++;
+    }
+    if (this.rxMoving) this.rxPos = off;
+    this.onRx!(n);
+    return n;
   }
 
   fireWritable(): void {

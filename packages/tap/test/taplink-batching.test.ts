@@ -66,7 +66,7 @@ describe('TapLink batching over a stand-in addon', () => {
     const seen: number[][] = [];
     link.attach({
       frame(d, meta) {
-        events.push(`frame ${d.length} ${meta === undefined}`);
+        events.push(`frame ${d.length} ${meta?.owned === true && meta.csumValid === undefined}`);
         seen.push([d[0], d[d.length - 1]]);
       },
       batchEnd() {
@@ -91,7 +91,7 @@ describe('TapLink batching over a stand-in addon', () => {
       { data: frame(100, 0), hdr: { ...z, flags: 0, gsoType: 0 } },
       { data: frame(100, 0), hdr: { ...z, flags: VIRTIO_NET_HDR_F_NEEDS_CSUM, gsoType: 0 } },
     ]);
-    expect(metas).toEqual([{ csumValid: true }, { csumValid: true, gsoSize: 1448 }, undefined, { csumValid: true }]);
+    expect(metas).toEqual([{ csumValid: true, owned: true }, { csumValid: true, gsoSize: 1448, owned: true }, { owned: true }, { csumValid: true, owned: true }]);
     expect(link.stats()).toMatchObject({ rxCsumValid: 3, rxGso: 1 });
     link.close();
   });
@@ -200,8 +200,9 @@ describe('TapLink batching over a stand-in addon', () => {
 });
 
 describe('TapLink receive views', () => {
-  it('reuses the view per batch position when offset and length repeat; a new one otherwise; contents always current', () => {
-    const { link, dev } = open();
+  it('rxHandOver false: reuses the view per batch position when offset and length repeat; a new one otherwise; contents always current', () => {
+    const { link, dev } = open({ rxHandOver: false });
+    expect(dev.rxMoving).toBe(false);
     const seen: Uint8Array[] = [];
     const firsts: number[] = [];
     link.attach({
@@ -228,6 +229,65 @@ describe('TapLink receive views', () => {
     expect(seen[6]).not.toBe(seen[4]);
     expect(seen[6].buffer).not.toBe(seen[4].buffer);
     expect(seen[6][0]).toBe(7);
+    link.close();
+  });
+
+  it('hands frames over (owned): later batches never overwrite them, a used-up slab is replaced by a fresh one', () => {
+    const { link, dev } = open();
+    expect(link.rxHandOver).toBe(true);
+    expect(dev.rxMoving).toBe(true);
+    const kept: Uint8Array[] = [];
+    const metas: (RxMeta | undefined)[] = [];
+    link.attach({
+      frame(d, m) {
+        kept.push(d); // kept beyond the call, as TCP does with owned frames
+        metas.push(m);
+      },
+      batchEnd() {},
+    });
+    const slab = dev.rx.length;
+    expect(slab).toBeGreaterThanOrEqual(1 << 20);
+    const perBatch = 64;
+    let sent = 0;
+    let short = 0;
+    // Deliver until well past two slabs' worth of 1514-byte frames. A batch stops where the slab
+    // cannot hold a largest frame (the rest stays queued in the kernel for the next wake-up).
+    while (sent * 1520 < 2.5 * slab) {
+      const batch = Array.from({ length: perBatch }, (_, i) => ({ data: frame(1514, (sent + i) & 0xff) }));
+      const n = dev.deliver(batch);
+      expect(n).toBeGreaterThan(0); // TapLink replaced a used-up slab right after the batch
+      if (n < perBatch) short++;
+      sent += n;
+    }
+    expect(short).toBeGreaterThan(0);
+    expect(kept).toHaveLength(sent);
+    expect(metas.every((m) => m?.owned === true)).toBe(true);
+    // Every frame ever handed out still holds its own bytes.
+    kept.forEach((d, i) => {
+      expect(d.length).toBe(1514);
+      expect(d[0]).toBe(i & 0xff);
+      expect(d[1513]).toBe(i & 0xff);
+    });
+    expect(link.stats().rxSlabs).toBeGreaterThanOrEqual(2);
+    expect(dev.rxBuffersGiven).toBe(link.stats().rxSlabs);
+    expect(new Set(kept.map((d) => d.buffer)).size).toBe(link.stats().rxSlabs + 1);
+    link.close();
+  });
+
+  it('hands over: a wake-up that finds the slab used up (onRx(0)) gets a fresh slab and no frames', () => {
+    const { link, dev } = open();
+    let frames = 0;
+    let ends = 0;
+    link.attach({ frame: () => frames++, batchEnd: () => ends++ });
+    dev.rxPos = dev.rx.length - 100; // as if the slab were used up without TapLink noticing
+    const old = dev.rx.buffer;
+    expect(dev.deliver([{ data: frame(1514, 1) }])).toBe(0);
+    expect(frames).toBe(0);
+    expect(ends).toBe(0);
+    expect(dev.rx.buffer).not.toBe(old);
+    expect(link.stats().rxSlabs).toBe(1);
+    expect(dev.deliver([{ data: frame(1514, 2) }])).toBe(1);
+    expect(frames).toBe(1);
     link.close();
   });
 });

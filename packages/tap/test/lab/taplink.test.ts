@@ -106,7 +106,7 @@ describe.skipIf(reason !== null)('TapLink against the kernel (lab)', () => {
     expect(got.length).toBe(1);
     expect(got[0].len).toBe(big.length);
     expect(got[0].ok).toBe(true);
-    expect(got[0].meta).toEqual({ csumValid: true, gsoSize: 1000 });
+    expect(got[0].meta).toEqual({ csumValid: true, gsoSize: 1000, owned: true }); // owned: rxHandOver (default)
     expect(b.stats().rxGso).toBe(1);
     a.close();
     b.close();
