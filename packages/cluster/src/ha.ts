@@ -506,7 +506,8 @@ export class HaNode extends EventEmitter {
     for (const x of a.addresses) this.drain.reclaim(x.ip);
     // Failback 'drain' on the returning node: the previous holder keeps these connections; send
     // their segments on to it instead of resetting them (drain.ts).
-    if (a.draining) {
+    // (Under 'shared-mac' the holder sees the frames itself: nothing to forward.)
+    if (a.draining && a.arpPolicy === 'gratuitous-arp') {
       if (a.draining.mac) this.drain.forward(a.draining.holder, a.draining.mac, a.draining.keys, this.clock.now());
       else this.emit('warning', new Error(`failback drain from ${a.draining.holder}: no MAC to forward its ${a.draining.keys.length} connection(s) to`));
     }
