@@ -29,6 +29,11 @@ export class SendBuffer {
   tail = 0;
   /** Bytes held. */
   length = 0;
+  // copyOut cursor: block index and the position of that block's first byte, counted from the
+  // start of blocks[0]. Transmissions walk forward through a window of hundreds of blocks (4 MiB
+  // in flight = 256 blocks), so each copyOut resumes here instead of walking from block 0.
+  private curBi = 0;
+  private curStart = 0;
 
   constructor(public limit: number) {}
 
@@ -76,10 +81,17 @@ export class SendBuffer {
           this.blocks.length = 0;
           this.head = 0;
           this.tail = 0;
+          this.curBi = 0;
+          this.curStart = 0;
         } else {
           releaseBlock(b);
           this.blocks.shift();
           this.head = 0;
+          // Block indexes moved down by one; the cursor's block moved with them.
+          if (this.curBi > 0) {
+            this.curBi--;
+            this.curStart -= b.length;
+          } else this.curStart = 0;
         }
       }
     }
@@ -87,17 +99,29 @@ export class SendBuffer {
       this.blocks.length = 0;
       this.head = 0;
       this.tail = 0;
+      this.curBi = 0;
+      this.curStart = 0;
     }
   }
 
   /** Copy `len` bytes starting `offset` bytes after the front into `dst[dstOff..]`. */
   copyOut(offset: number, len: number, dst: Uint8Array, dstOff: number): void {
+    const blocks = this.blocks;
     let pos = this.head + offset;
-    let bi = 0;
-    while (bi < this.blocks.length && pos >= this.blocks[bi].length) {
-      pos -= this.blocks[bi].length;
+    let bi = this.curBi;
+    let start = this.curStart;
+    if (bi >= blocks.length || pos < start) {
+      // Behind the cursor (a retransmission) or the cursor is stale: walk from the front.
+      bi = 0;
+      start = 0;
+    }
+    while (bi < blocks.length && pos >= start + blocks[bi].length) {
+      start += blocks[bi].length;
       bi++;
     }
+    this.curBi = bi;
+    this.curStart = start;
+    pos -= start;
     while (len > 0) {
       const b = this.blocks[bi];
       const k = Math.min(len, b.length - pos);
