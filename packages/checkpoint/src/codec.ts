@@ -29,26 +29,33 @@ const KIND_BUNDLE = 3;
 // ----------------------------------------------------------------------------------------------
 // Writer
 
-/** A growable output buffer. `pos` is the write position. */
+/**
+ * A growable output buffer. `pos` is the write position; `start` where the current frame began
+ * (growth keeps only [start, pos), rebased to 0).
+ */
 export class Writer {
   buf: Buffer;
   view: DataView;
   pos = 0;
+  start = 0;
 
   constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
+    this.buf = Buffer.allocUnsafeSlow(size);
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   /** Make room for `n` more bytes. */
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const b = Buffer.allocUnsafe(size);
-    b.set(this.buf.subarray(0, this.pos), 0);
+    const used = this.pos - this.start;
+    let size = Math.max(4096, this.buf.length);
+    while (size < used + n) size *= 2;
+    const b = Buffer.allocUnsafeSlow(size);
+    b.set(this.buf.subarray(this.start, this.pos), 0);
     this.buf = b;
     this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    this.start = 0;
+    this.pos = used;
   }
 }
 
@@ -462,11 +469,8 @@ function malformed(reason: string): never {
 /** Nesting bound for free-form values while parsing (the validator's maxStateDepth is 32). */
 const MAX_PARSE_DEPTH = 64;
 
-const f64 = new Float64Array(1);
-const f64b = new Uint8Array(f64.buffer);
-const f32 = new Float32Array(1);
-const f32b = new Uint8Array(f32.buffer);
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+// Floats are assembled in a scratch DataView (big-endian reads, no per-call allocation).
+const scratchView = new DataView(new ArrayBuffer(8));
 
 /** Parse state: the source, its Buffer view (for string decoding), the position and the end. */
 class Reader {
@@ -523,19 +527,14 @@ function f64be(): number {
   const s = r.src;
   const p = r.pos;
   r.pos = p + 8;
-  if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) f64b[7 - i] = s[p + i];
-  else for (let i = 0; i < 8; i++) f64b[i] = s[p + i];
-  return f64[0];
+  scratchView.setUint32(0, ((s[p] << 24) | (s[p + 1] << 16) | (s[p + 2] << 8) | s[p + 3]) >>> 0);
+  scratchView.setUint32(4, ((s[p + 4] << 24) | (s[p + 5] << 16) | (s[p + 6] << 8) | s[p + 7]) >>> 0);
+  return scratchView.getFloat64(0);
 }
 
 function f32be(): number {
-  need(4);
-  const s = r.src;
-  const p = r.pos;
-  r.pos = p + 4;
-  if (LITTLE_ENDIAN) for (let i = 0; i < 4; i++) f32b[3 - i] = s[p + i];
-  else for (let i = 0; i < 4; i++) f32b[i] = s[p + i];
-  return f32[0];
+  scratchView.setUint32(0, u32());
+  return scratchView.getFloat32(0);
 }
 
 // Short ASCII strings repeat from checkpoint to checkpoint (node ids, states, algorithms,
@@ -856,17 +855,44 @@ function rCc(p: string): TcpCongestionState {
   return cc;
 }
 
-const TIMER_KEYS = ['rtx', 'delack', 'persist', 'keepalive'];
-const TCP_OPTION_KEYS = ['noDelay', 'keepAlive', 'keepAliveInitialDelay', 'keepAliveInterval', 'keepAliveProbes', 'userTimeout', 'sendBufferSize', 'receiveBufferSize', 'timeWait', 'allowHalfOpen'];
-const UDP_OPTION_KEYS = ['broadcast', 'multicastTtl', 'multicastLoopback', 'multicastInterface', 'recvBufferSize', 'sendBufferSize', 'reuseAddr'];
-
-/** A tuple of optional values → an object with only the non-nil ones. */
-function rOptions(keys: readonly string[], p: string, name: string): Record<string, unknown> {
-  tuple(keys.length, p, name);
+// Optional fields: nil = absent. Named stores (a keyed store with a variable key into a fresh
+// object is a slow generic store).
+function rTimers(p: string): Record<string, unknown> {
+  tuple(4, p, 'tcp.timers');
   const o: Record<string, unknown> = {};
-  for (let i = 0; i < keys.length; i++) {
-    if (!isNil()) o[keys[i]] = val();
-  }
+  if (!isNil()) o.rtx = val();
+  if (!isNil()) o.delack = val();
+  if (!isNil()) o.persist = val();
+  if (!isNil()) o.keepalive = val();
+  return o;
+}
+
+function rTcpOptions(p: string): Record<string, unknown> {
+  tuple(10, p, 'tcp.options');
+  const o: Record<string, unknown> = {};
+  if (!isNil()) o.noDelay = val();
+  if (!isNil()) o.keepAlive = val();
+  if (!isNil()) o.keepAliveInitialDelay = val();
+  if (!isNil()) o.keepAliveInterval = val();
+  if (!isNil()) o.keepAliveProbes = val();
+  if (!isNil()) o.userTimeout = val();
+  if (!isNil()) o.sendBufferSize = val();
+  if (!isNil()) o.receiveBufferSize = val();
+  if (!isNil()) o.timeWait = val();
+  if (!isNil()) o.allowHalfOpen = val();
+  return o;
+}
+
+function rUdpOptions(p: string): Record<string, unknown> {
+  tuple(7, p, 'udp.options');
+  const o: Record<string, unknown> = {};
+  if (!isNil()) o.broadcast = val();
+  if (!isNil()) o.multicastTtl = val();
+  if (!isNil()) o.multicastLoopback = val();
+  if (!isNil()) o.multicastInterface = val();
+  if (!isNil()) o.recvBufferSize = val();
+  if (!isNil()) o.sendBufferSize = val();
+  if (!isNil()) o.reuseAddr = val();
   return o;
 }
 
@@ -901,8 +927,8 @@ function rTcp(p: string): TcpCheckpointSection {
   const finSent = val();
   const finReceived = val();
   const finSeq = val();
-  const timers = rOptions(TIMER_KEYS, p, 'tcp.timers');
-  const options = rOptions(TCP_OPTION_KEYS, p, 'tcp.options');
+  const timers = rTimers(p);
+  const options = rTcpOptions(p);
   const sendLength = val();
   const sendRanges = rRanges(p, 'tcp.sendRanges');
   const recvBuffer = isNil() ? EMPTY_BYTES : readAny(0);
@@ -928,7 +954,7 @@ function rUdp(p: string): UdpCheckpointSection {
     const interfaceAddress = val();
     multicast[i] = { group, interfaceAddress };
   }
-  const options = rOptions(UDP_OPTION_KEYS, p, 'udp.options');
+  const options = rUdpOptions(p);
   return { localPort, remotePort, multicast, options } as UdpCheckpointSection;
 }
 

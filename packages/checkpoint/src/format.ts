@@ -53,8 +53,9 @@ export interface DecodeOptions {
 }
 
 // The encoder's output buffer, reused by every call: [MAC_PREFIX bytes for the HMAC inner pad |
-// header | body]. A frame is copied out of it, so callers never see it. Kept if it grew to at
-// most 1 MiB (a checkpoint carrying large buffers gets a one-off buffer instead).
+// header | body]. A frame is copied out of it (measured: cheaper than handing out views of a
+// slab), so callers never see it. Kept if it grew to at most 1 MiB (a checkpoint carrying large
+// buffers gets a one-off buffer instead).
 const WRITER_KEEP = 1 << 20;
 let writer = new Writer(16 * 1024);
 let writerBusy = false;
@@ -83,24 +84,33 @@ function keyBytes(key: unknown): Uint8Array {
   throw err('ERR_INVALID_ARG_TYPE', 'checkpoint key must be a string, Buffer or Uint8Array');
 }
 
+function writeBatchBody(w: Writer, cps: readonly Checkpoint[]): void {
+  writeArrayHeader(w, cps.length);
+  for (let i = 0; i < cps.length; i++) writeCheckpointBody(w, cps[i]);
+}
+
 /**
  * Write a frame: magic | version | body (written by `body`) | HMAC. The body is written straight
  * into the reused buffer after room for the HMAC inner pad, so signing copies nothing.
  */
-function frame(magic: Uint8Array, key: MacKey, body: (w: Writer) => void): Buffer {
+function frame<T>(magic: Uint8Array, key: MacKey, body: (w: Writer, what: T) => void, what: T): Buffer {
   // Re-entrant use (a getter in app.state calling encode) gets its own buffer.
   const w = writerBusy ? new Writer(4096) : writer;
   const shared = w === writer;
   writerBusy = true;
   try {
+    w.start = 0;
     w.pos = MAC_PREFIX + CHECKPOINT_HEADER_LEN;
-    body(w);
+    body(w, what);
     const n = w.pos - MAC_PREFIX;
     const b = w.buf;
-    b.set(magic, MAC_PREFIX);
+    b[MAC_PREFIX] = magic[0];
+    b[MAC_PREFIX + 1] = magic[1];
+    b[MAC_PREFIX + 2] = magic[2];
+    b[MAC_PREFIX + 3] = magic[3];
     b[MAC_PREFIX + 4] = (CHECKPOINT_VERSION >>> 8) & 0xff;
     b[MAC_PREFIX + 5] = CHECKPOINT_VERSION & 0xff;
-    const tag = macPrefixed(key, b, n);
+    const tag = macPrefixed(key, b, 0, n);
     const out = Buffer.allocUnsafe(n + CHECKPOINT_MAC_LEN);
     b.copy(out, 0, MAC_PREFIX, MAC_PREFIX + n);
     putTag(out, n, tag);
@@ -113,14 +123,20 @@ function frame(magic: Uint8Array, key: MacKey, body: (w: Writer) => void): Buffe
   }
 }
 
+let unframedVersion = 0;
+
 /**
  * Check length, magic, version and HMAC (in that order; nothing of the body is parsed before the
- * tag verified), then msgpack-decode the body. Returns the decoded value and the frame version.
+ * tag verified). Returns the end of the body (the tag's offset); the frame version is left in
+ * `unframedVersion` (no result object per call).
  */
-function unframe(bytes: Uint8Array, magic: Uint8Array, what: string, opts: DecodeOptions): { version: number; end: number } {
+function unframe(bytes: Uint8Array, magic: Uint8Array, what: string, opts: DecodeOptions): number {
   if (opts === null || typeof opts !== 'object') throw err('ERR_INVALID_ARG_TYPE', `decoding a ${what} needs { key }`);
-  const keys: Uint8Array[] = Array.isArray(opts.key) ? opts.key.map(keyBytes) : [keyBytes(opts.key)];
-  if (keys.length === 0) throw err('ERR_INVALID_ARG_VALUE', `decoding a ${what} needs at least one key`);
+  const keyOpt = opts.key;
+  const many = Array.isArray(keyOpt);
+  const first = many ? undefined : keyBytes(keyOpt);
+  const keys: Uint8Array[] | null = many ? (keyOpt as readonly CheckpointKey[]).map(keyBytes) : null;
+  if (keys !== null && keys.length === 0) throw err('ERR_INVALID_ARG_VALUE', `decoding a ${what} needs at least one key`);
   if (!(bytes instanceof Uint8Array)) throw err('ERR_INVALID_ARG_TYPE', `${what} bytes must be a Buffer or Uint8Array`);
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_ENCODED_BYTES;
   const len = bytes.length;
@@ -134,13 +150,13 @@ function unframe(bytes: Uint8Array, magic: Uint8Array, what: string, opts: Decod
 
   const n = len - CHECKPOINT_MAC_LEN;
   const signed = bytes.subarray(0, n);
+  // Constant-time compare (mac.ts), so the tag cannot be guessed byte by byte.
   let ok = false;
-  for (let i = 0; i < keys.length && !ok; i++) {
-    // Constant-time compare (mac.ts), so the tag cannot be guessed byte by byte.
-    ok = tagEquals(mac(macKey(keys[i]), signed), bytes, n);
-  }
+  if (keys === null) ok = tagEquals(mac(macKey(first as Uint8Array), signed), bytes, n);
+  else for (let i = 0; i < keys.length && !ok; i++) ok = tagEquals(mac(macKey(keys[i]), signed), bytes, n);
   if (!ok) throw invalid('bad signature (unsigned, tampered, or signed with another key)');
-  return { version, end: n };
+  unframedVersion = version;
+  return n;
 }
 
 /** A parser failure that is not already a refusal (a bug on hostile input) is still a refusal. */
@@ -177,7 +193,7 @@ export function encodeCheckpoint(cp: Checkpoint, opts: EncodeOptions): Buffer {
   if (opts === null || typeof opts !== 'object') throw err('ERR_INVALID_ARG_TYPE', 'encodeCheckpoint needs { key }');
   const key = macKey(keyBytes(opts.key));
   validateCheckpoint(cp, opts.limits);
-  return frame(CHECKPOINT_MAGIC, key, (w) => writeCheckpointBody(w, cp));
+  return frame(CHECKPOINT_MAGIC, key, writeCheckpointBody, cp);
 }
 
 /** Read the format version of an encoded checkpoint (or batch) without verifying it (null if not one). */
@@ -198,7 +214,8 @@ export function peekCheckpointVersion(bytes: Uint8Array): number | null {
  * one (maxAgeMs) ERR_CHECKPOINT_STALE. Returns a fresh object that shares no memory with `bytes`.
  */
 export function decodeCheckpoint(bytes: Uint8Array, opts: DecodeOptions): Checkpoint {
-  const { version, end } = unframe(bytes, CHECKPOINT_MAGIC, 'checkpoint', opts);
+  const end = unframe(bytes, CHECKPOINT_MAGIC, 'checkpoint', opts);
+  const version = unframedVersion;
   let parsed: Checkpoint;
   try {
     parsed = readCheckpointBody(bytes, CHECKPOINT_HEADER_LEN, end, opts.limits?.maxMembers ?? DEFAULT_CHECKPOINT_LIMITS.maxMembers);
@@ -235,10 +252,7 @@ export function encodeCheckpointBatch(cps: readonly Checkpoint[], opts: EncodeOp
       throw prefixField(e, i);
     }
   }
-  return frame(CHECKPOINT_BATCH_MAGIC, key, (w) => {
-    writeArrayHeader(w, cps.length);
-    for (let i = 0; i < cps.length; i++) writeCheckpointBody(w, cps[i]);
-  });
+  return frame(CHECKPOINT_BATCH_MAGIC, key, writeBatchBody, cps);
 }
 
 /**
@@ -247,7 +261,8 @@ export function encodeCheckpointBatch(cps: readonly Checkpoint[], opts: EncodeOp
  * ERR_CHECKPOINT_STALE.
  */
 export function decodeCheckpointBatch(bytes: Uint8Array, opts: DecodeBatchOptions): Checkpoint[] {
-  const { version, end } = unframe(bytes, CHECKPOINT_BATCH_MAGIC, 'checkpoint batch', opts);
+  const end = unframe(bytes, CHECKPOINT_BATCH_MAGIC, 'checkpoint batch', opts);
+  const version = unframedVersion;
   const max = opts.maxCheckpoints ?? DEFAULT_MAX_BATCH;
   const out: Checkpoint[] = [];
   try {

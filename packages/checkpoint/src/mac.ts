@@ -68,14 +68,15 @@ const SCRATCH_MAX = 4096;
 const scratch = Buffer.allocUnsafe(MAC_PREFIX + SCRATCH_MAX);
 
 /**
- * HMAC of `buf[MAC_PREFIX, MAC_PREFIX + n)`, where `buf[0, MAC_PREFIX)` is free: the inner pad is
- * written there. Returns the tag as a 32-character latin1 string.
+ * HMAC of `buf[at + MAC_PREFIX, at + MAC_PREFIX + n)`, where `buf[at, at + MAC_PREFIX)` is free:
+ * the inner pad is written there. The buffer must be private to the caller (the pad is derived
+ * from the key). Returns the tag as a 32-character latin1 string.
  */
-export function macPrefixed(k: MacKey, buf: Buffer, n: number): string {
-  if (oneShot === null) return crypto.createHmac('sha256', k.key).update(buf.subarray(MAC_PREFIX, MAC_PREFIX + n)).digest('binary');
-  buf.set(k.ipad, 0);
-  const inner = oneShot('sha256', buf.subarray(0, MAC_PREFIX + n), 'latin1');
-  k.outer.write(inner, 64, TAG, 'latin1');
+export function macPrefixed(k: MacKey, buf: Buffer, at: number, n: number): string {
+  if (oneShot === null) return crypto.createHmac('sha256', k.key).update(buf.subarray(at + MAC_PREFIX, at + MAC_PREFIX + n)).digest('binary');
+  buf.set(k.ipad, at);
+  const inner = oneShot('sha256', buf.subarray(at, at + MAC_PREFIX + n), 'latin1');
+  putTag(k.outer, 64, inner);
   return oneShot('sha256', k.outer, 'latin1');
 }
 
@@ -83,12 +84,12 @@ export function macPrefixed(k: MacKey, buf: Buffer, n: number): string {
 export function mac(k: MacKey, data: Uint8Array): string {
   if (oneShot === null || data.length > SCRATCH_MAX) return crypto.createHmac('sha256', k.key).update(data).digest('binary');
   scratch.set(data, MAC_PREFIX);
-  return macPrefixed(k, scratch, data.length);
+  return macPrefixed(k, scratch, 0, data.length);
 }
 
-/** Write a latin1 tag string as bytes at `buf[at..at+32)`. */
-export function putTag(buf: Buffer, at: number, tag: string): void {
-  buf.write(tag, at, TAG, 'latin1');
+/** Write a latin1 tag string as bytes at `buf[at..at+32)` (a JS loop beats Buffer#write's call here). */
+export function putTag(buf: Uint8Array, at: number, tag: string): void {
+  for (let i = 0; i < TAG; i++) buf[at + i] = tag.charCodeAt(i);
 }
 
 /** Constant-time comparison of a computed tag (latin1 string) with 32 received bytes. */
