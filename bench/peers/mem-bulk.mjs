@@ -9,6 +9,9 @@
  * --threads 1 (default): both stacks in this thread over a MemoryNetwork (RealClock).
  * --threads 2: each stack in its own worker thread, joined by a SharedMemoryLink (a shared-memory
  *   ring pair: two cores, like two hosts on a veth pair). CPU time is the whole process's (both threads).
+ * --gso: segmentation offload on the in-memory link (MemoryNetwork / SharedMemoryLink
+ *   `segmentationOffload`: TSO super-segments cross whole, as over a veth pair with GSO/GRO);
+ *   checksums are still computed in software and verified, once per super-segment.
  * --warmup-bytes N (default 8 MiB): one untimed transfer first on another connection, so the timed
  *   one measures the JIT-compiled steady state, not the first-run compilation of a fresh process.
  */
@@ -99,6 +102,7 @@ if (!isMainThread) {
   const threads = Number(argOf('--threads', '1'));
   const warmup = Number(argOf('--warmup-bytes', String(8 << 20)));
   const timeoutMs = Number(argOf('--timeout-ms', '60000'));
+  const gso = process.argv.includes('--gso');
   let received = 0;
   const guard = setTimeout(() => {
     emit({ error: `timed out after ${timeoutMs} ms (${received} of ${total} bytes received)` });
@@ -106,7 +110,7 @@ if (!isMainThread) {
   }, timeoutMs);
 
   if (threads === 2) {
-    const [endA, endB] = createSharedLinkPair({ mtu });
+    const [endA, endB] = createSharedLinkPair({ mtu, segmentationOffload: gso });
     const url = new URL(import.meta.url);
     const server = new Worker(url, { workerData: { role: 'server', end: endB } });
     const client = new Worker(url, { workerData: { role: 'client', end: endA, warmup, total } });
@@ -127,11 +131,11 @@ if (!isMainThread) {
     const ms = s.tEnd - c.t0;
     const cpuMs = (cu.user + cu.system) / 1000;
     clearTimeout(guard);
-    emit({ result: { threads: 2, bytes: received, ms, gbps: (received * 8) / (ms * 1e6), cpuMs, gbpsPerCpu: (received * 8) / (cpuMs * 1e6), retransmits: c.tcp.retransSegs, rto: c.tcp.rto, segsOut: c.tcp.outSegs, ringFullDrops: c.link.ringFullDrops, wakeups: c.link.wakeupsSent + ss.link.wakeupsSent, eluSender: c.elu, eluReceiver: s.elu, framesPerBatchRx: +(ss.link.rxFrames / ss.link.rxBatches).toFixed(1), framesPerBatchTx: +(c.link.rxFrames / c.link.rxBatches).toFixed(1), sleeps: c.link.sleeps + ss.link.sleeps } });
+    emit({ result: { threads: 2, gso, bytes: received, ms, gbps: (received * 8) / (ms * 1e6), cpuMs, gbpsPerCpu: (received * 8) / (cpuMs * 1e6), retransmits: c.tcp.retransSegs, rto: c.tcp.rto, segsOut: c.tcp.outSegs, ringFullDrops: c.link.ringFullDrops, wakeups: c.link.wakeupsSent + ss.link.wakeupsSent, eluSender: c.elu, eluReceiver: s.elu, framesPerBatchRx: +(ss.link.rxFrames / ss.link.rxBatches).toFixed(1), framesPerBatchTx: +(c.link.rxFrames / c.link.rxBatches).toFixed(1), sleeps: c.link.sleeps + ss.link.sleeps } });
     await Promise.all([new Promise((r) => server.once('exit', r)), new Promise((r) => client.once('exit', r))]);
     process.exit(received === total ? 0 : 3);
   } else {
-    const net = new MemoryNetwork({ mtu, seed: 7 });
+    const net = new MemoryNetwork({ mtu, seed: 7, segmentationOffload: gso });
     const a = new Stack({ link: net.createPort(), address: '198.18.0.1/24', seed: 1 });
     const b = new Stack({ link: net.createPort(), address: '198.18.0.2/24', seed: 2 });
     let last = null;
@@ -148,7 +152,7 @@ if (!isMainThread) {
     const cpuMs = (cu.user + cu.system) / 1000;
     clearTimeout(guard);
     const sa = a.stats().tcp;
-    emit({ result: { threads: 1, bytes: received, ms, gbps: (received * 8) / (ms * 1e6), cpuMs, gbpsPerCpu: (received * 8) / (cpuMs * 1e6), retransmits: sa.retransSegs - base.retransSegs, rto: sa.retransmits ? sa.retransmits.rto - (base.retransmits?.rto ?? 0) : null, segsOut: sa.outSegs - base.outSegs } });
+    emit({ result: { threads: 1, gso, bytes: received, ms, gbps: (received * 8) / (ms * 1e6), cpuMs, gbpsPerCpu: (received * 8) / (cpuMs * 1e6), retransmits: sa.retransSegs - base.retransSegs, rto: sa.retransmits ? sa.retransmits.rto - (base.retransmits?.rto ?? 0) : null, segsOut: sa.outSegs - base.outSegs } });
     a.crash();
     b.crash();
     net.close();

@@ -7,7 +7,7 @@
  *   one end to a worker (`postMessage` / `workerData`), and in each thread make a
  *   `new SharedMemoryLink(end)` and give it to a `Stack`.
  * - Each direction is a single-producer single-consumer ring of `ringBytes` (a power of two).
- *   A record is a 32-bit length then the frame, padded to 4 bytes; a record never wraps: when it
+ *   A record is a 32-bit length and a 32-bit GSO segment size, then the frame, padded to 4 bytes; a record never wraps: when it
  *   does not fit before the end of the ring a wrap marker (-1) sends the reader back to 0.
  *   `head` and `tail` are free-running 32-bit byte counters (unsigned arithmetic), so a full ring
  *   and an empty one differ.
@@ -30,6 +30,11 @@
  * - `close()` on either end marks both rings closed and wakes every waiter on both sides; the
  *   other end then stops receiving, counts further sends as `closedDrops`, and releases its
  *   event-loop reference.
+ * - `segmentationOffload` (set on the pair) makes the ends behave like a veth pair with GSO/GRO,
+ *   as MemoryNetwork's option does: TCP may send 64 KiB super-segments (TSO) that cross whole
+ *   and arrive as GRO frames (`RxMeta.gsoSize`). The sending end completes every partial
+ *   checksum in software before the frame enters the ring, and the receiver verifies it: all
+ *   checksum work is still done, per super-segment instead of per MTU-sized segment.
  * - The link holds the event loop open while attached (a pending `Atomics.waitAsync` alone does
  *   not), like a socket does; `unref()` lets the thread exit anyway.
  */
@@ -38,6 +43,7 @@ import { copyBytes } from '../tcp/slab.js';
 import { NO_OFFLOADS } from '../link.js';
 import { err } from '../errors.js';
 import { parseMac } from '../util/addr.js';
+import { checksum } from '@hastack/wire';
 
 /** The shared memory of one direction: control words and the data ring. */
 export interface SharedRing {
@@ -55,6 +61,8 @@ export interface SharedLinkEnd {
   readonly mtu: number;
   /** This end's MAC (6 bytes). */
   readonly mac: Uint8Array;
+  /** TSO/GRO like a veth pair with GSO (see SharedLinkPairOptions). */
+  readonly segmentationOffload: boolean;
 }
 
 export interface SharedLinkPairOptions {
@@ -64,6 +72,12 @@ export interface SharedLinkPairOptions {
   ringBytes?: number;
   /** MACs of the two ends (default 02:00:00:00:5e:01 and :02). */
   macs?: [string | Uint8Array, string | Uint8Array];
+  /**
+   * Behave like a veth pair with GSO (default false): ends declare TSO and GRO with a 64 KiB
+   * frame limit and transmit checksum completion; super-segments cross unsplit and arrive with
+   * `RxMeta.gsoSize`. Checksums are still computed (by the sending end) and verified.
+   */
+  segmentationOffload?: boolean;
 }
 
 export interface SharedMemoryLinkOptions {
@@ -79,6 +93,9 @@ export interface SharedLinkStats {
   rxBytes: number;
   /** Batches delivered to the handler. */
   rxBatches: number;
+  /** TSO super-segments sent / GRO frames received (segmentationOffload). */
+  txGso: number;
+  rxGso: number;
   /** Frames dropped because the ring to the peer was full. */
   ringFullDrops: number;
   /** Frames shorter than an Ethernet header or longer than the MTU. */
@@ -104,6 +121,9 @@ const CLOSED = 6; // either end closed
 const CTRL_WORDS = 16; // a 64-byte line
 
 const WRAP = -1;
+// A record: [length, gsoSize] (two 32-bit words), then the frame, padded to 4 bytes.
+const REC_HDR = 8;
+const GSO_MAX_FRAME = 65535 + 14;
 const OWNED: RxMeta = Object.freeze({ owned: true });
 const DEFAULT_RING = 8 << 20;
 
@@ -115,15 +135,16 @@ export function createSharedLinkPair(options: SharedLinkPairOptions = {}): [Shar
   if (!Number.isInteger(ringBytes) || ringBytes < 65536 || ringBytes > 1 << 30 || (ringBytes & (ringBytes - 1)) !== 0) {
     throw err('ERR_INVALID_ARG_VALUE', 'ringBytes must be a power of two in 65536..2^30');
   }
-  if (ringBytes < 2 * (mtu + 14 + 8)) throw err('ERR_INVALID_ARG_VALUE', 'ringBytes must hold at least two frames');
+  const gso = options.segmentationOffload === true;
+  if (ringBytes < 2 * ((gso ? GSO_MAX_FRAME : mtu + 14) + REC_HDR + 4)) throw err('ERR_INVALID_ARG_VALUE', 'ringBytes must hold at least two frames');
   const macA = parseMac(options.macs?.[0] ?? '02:00:00:00:5e:01');
   const macB = parseMac(options.macs?.[1] ?? '02:00:00:00:5e:02');
   const ring = (): SharedRing => ({ ctrl: new SharedArrayBuffer(CTRL_WORDS * 4), data: new SharedArrayBuffer(ringBytes) });
   const ab = ring();
   const ba = ring();
   return [
-    { kind: 'hastack-shared-link-end', tx: ab, rx: ba, mtu, mac: macA },
-    { kind: 'hastack-shared-link-end', tx: ba, rx: ab, mtu, mac: macB },
+    { kind: 'hastack-shared-link-end', tx: ab, rx: ba, mtu, mac: macA, segmentationOffload: gso },
+    { kind: 'hastack-shared-link-end', tx: ba, rx: ab, mtu, mac: macB, segmentationOffload: gso },
   ];
 }
 
@@ -137,7 +158,7 @@ export class SharedMemoryLink implements Link {
   readonly mac: Uint8Array;
   readonly offloads: LinkOffloads;
   private readonly counters: SharedLinkStats = {
-    txFrames: 0, txBytes: 0, rxFrames: 0, rxBytes: 0, rxBatches: 0, ringFullDrops: 0, sizeDrops: 0,
+    txFrames: 0, txBytes: 0, rxFrames: 0, rxBytes: 0, rxBatches: 0, txGso: 0, rxGso: 0, ringFullDrops: 0, sizeDrops: 0,
     closedDrops: 0, wakeupsSent: 0, sleeps: 0, badRecords: 0,
   };
   // transmit ring
@@ -179,7 +200,9 @@ export class SharedMemoryLink implements Link {
     if (!Number.isInteger(this.batchFrames) || this.batchFrames < 1) throw err('ERR_INVALID_ARG_VALUE', 'batchFrames must be a positive integer');
     this.mtu = end.mtu;
     this.mac = Uint8Array.from(end.mac);
-    this.offloads = Object.freeze({ ...NO_OFFLOADS, maxFrame: end.mtu + 14 });
+    this.offloads = end.segmentationOffload
+      ? Object.freeze({ rxChecksum: false, txChecksum: true, tso: true, gro: true, maxFrame: GSO_MAX_FRAME })
+      : Object.freeze({ ...NO_OFFLOADS, maxFrame: end.mtu + 14 });
     this.tctrl = new Int32Array(end.tx.ctrl);
     this.tdata8 = new Uint8Array(end.tx.data);
     this.tdata32 = new Int32Array(end.tx.data);
@@ -223,18 +246,26 @@ export class SharedMemoryLink implements Link {
     this.keepAlive?.ref();
   }
 
-  send(frame: Uint8Array, _meta?: TxMeta): boolean {
+  send(frame: Uint8Array, meta?: TxMeta): boolean {
     const c = this.counters;
     if (this.closed || Atomics.load(this.tctrl, CLOSED) !== 0) {
       c.closedDrops++;
       return false;
     }
     const len = frame.length;
-    if (len < 14 || len > this.mtu + 14) {
+    const gsoSize = meta !== undefined && meta.gsoSize !== undefined && this.offloads.tso ? meta.gsoSize : 0;
+    if (len < 14 || len > (gsoSize > 0 ? this.offloads.maxFrame : this.mtu + 14)) {
       c.sizeDrops++;
       return true;
     }
-    const rec = 4 + ((len + 3) & ~3);
+    if (meta !== undefined && meta.csumStart !== undefined && this.offloads.txChecksum) {
+      // The "NIC" completes the partial checksum (the field holds the pseudo-header sum).
+      const at = meta.csumStart + (meta.csumOffset ?? 0);
+      const v = checksum(frame, meta.csumStart, len);
+      frame[at] = v >>> 8;
+      frame[at + 1] = v & 0xff;
+    }
+    const rec = REC_HDR + ((len + 3) & ~3);
     const cap = this.tmask + 1;
     let tail = this.tail;
     let pos = tail & this.tmask;
@@ -254,13 +285,15 @@ export class SharedMemoryLink implements Link {
       pos = 0;
     }
     this.tdata32[pos >> 2] = len;
-    this.tdata8.set(frame, pos + 4);
+    this.tdata32[(pos >> 2) + 1] = gsoSize;
+    this.tdata8.set(frame, pos + REC_HDR);
     tail = (tail + rec) >>> 0;
     this.tail = tail;
     // Publish: the reader may be draining on the other core right now and sees it at once.
     Atomics.store(this.tctrl, TAIL, tail | 0);
     c.txFrames++;
     c.txBytes += len;
+    if (gsoSize > 0) c.txGso++;
     if (!this.flushQueued) {
       this.flushQueued = true;
       queueMicrotask(this.flushBound);
@@ -328,7 +361,7 @@ export class SharedMemoryLink implements Link {
         head = (head + (cap - pos)) >>> 0;
         continue;
       }
-      if (len < 14 || len > this.mtu + 14 || pos + 4 + len > cap) {
+      if (len < 14 || len > this.offloads.maxFrame || pos + REC_HDR + len > cap) {
         // Cannot happen with a well-behaved peer; never read past a corrupt record.
         c.badRecords++;
         head = tail;
@@ -336,8 +369,10 @@ export class SharedMemoryLink implements Link {
       }
       c.rxFrames++;
       c.rxBytes += len;
-      h.frame(copyBytes(this.rdata8, pos + 4, pos + 4 + len), OWNED);
-      head = (head + 4 + ((len + 3) & ~3)) >>> 0;
+      const gsoSize = data32[(pos >> 2) + 1];
+      if (gsoSize > 0) c.rxGso++;
+      h.frame(copyBytes(this.rdata8, pos + REC_HDR, pos + REC_HDR + len), gsoSize > 0 ? this.groMeta(gsoSize) : OWNED);
+      head = (head + REC_HDR + ((len + 3) & ~3)) >>> 0;
       n++;
       if (head === tail) tail = Atomics.load(this.rctrl, TAIL) >>> 0;
     }
@@ -377,6 +412,16 @@ export class SharedMemoryLink implements Link {
     const r = waitAsync!(ctrl, R_BELL, bell);
     if (r.async) void r.value.then(this.wakeBound);
     else setImmediate(this.wakeBound);
+  }
+
+  // One frozen RxMeta per GRO segment size seen last (no object per frame).
+  private groCache: RxMeta | null = null;
+  private groMeta(gsoSize: number): RxMeta {
+    const m = this.groCache;
+    if (m !== null && m.gsoSize === gsoSize) return m;
+    const n: RxMeta = Object.freeze({ gsoSize, owned: true });
+    this.groCache = n;
+    return n;
   }
 
   // ------------------------------------------------------------------ transmit backpressure
