@@ -469,8 +469,13 @@ function malformed(reason: string): never {
 /** Nesting bound for free-form values while parsing (the validator's maxStateDepth is 32). */
 const MAX_PARSE_DEPTH = 64;
 
-// Floats are assembled in a scratch DataView (big-endian reads, no per-call allocation).
+// Floats are assembled from their big-endian words in a scratch buffer (no per-call allocation):
+// two uint32 stores and a float64 load on a little-endian host, a DataView otherwise.
 const scratchView = new DataView(new ArrayBuffer(8));
+const f64 = new Float64Array(1);
+const f64w = new Uint32Array(f64.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const TWO_48 = 281474976710656;
 
 /** Parse state: the source, its Buffer view (for string decoding), the position and the end. */
 class Reader {
@@ -527,8 +532,15 @@ function f64be(): number {
   const s = r.src;
   const p = r.pos;
   r.pos = p + 8;
-  scratchView.setUint32(0, ((s[p] << 24) | (s[p + 1] << 16) | (s[p + 2] << 8) | s[p + 3]) >>> 0);
-  scratchView.setUint32(4, ((s[p + 4] << 24) | (s[p + 5] << 16) | (s[p + 6] << 8) | s[p + 7]) >>> 0);
+  const hi = ((s[p] << 24) | (s[p + 1] << 16) | (s[p + 2] << 8) | s[p + 3]) >>> 0;
+  const lo = ((s[p + 4] << 24) | (s[p + 5] << 16) | (s[p + 6] << 8) | s[p + 7]) >>> 0;
+  if (LITTLE_ENDIAN) {
+    f64w[0] = lo;
+    f64w[1] = hi;
+    return f64[0];
+  }
+  scratchView.setUint32(0, hi);
+  scratchView.setUint32(4, lo);
   return scratchView.getFloat64(0);
 }
 
@@ -769,7 +781,7 @@ function val(): unknown {
 }
 
 function macO(v: unknown, p: string, name: string): Uint8Array {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= 2 ** 48) bad(p + name, 'expected a 48-bit MAC number in the wire form');
+  if (typeof v !== 'number' || !(v >= 0 && v < TWO_48) || Math.floor(v) !== v) bad(p + name, 'expected a 48-bit MAC number in the wire form');
   const hi = Math.floor(v / 0x100000000);
   const lo = v >>> 0;
   const m = new Uint8Array(6);

@@ -397,7 +397,7 @@ function validateTcp(v: unknown, p: string, objects: CheckpointObjectRef[], lim:
   const rcvWscale = int(t.rcvWscale, p, 'tcp.rcvWscale', 0, 14);
   const sndWnd = int(t.sndWnd, p, 'tcp.sndWnd', 0, MAX_WINDOW);
   // The peer can advertise at most 65535 << shift (RFC 7323 §2.2).
-  if (sndWnd > 65535 * 2 ** sndWscale) fail(p, 'tcp.sndWnd', `exceeds 65535 << sndWscale (${sndWscale})`);
+  if (sndWnd > 65535 * (1 << sndWscale)) fail(p, 'tcp.sndWnd', `exceeds 65535 << sndWscale (${sndWscale})`); // shift ≤ 14 checked above
   u32(t.sndWl1, p, 'tcp.sndWl1');
   u32(t.sndWl2, p, 'tcp.sndWl2');
   const rcvNxt = u32(t.rcvNxt, p, 'tcp.rcvNxt');
