@@ -57,19 +57,27 @@ export interface CliConfig {
   snoop: boolean;
   /** Cluster mode: resume connections from snooped states sent by other nodes (implied by `snoop`). */
   resumeSnooped: boolean;
+  /**
+   * Cluster mode: bytes past the snooped SND.MAX a snooped takeover queues (HaNode
+   * `snoopMaxQueuedBytes`); the client's ACK is adopted up to there, so it bounds how far a
+   * snooper may lag behind the client (default 8 MiB).
+   */
+  snoopQueue: number;
 }
 
 export class UsageError extends Error {}
 
 const USAGE = `usage: ha-http-server --root DIR [--port N] [--kernel [--host IP] | --memory --address CIDR | --tap NAME [--netns PATH] --address CIDR [--gateway IP] [--mac MAC]]
        [--bridge BR] [--config FILE] [--index NAME | --no-index] [--etag mtime|sha256] [--idle-timeout MS] [--no-gen] [--deterministic] [--quiet] [--self-test BYTES]
-       [--cluster FILE [--no-checkpointing] [--snoop | --resume-snooped]]
+       [--cluster FILE [--no-checkpointing] [--snoop | --resume-snooped] [--snoop-queue BYTES]]
 Cluster mode (--memory or --tap): --cluster FILE runs one @hastack/cluster node (docs/ha.md).
   --no-checkpointing   replicate no connection checkpoints (only a snooper can then save them)
   --snoop              snoop the segment (a hub or mirror port: docs/cluster.md) and resume, on takeover,
                        connections with no replicated checkpoint from their snooped state; needs
                        --deterministic (and every node must serve with --deterministic)
-  --resume-snooped     resume from snooped states other nodes send, without snooping here`;
+  --resume-snooped     resume from snooped states other nodes send, without snooping here
+  --snoop-queue BYTES  a snooped takeover queues this much past what the snooper saw sent (default 8M):
+                       the client's ACK is accepted up to there, however far the snooper lagged`;
 
 const DEFAULTS: CliConfig = {
   root: null,
@@ -93,6 +101,7 @@ const DEFAULTS: CliConfig = {
   checkpointing: true,
   snoop: false,
   resumeSnooped: false,
+  snoopQueue: 8 * 1024 * 1024,
 };
 
 function num(name: string, v: unknown, min: number, max: number): number {
@@ -195,6 +204,12 @@ function apply(c: CliConfig, key: string, v: unknown): void {
     case 'resumeSnooped':
       c.resumeSnooped = Boolean(v);
       break;
+    case 'snoopQueue': {
+      const n = typeof v === 'number' ? v : parseGenSize(String(v));
+      if (n === null || !Number.isSafeInteger(n) || n < 0 || n > 2 ** 30) throw new UsageError('snoop-queue needs a size in bytes up to 1G (K/M/G suffix allowed)');
+      c.snoopQueue = n;
+      break;
+    }
     case 'config':
       break;
     default:
@@ -389,7 +404,7 @@ export async function run(c: CliConfig): Promise<Running> {
         c.snoop || c.resumeSnooped
           ? cl.httpSnoopApp(server, { replayServer: createHttpFileServer({ ...common, onResponse: undefined, net: stackNet(stack), clock: stack.clock }) })
           : undefined;
-      const ha = new cl.HaNode({ cluster: node, stack, app: server, key: cfg.key, ports: c.port, checkpointing: c.checkpointing, ...(snoopApp ? { snoopApp } : {}) });
+      const ha = new cl.HaNode({ cluster: node, stack, app: server, key: cfg.key, ports: c.port, checkpointing: c.checkpointing, ...(snoopApp ? { snoopApp, snoopMaxQueuedBytes: c.snoopQueue } : {}) });
       if (!c.checkpointing) log(c, 'cluster: checkpoint replication off');
       if (snooper) log(c, 'cluster: snooping the segment');
       const haStats = (): string => {

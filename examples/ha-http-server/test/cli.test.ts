@@ -49,7 +49,9 @@ describe('parseArgs', () => {
 
   it('cluster flags: --no-checkpointing, --snoop, --resume-snooped (config keys too); snooping needs --deterministic and --cluster', () => {
     const base = ['--tap', 'hs0', '--address', '198.18.0.10/24', '--cluster', '/x.json'];
-    expect(parseArgs(base)).toMatchObject({ checkpointing: true, snoop: false, resumeSnooped: false });
+    expect(parseArgs(base)).toMatchObject({ checkpointing: true, snoop: false, resumeSnooped: false, snoopQueue: 8 * 1024 * 1024 });
+    expect(parseArgs([...base, '--deterministic', '--snoop', '--snoop-queue', '2M'])).toMatchObject({ snoopQueue: 2 * 1024 * 1024 });
+    expect(() => parseArgs([...base, '--snoop-queue', '2T'])).toThrow(UsageError);
     expect(parseArgs([...base, '--no-checkpointing', '--deterministic', '--snoop'])).toMatchObject({ checkpointing: false, snoop: true, deterministic: true });
     expect(parseArgs([...base, '--deterministic', '--resume-snooped'])).toMatchObject({ checkpointing: true, snoop: false, resumeSnooped: true });
     const f = join(dir, 'snoop.json');
@@ -69,6 +71,7 @@ describe('parseArgs', () => {
     expect(help).toMatch(/--no-checkpointing/);
     expect(help).toMatch(/--snoop /);
     expect(help).toMatch(/--resume-snooped/);
+    expect(help).toMatch(/--snoop-queue BYTES/);
   });
 
   it('refuses a bad config file', () => {

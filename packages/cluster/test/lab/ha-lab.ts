@@ -32,7 +32,8 @@ export interface HaNodeStart {
   /** Scratch directory for the config file. */
   dir: string;
   vip: string;
-  id: 'A' | 'B';
+  /** 'A' homes the virtual IP; 'B' is its successor; any other id (e.g. 'C') is a plain member. */
+  id: 'A' | 'B' | 'C';
   /** Host octet of the node's own address. */
   host: number;
   /** Output so far per node id (filled as the process writes). */
@@ -76,9 +77,9 @@ export function startHaNode(o: HaNodeStart): Promise<ChildProcess> {
     const onData = (b: Buffer) => {
       logs[id] += b.toString();
       o.onOutput?.(logs[id]);
-      if ((id === 'A' && /takeover \(boot\)/.test(logs[id])) || (id === 'B' && /serving/.test(logs[id]))) {
+      if ((id === 'A' && /takeover \(boot\)/.test(logs[id])) || (id !== 'A' && /serving/.test(logs[id]))) {
         clearTimeout(timer);
-        setTimeout(() => resolve(p), id === 'B' ? 500 : 0);
+        setTimeout(() => resolve(p), id !== 'A' ? 500 : 0);
       }
     };
     p.stderr!.on('data', onData);
