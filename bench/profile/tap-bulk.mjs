@@ -36,6 +36,7 @@ const guard = setTimeout(() => { console.error('timed out'); process.exit(2); },
 
 const lab = await Lab.create();
 const link = lab.addTap({ offloads, ...linkOpts });
+if (arg('--txqlen', '') !== '') await lab.exec('switch', ['ip', 'link', 'set', 'dev', link.name, 'txqueuelen', arg('--txqlen')]);
 if (arg('--brnf', '') !== '') {
   const v = arg('--brnf') === 'on' ? '1' : '0';
   await lab.exec('switch', ['sysctl', '-q', '-w', `net.bridge.bridge-nf-call-iptables=${v}`, `net.bridge.bridge-nf-call-ip6tables=${v}`, `net.bridge.bridge-nf-call-arptables=${v}`]);
@@ -113,6 +114,13 @@ try {
     };
     rows.push(row);
     console.log(JSON.stringify(row));
+  }
+  if (process.argv.includes('--kstats')) {
+    // The kernel's view of the TAP (its TX = frames towards hastack; drops there mean a full queue).
+    const r = await lab.exec('switch', ['ip', '-s', '-s', 'link', 'show', 'dev', link.name]);
+    console.log(r.stdout.trim());
+    const n = await lab.exec('client', ['nstat', '-az', 'TcpRetransSegs', 'TcpExtTCPLostRetransmit', 'TcpExtTCPTimeouts', 'TcpExtTCPSackRecovery'], { allowFail: true });
+    console.log(n.stdout.trim());
   }
   const g = rows.map((r) => r.gbps).sort((a, b) => a - b);
   console.log(JSON.stringify({ summary: 'tap-bulk', dir, offloads, medianGbps: g[(g.length - 1) >> 1] }));

@@ -139,6 +139,8 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
             InstanceMethod<&TapDevice::ReadNow>("readNow"),
             InstanceMethod<&TapDevice::SetMtu>("setMtu"),
             InstanceMethod<&TapDevice::GetMtu>("getMtu"),
+            InstanceMethod<&TapDevice::SetTxQueueLen>("setTxQueueLen"),
+            InstanceMethod<&TapDevice::GetTxQueueLen>("getTxQueueLen"),
             InstanceMethod<&TapDevice::SetMac>("setMac"),
             InstanceMethod<&TapDevice::GetMac>("getMac"),
             InstanceMethod<&TapDevice::SetUp>("setUp"),
@@ -877,6 +879,27 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     memset(&ifr, 0, sizeof(ifr));
     if (!Ifreq(env, SIOCGIFMTU, &ifr, "SIOCGIFMTU")) return env.Undefined();
     return Napi::Number::New(env, ifr.ifr_mtu);
+  }
+
+  // setTxQueueLen(n): the kernel-side queue towards us (frames the kernel sends out of this
+  // interface wait there until we read them; the tun driver drops beyond it).
+  Napi::Value SetTxQueueLen(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    ifr.ifr_qlen = info[0].As<Napi::Number>().Int32Value();
+    Ifreq(env, SIOCSIFTXQLEN, &ifr, "SIOCSIFTXQLEN");
+    return env.Undefined();
+  }
+
+  Napi::Value GetTxQueueLen(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    if (!Ifreq(env, SIOCGIFTXQLEN, &ifr, "SIOCGIFTXQLEN")) return env.Undefined();
+    return Napi::Number::New(env, ifr.ifr_qlen);
   }
 
   Napi::Value SetMac(const Napi::CallbackInfo& info) {

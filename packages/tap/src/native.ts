@@ -52,6 +52,9 @@ export interface NativeTapDevice {
   readNow(): number;
   setMtu(mtu: number): void;
   getMtu(): number;
+  /** SIOCSIFTXQLEN / SIOCGIFTXQLEN: the kernel's queue of frames towards us. */
+  setTxQueueLen(n: number): void;
+  getTxQueueLen(): number;
   setMac(mac: Uint8Array): void;
   getMac(out: Uint8Array): void;
   setUp(up: boolean): void;

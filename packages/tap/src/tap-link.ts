@@ -75,6 +75,13 @@ export interface TapLinkOptions {
   /** Bytes of the transmit queue (default 1 MiB, 4 MiB with TSO; at least two largest frames). */
   txQueueBytes?: number;
   /**
+   * Length of the kernel's queue of frames towards the stack (the interface's `txqueuelen`,
+   * 16..1048576; default 4096, the kernel's own default is 1000). A kernel sender may have a whole
+   * receive window in flight; frames beyond this queue are dropped by the tun driver, which the
+   * sender sees as loss. 0 keeps the device's current value.
+   */
+  kernelQueueLen?: number;
+  /**
    * Hand received frames over to the stack (`RxMeta.owned`: TCP keeps payload views, no copy):
    * the receive buffer is a slab that is filled once and replaced when full (default true). With
    * false, one buffer is reused for every batch and the stack copies what it keeps.
@@ -302,6 +309,7 @@ export class TapLink implements Link {
     const txThread = options.txThread ?? !offloads.tso;
     if (options.rxHandOver !== undefined && typeof options.rxHandOver !== 'boolean') throw err('ERR_INVALID_ARG_TYPE', 'rxHandOver must be a boolean');
     const rxHandOver = options.rxHandOver ?? true;
+    const kernelQueueLen = options.kernelQueueLen === 0 ? 0 : intOpt(options.kernelQueueLen, 'kernelQueueLen', 16, 1 << 20, 4096);
 
     const native = loadNative();
     let flags = 0;
@@ -342,6 +350,7 @@ export class TapLink implements Link {
       this.allocRx();
       if (txThread) dev.setTxThread(true);
       dev.setMtu(mtu);
+      if (kernelQueueLen > 0) dev.setTxQueueLen(kernelQueueLen);
       if (ifaceMac) dev.setMac(ifaceMac);
       if (stationMac) {
         const cur = new Uint8Array(6);
@@ -614,6 +623,11 @@ export class TapLink implements Link {
     this._mtu = v;
     if (!this._offloads.tso) this._offloads = Object.freeze({ ...this._offloads, maxFrame: v + this.linkHdr });
     this.allocRx();
+  }
+
+  /** The kernel's queue length towards the stack (`txqueuelen`, see TapLinkOptions.kernelQueueLen). */
+  kernelQueueLen(): number {
+    return this.ctl('SIOCGIFTXQLEN', (d) => d.getTxQueueLen());
   }
 
   /** Sets the kernel interface's hardware address (not the stack's station MAC, `link.mac`). */

@@ -149,6 +149,13 @@ export class FakeDevice implements NativeTapDevice {
   getMtu(): number {
     return this.mtu;
   }
+  txQueueLen = 1000;
+  setTxQueueLen(n: number): void {
+    this.txQueueLen = n;
+  }
+  getTxQueueLen(): number {
+    return this.txQueueLen;
+  }
   setMac(mac: Uint8Array): void {
     this.ifMac = new Uint8Array(mac);
   }

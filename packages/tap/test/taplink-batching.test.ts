@@ -45,10 +45,23 @@ describe('TapLink batching over a stand-in addon', () => {
     expect(dev.mtu).toBe(1500);
     expect(dev.up).toBe(true);
     expect(dev.readMax).toBe(1500 + 14 + 4);
+    expect(dev.txQueueLen).toBe(4096); // room for a 4 MiB receive window of full frames
+    expect(link.kernelQueueLen()).toBe(4096);
     expect(link.medium).toBe('ethernet');
     expect(link.mac).toHaveLength(6);
     expect(link.mac![0] & 3).toBe(2); // unicast, locally administered
     link.close();
+  });
+
+  it('kernelQueueLen: validated; 0 leaves the device alone', () => {
+    expect(() => open({ kernelQueueLen: 8 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => open({ kernelQueueLen: 1.5 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    const a = open({ kernelQueueLen: 0 });
+    expect(a.dev.txQueueLen).toBe(1000);
+    a.link.close();
+    const b = open({ kernelQueueLen: 20000 });
+    expect(b.dev.txQueueLen).toBe(20000);
+    b.link.close();
   });
 
   it('asks the kernel for checksum offload and TSO4 when rx offloads are on, with the 12-byte header', () => {

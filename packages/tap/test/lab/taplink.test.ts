@@ -19,6 +19,17 @@ describe.skipIf(reason !== null)('TapLink against the kernel (lab)', () => {
     await lab?.destroy();
   });
 
+  it('sets the kernel-side queue length (txqueuelen) to kernelQueueLen: 4096 by default', async () => {
+    const a = lab.addTap();
+    const b = lab.addTap({ kernelQueueLen: 2500 });
+    const show = async (l: TapLink): Promise<string> => (await lab.exec('switch', ['ip', 'link', 'show', 'dev', l.name])).stdout;
+    expect(await show(a)).toMatch(/ qlen 4096\b/);
+    expect(a.kernelQueueLen()).toBe(4096);
+    expect(await show(b)).toMatch(/ qlen 2500\b/);
+    a.close();
+    b.close();
+  });
+
   for (const offloads of [false, true]) {
     it(`the kernel pings a responder on a TAP device (offloads ${offloads ? 'on' : 'off'})`, async () => {
       const link = lab.addTap({ offloads });
