@@ -18,6 +18,10 @@
  *   as `refused`), never answered, so it can neither accept a connection R does not know of nor
  *   reset one of R's. When its last draining connection on an address has closed, the address is
  *   removed.
+ * - The same interceptor also *holds* connections a takeover restores in slices (HaNode): until
+ *   its turn comes, a segment of such a connection is dropped (counted as `held`) instead of
+ *   being answered with RST by a stack that has no connection for it yet. The restore then
+ *   solicits the peer's ACK itself.
  * - Lookups allocate nothing: the tables are keyed by a number (remote address × 65536 + remote
  *   port) with a short chain for the local address and port.
  */
@@ -42,6 +46,8 @@ export interface DrainStats {
   refused: number;
   /** H: addresses removed after their last draining connection closed. */
   addressesRemoved: number;
+  /** Takeover: segments of connections waiting for their restore, dropped instead of reset. */
+  held: number;
 }
 
 interface Node<V> {
@@ -187,12 +193,14 @@ export class DrainForwarder {
     kept: 0,
     refused: 0,
     addressesRemoved: 0,
+    held: 0,
   };
   private readonly fwd = new TupleTable<ForwardEntry>();
   private readonly fwdByKey = new Map<string, ForwardEntry>();
   private readonly keep = new TupleTable<KeepEntry>();
   private readonly keepByKey = new Map<string, KeepEntry>();
   private readonly keptAddrs = new Map<number, KeptAddress>();
+  private readonly holds = new TupleTable<string>();
   private installed = false;
   private readonly idleMs: number;
 
@@ -347,6 +355,28 @@ export class DrainForwarder {
     this.o.onAddressDrained?.(ka.ip, removed);
   }
 
+  // --- takeover: connections waiting for their restore -------------------------------------------
+
+  /** Drop (do not reset) segments of `key` until `unhold(key)`: its restore comes in a later slice. */
+  hold(key: string): void {
+    const t = parseTcpKey(key);
+    if (!t) return;
+    this.holds.set(t.la, t.lp, t.ra, t.rp, key);
+    this.sync();
+  }
+
+  /** `key`'s restore is running now (or was given up): deliver its segments again. */
+  unhold(key: string): void {
+    const t = parseTcpKey(key);
+    if (!t) return;
+    if (this.holds.delete(t.la, t.lp, t.ra, t.rp)) this.sync();
+  }
+
+  /** Connections held for a restore. */
+  get holding(): number {
+    return this.holds.size;
+  }
+
   // --- both ---------------------------------------------------------------------------------------
 
   /** Periodic housekeeping: idle forwarding entries (R), connections gone without a 'close' (H). */
@@ -366,12 +396,13 @@ export class DrainForwarder {
     this.keepByKey.clear();
     for (const e of [...this.keep.values()]) this.keep.delete(e.t.la, e.t.lp, e.t.ra, e.t.rp);
     this.keptAddrs.clear();
+    for (const k of [...this.holds.values()]) this.unhold(k);
     this.sync();
   }
 
   /** Install the interceptor while there is something to do, remove it when not. */
   private sync(): void {
-    const want = this.fwd.size > 0 || this.keptAddrs.size > 0;
+    const want = this.fwd.size > 0 || this.keptAddrs.size > 0 || this.holds.size > 0;
     if (want === this.installed || this.stack.closed) return;
     this.installed = want;
     this.stack.setIpInterceptor(want ? this.intercept : null);
@@ -384,6 +415,10 @@ export class DrainForwarder {
     const sp = (pkt[hl] << 8) | pkt[hl + 1];
     const dp = (pkt[hl + 2] << 8) | pkt[hl + 3];
     const flags = pkt[hl + 13];
+    if (this.holds.size > 0 && this.holds.get(rx.dst, dp, rx.src, sp) !== undefined) {
+      this.stats.held++;
+      return true;
+    }
     if (this.fwd.size > 0) {
       const e = this.fwd.get(rx.dst, dp, rx.src, sp);
       if (e !== undefined) {

@@ -112,6 +112,14 @@ export interface HaNodeOptions {
    * `yieldingObjectSource`).
    */
   refillSliceBytes?: number;
+  /**
+   * A takeover restores this many connections per turn of the event loop (default 16; 0: all at
+   * once). Verifying, decoding and restoring costs about 0.5–2 ms per connection, so hundreds at
+   * once would stall timers and heartbeats past failure detection. Segments of the connections
+   * still waiting are dropped, not reset (`drain.stats.held`); each restore solicits its peer's
+   * ACK anyway.
+   */
+  restoreSlice?: number;
 }
 
 /** Counters. */
@@ -269,8 +277,9 @@ export class HaNode extends EventEmitter {
   };
   /** Failback 'drain' forwarding, both roles (drain.ts); `drain.stats` counts it. */
   readonly drain: DrainForwarder;
-  private readonly o: Required<Omit<HaNodeOptions, 'cluster' | 'stack' | 'app' | 'ports' | 'snoopApp' | 'snoopMaxQueuedBytes' | 'drainIdleMs' | 'refillSliceBytes'>> & { ports: number[] };
+  private readonly o: Required<Omit<HaNodeOptions, 'cluster' | 'stack' | 'app' | 'ports' | 'snoopApp' | 'snoopMaxQueuedBytes' | 'drainIdleMs' | 'refillSliceBytes' | 'restoreSlice'>> & { ports: number[] };
   private nextDrainSweep = 0;
+  private readonly restoreSlice: number;
   /** The application's object source as restores use it (yielding, see refillSliceBytes). */
   private readonly refillSource: ObjectSource | undefined;
   private readonly snoopApp: DeterministicApp | null;
@@ -307,6 +316,7 @@ export class HaNode extends EventEmitter {
       prefixLength: opts.prefixLength ?? 24,
       checkpointing: opts.checkpointing ?? true,
     };
+    this.restoreSlice = opts.restoreSlice ?? 16;
     const slice = opts.refillSliceBytes ?? 256 * 1024;
     this.refillSource = opts.app.objectSource && slice > 0 ? yieldingObjectSource(opts.app.objectSource, slice) : opts.app.objectSource;
     this.drain = new DrainForwarder(opts.stack, {
@@ -511,7 +521,7 @@ export class HaNode extends EventEmitter {
       if (a.draining.mac) this.drain.forward(a.draining.holder, a.draining.mac, a.draining.keys, this.clock.now());
       else this.emit('warning', new Error(`failback drain from ${a.draining.holder}: no MAC to forward its ${a.draining.keys.length} connection(s) to`));
     }
-    for (const e of a.checkpoints) this.restoreOne(e);
+    this.restoreAll(a.checkpoints);
     // Connections the failed node never checkpointed: resume from snooped state when we can.
     if (this.snoopApp && a.snooped.length > 0) {
       const have = new Set(a.checkpoints.map((e) => e.key));
@@ -519,6 +529,33 @@ export class HaNode extends EventEmitter {
     }
     this.emit('takeover', a);
   };
+
+  /**
+   * Restore `list`, `restoreSlice` per turn of the event loop (deterministic: by count, not by
+   * time). Until its turn, a connection is held: its segments are dropped, not reset.
+   */
+  private restoreAll(list: ReplicaEntry[]): void {
+    const n = this.restoreSlice > 0 ? this.restoreSlice : Infinity;
+    if (list.length <= n) {
+      for (const e of list) this.restoreOne(e);
+      return;
+    }
+    const queue = list.slice();
+    for (const e of queue.slice(n)) {
+      this.drain.hold(e.key);
+      this.restoringKeys.add(e.key); // no snooped restore of it meanwhile
+    }
+    const step = (): void => {
+      for (let i = 0; i < n && queue.length > 0; i++) {
+        const e = queue.shift()!;
+        this.drain.unhold(e.key);
+        this.restoringKeys.delete(e.key);
+        if (!this.stopped) this.restoreOne(e);
+      }
+      if (queue.length > 0) setImmediate(step);
+    };
+    step();
+  }
 
   /** Snooped states sent by another node's snooper (SNOOP_STATE) after our claim. */
   private readonly onSnooped = (a: SnoopedAction): void => {

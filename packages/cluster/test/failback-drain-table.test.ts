@@ -131,6 +131,25 @@ describe('DrainForwarder', () => {
     expect(f.hooked()).toBe(false);
   });
 
+  it('takeover hold: segments of a connection waiting for its restore are dropped, not delivered (no RST), until unhold', () => {
+    const f = fakeStack();
+    const d = new DrainForwarder(f.stack);
+    d.hold(key(8));
+    d.hold('garbage');
+    expect(d.holding).toBe(1);
+    expect(f.deliver(8, 80, ACK)).toBe(true);
+    expect(f.deliver(8, 80, ACK | 0x08)).toBe(true);
+    expect(f.deliver(9, 80, ACK)).toBe(false);
+    expect(d.stats.held).toBe(2);
+    d.unhold(key(8));
+    expect(f.hooked()).toBe(false); // nothing held: no interceptor, segments go to TCP
+    expect(f.deliver(8, 80, ACK)).toBeNull();
+    d.hold(key(8));
+    d.clear();
+    expect(d.holding).toBe(0);
+    expect(f.hooked()).toBe(false);
+  });
+
   it('H: an address taken back (new takeover) stops draining and answers ARP again', () => {
     const f = fakeStack();
     const d = new DrainForwarder(f.stack, { holds: () => true });

@@ -74,3 +74,55 @@ describe('yieldingObjectSource', () => {
     expect(() => yieldingObjectSource(() => { throw new Error('gone'); })('o', 0)).toThrow('gone');
   });
 });
+
+/** 20 downloads across a crash of A with B restoring `slice` connections per turn; B's outcome. */
+async function slicedTakeover(slice: number) {
+  const { FailoverLab, downloadResult } = await import('../../../examples/failover-demo/src/scenario.js');
+  const { createHttpFileServer, generateRange } = await import('../../../examples/ha-http-server/src/index.js');
+  const lab = await FailoverLab.create({ createHttpFileServer, generateRange } as never, { seed: 24 });
+  try {
+    expect(await lab.until(() => lab.hasVip('A'), 5000)).toBe(true);
+    const b = lab.node('B');
+    (b.ha as unknown as { restoreSlice: number }).restoreSlice = slice;
+    const restoredAtTakeover: number[] = [];
+    b.cluster.on('takeover', () => queueMicrotask(() => restoredAtTakeover.push(b.ha.stats.restored)));
+    const dls = [];
+    let total = 0;
+    for (let i = 0; i < 20; i++) {
+      dls.push(
+        lab.download(1 * MiB + i * 777, 300 + i, (n) => {
+          total += n;
+          if (total >= 8 * MiB && !lab.node('A').stack.closed) lab.crash('A');
+        }),
+      );
+    }
+    await lab.until(() => dls.every((d) => d.done), 120_000);
+    const rs = dls.map(downloadResult);
+    return {
+      ok: rs.filter((r) => r.ok).length,
+      errors: rs.filter((r) => r.error).length,
+      restoredAtTakeover,
+      stats: { ...b.ha.stats },
+      rsts: b.stack.stats().tcp.outRsts as number,
+      holding: b.ha.drain.holding,
+    };
+  } finally {
+    lab.close();
+  }
+}
+
+describe('HaNode: a takeover restores in slices', () => {
+  it('restoring 4 per turn of the event loop ends exactly like restoring all at once: every download intact', async () => {
+    const all = await slicedTakeover(0);
+    const sliced = await slicedTakeover(4);
+    expect(all.ok).toBe(20);
+    expect(sliced.ok).toBe(20);
+    expect(sliced.errors).toBe(0);
+    expect(all.restoredAtTakeover).toEqual([all.stats.restored]); // synchronously, in the takeover
+    expect(sliced.restoredAtTakeover).toEqual([4]); // the first slice only; the rest in later turns
+    expect(all.stats.restored).toBeGreaterThan(8);
+    expect(sliced.stats).toEqual(all.stats);
+    expect(sliced.rsts).toBe(all.rsts); // (replicas of connections that had just finished on A are refused by their client)
+    expect(sliced.holding).toBe(0);
+  });
+});
