@@ -115,6 +115,7 @@ if (!isMainThread) {
     const server = new Worker(url, { workerData: { role: 'server', end: endB } });
     const client = new Worker(url, { workerData: { role: 'client', end: endA, warmup, total } });
     for (const w of [server, client]) w.on('error', (e) => { emit({ error: String(e?.stack ?? e) }); process.exit(2); });
+    const exited = Promise.all([server, client].map((w) => new Promise((r) => w.once('exit', r))));
     await new Promise((r) => server.once('message', r));
     const want = warmup > 0 ? 2 : 1;
     let c0 = null;
@@ -132,7 +133,7 @@ if (!isMainThread) {
     const cpuMs = (cu.user + cu.system) / 1000;
     clearTimeout(guard);
     emit({ result: { threads: 2, gso, bytes: received, ms, gbps: (received * 8) / (ms * 1e6), cpuMs, gbpsPerCpu: (received * 8) / (cpuMs * 1e6), retransmits: c.tcp.retransSegs, rto: c.tcp.rto, segsOut: c.tcp.outSegs, ringFullDrops: c.link.ringFullDrops, wakeups: c.link.wakeupsSent + ss.link.wakeupsSent, eluSender: c.elu, eluReceiver: s.elu, framesPerBatchRx: +(ss.link.rxFrames / ss.link.rxBatches).toFixed(1), framesPerBatchTx: +(c.link.rxFrames / c.link.rxBatches).toFixed(1), sleeps: c.link.sleeps + ss.link.sleeps } });
-    await Promise.all([new Promise((r) => server.once('exit', r)), new Promise((r) => client.once('exit', r))]);
+    await exited;
     process.exit(received === total ? 0 : 3);
   } else {
     const net = new MemoryNetwork({ mtu, seed: 7, segmentationOffload: gso });
