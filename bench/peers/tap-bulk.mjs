@@ -4,7 +4,8 @@
  * so the harness does not steal its CPU. Opens the TAP inside the lab's switch namespace, enslaves
  * it to the lab bridge, then serves until stdin closes:
  *   port 5001 (tx): a minimal HTTP responder: each request on a connection is answered with
- *                   --bytes bytes (Connection: close), then FIN — for curl in the client namespace;
+ *                   --bytes bytes (or N bytes for `GET /N`, the harness's warm-up) (Connection:
+ *                   close), then FIN — for curl in the client namespace;
  *   port 5002 (rx): every accepted connection is read to its end; one JSON line per connection
  *                   { rx: { bytes, ms } } (first byte to FIN).
  * Prints { ready: true } when listening.
@@ -29,7 +30,7 @@ const link = new TapLink({ name, mode: 'tap', netns: `/var/run/netns/${ns}`, off
 execFileSync('ip', ['-n', ns, 'link', 'set', name, 'master', bridge, 'up']);
 const stack = new Stack({ link, address });
 
-async function sendAll(sock) {
+async function sendAll(sock, total) {
   let sent = 0;
   while (sent < total && !sock.destroyed) {
     const n = Math.min(CHUNK, total - sent);
@@ -48,8 +49,10 @@ const tx = stack.createServer((sock) => {
     head += d.toString('latin1');
     if (!head.includes('\r\n\r\n')) return;
     started = true;
-    sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${total}\r\nConnection: close\r\n\r\n`);
-    void sendAll(sock);
+    const m = /^GET \/(\d+)/.exec(head);
+    const bytes = m ? Number(m[1]) : total;
+    sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${bytes}\r\nConnection: close\r\n\r\n`);
+    void sendAll(sock, bytes);
   });
 });
 const rx = stack.createServer((sock) => {
