@@ -63,7 +63,8 @@ export function checksumPartial(buf: Uint8Array, start = 0, end = buf.length, in
     let s = start;
     while (s < end) {
       const e = end - s > WASM_PIECE ? s + WASM_PIECE : end;
-      kmem.set(buf.subarray(s, e), 0);
+      // (No subarray object when the whole view is summed, as when verifying a received segment.)
+      kmem.set(s === 0 && e === buf.length ? buf : buf.subarray(s, e), 0);
       const r = ksum!(e - s);
       // The kernel summed little-endian words: swap the folded sum back (RFC 1071 §2(B)).
       sum += ((r & 0xff) << 8) | (r >>> 8);

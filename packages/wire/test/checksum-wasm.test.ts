@@ -48,6 +48,9 @@ describe('internet checksum, WebAssembly SIMD kernel', () => {
       for (const fill of [0x00, 0xff, 0x5a]) {
         const b = new Uint8Array(len + 3).fill(fill);
         expect(foldSum(checksumPartial(b, 1, len + 1))).toBe(foldSum(checksumPartialJs(b, 1, len + 1)));
+        // The whole view (the path without a subarray).
+        const whole = b.subarray(1, len + 1);
+        expect(foldSum(checksumPartial(whole))).toBe(foldSum(checksumPartialJs(whole)));
         expect(checksum(b, 1, len + 1, 17)).toBe(checksum(b.slice(1, len + 1), 0, len, 17));
       }
     }
