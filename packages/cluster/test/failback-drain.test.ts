@@ -98,4 +98,39 @@ describe("HaNode: failback 'drain'", () => {
       lab.close();
     }
   });
+
+  it("the 'migrate' twin, for comparison: the download moves back to A by checkpoint, B gives the address up at once, nothing is forwarded", async () => {
+    const lab = await FailoverLab.create(deps, {
+      seed: 61,
+      nodes: [
+        { id: 'A', host: 1, home: true, successors: ['B'], failback: 'migrate' },
+        { id: 'B', host: 2, successors: ['A'], failback: 'none' },
+      ],
+    });
+    try {
+      expect(await lab.until(() => lab.hasVip('A'), 5000)).toBe(true);
+      let crashed = false;
+      const d1 = lab.download(16 * MiB, 61, (_n, total) => {
+        if (!crashed && total >= 2 * MiB) {
+          crashed = true;
+          lab.crash('A');
+        }
+      });
+      const b = lab.node('B');
+      expect(await lab.until(() => b.ha.stats.resumed === 1, 5000)).toBe(true);
+      expect(await lab.until(() => d1.bodyBytes >= 4 * MiB, 5000)).toBe(true);
+      const a2 = await lab.restart('A');
+      expect(await lab.until(() => a2.ha.stats.resumed === 1, 5000)).toBe(true);
+      expect(lab.hasVip('B')).toBe(false); // given up with the connection
+      expect(d1.done).toBe(false);
+      const [r1] = await finish(lab, [d1]);
+      expect(r1.ok).toBe(true);
+      expect(b.ha.stats.migratedOut).toBe(1);
+      expect(a2.ha.stats.restored).toBe(1);
+      expect(a2.ha.drain.stats.forwardEntries).toBe(0);
+      expect(b.ha.drain.stats.kept).toBe(0);
+    } finally {
+      lab.close();
+    }
+  });
 });
