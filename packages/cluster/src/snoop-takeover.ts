@@ -277,6 +277,8 @@ export interface HttpSnoopAppOptions {
 }
 
 const HEAD_END = Buffer.from('\r\n\r\n');
+/** process.nextTick yields a replay takes before it waits on event-loop turns (see replay). */
+const FAST_YIELDS = 64;
 
 /**
  * `DeterministicApp` for the HA HTTP server (deterministic mode). The kept request bytes are
@@ -310,7 +312,22 @@ export function httpSnoopApp(server: DeterministicHttpServer, opts: HttpSnoopApp
       let pending = 0;
       let stable = 0;
       let lastLen = -1;
-      for (let turn = 0; turn < maxTurns; turn++) {
+      // First without leaving the current event-loop turn (process.nextTick and promise jobs
+      // only): the takeover host already owns the address, and a client segment read from the
+      // link before the connection is restored would be answered with RST (RFC 9293 §3.10.7.1),
+      // killing the connection we are about to resume. A response with no I/O on its path (a
+      // generated object, a cached one) is complete within these yields; only then does the
+      // replay wait on event-loop turns (files: fs I/O).
+      for (let tick = 0; tick < FAST_YIELDS; tick++) {
+        await new Promise<void>((r) => process.nextTick(r));
+        const st = replaySrv.connectionState(fake);
+        if (st?.response) {
+          response = { ...st.response };
+          pending = st.parser.pending.length;
+          break;
+        }
+      }
+      for (let turn = 0; !response && turn < maxTurns; turn++) {
         await new Promise<void>((r) => setImmediate(r));
         const st = replaySrv.connectionState(fake);
         if (st?.response) {

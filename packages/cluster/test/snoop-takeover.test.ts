@@ -81,7 +81,19 @@ async function takeover(env: Awaited<ReturnType<typeof setup>>, maxQueuedBytes?:
   expect(state!.replay.valid).toBe(true);
   b.addAddress(`${VIP}/24`);
   b.gratuitousArp(VIP);
-  const { socket } = await takeoverFromSnoop(b, state!, httpSnoopApp(srvB, { replayServer: replayB }), { maxQueuedBytes });
+  // The replay of a generated response needs no event-loop turn: the connection is restored
+  // before any macrotask queued ahead of it runs — in a real process, before the stack reads
+  // another frame from its link (a client segment for the 4-tuple would get an RST).
+  let restored = false;
+  let restoredAtNextTurn: boolean | null = null;
+  setImmediate(() => (restoredAtNextTurn = restored));
+  const pending = takeoverFromSnoop(b, state!, httpSnoopApp(srvB, { replayServer: replayB }), { maxQueuedBytes }).then((r) => {
+    restored = true;
+    return r;
+  });
+  const { socket } = await pending;
+  await new Promise((r) => setImmediate(r));
+  expect(restoredAtNextTurn).toBe(true);
   return { state: state!, socket };
 }
 
