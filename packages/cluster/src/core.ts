@@ -170,7 +170,12 @@ export type ClusterAction =
   | FailbackAction
   | { type: 'snooped'; from: string; failedNode: string; states: SnoopedState[] }
   | { type: 'connection-request'; requestId: number; from: string; key: string }
-  | { type: 'drained'; holder: string }
+  /**
+   * Failback 'drain' on the returning node: the holder has nothing left to drain — all its kept
+   * connections closed, or it died. In the second case `orphaned` holds its latest replicas of the
+   * connections still open (removed from the store): restore them here, where the address is.
+   */
+  | { type: 'drained'; holder: string; orphaned?: ReplicaEntry[] }
   /** Failback 'drain': one connection the previous holder kept has closed (its CHECKPOINT_DROP). */
   | { type: 'drain-closed'; holder: string; key: string };
 
@@ -329,6 +334,8 @@ export class ClusterCore {
   private readonly givingBack = new Map<number, { to: string; entries: AddressEntry[]; mode: FailbackMode }>();
   /** Failback 'drain' on the returning side: keys still held by the previous holder. */
   private readonly draining = new Map<string, Set<string>>();
+  /** Failback 'drain' on the holder: kept connection key → the node that took the address back (their replica target). */
+  private readonly drainingTo = new Map<string, string>();
 
   constructor(opts: ClusterCoreOptions) {
     if (typeof opts.nodeId !== 'string' || opts.nodeId.length === 0 || Buffer.byteLength(opts.nodeId) > 64) {
@@ -775,9 +782,22 @@ export class ClusterCore {
     p.status = reason === 'impending-failure' ? 'left' : 'dead';
     this.stats.peersDeclaredDead++;
     this.actions.push({ type: 'peer', node: p.nodeId, status: p.status, reason });
-    // Failback 'drain': a dead holder serves its draining connections no more — nothing is left to
-    // forward to it.
-    if (this.draining.delete(p.nodeId)) this.actions.push({ type: 'drained', holder: p.nodeId });
+    // Failback 'drain': a dead holder serves its draining connections no more. Nothing is left to
+    // forward to it; its replicas of the ones still open (it kept replicating them here) are
+    // handed over for a restore.
+    const left = this.draining.get(p.nodeId);
+    if (left) {
+      this.draining.delete(p.nodeId);
+      const orphaned: ReplicaEntry[] = [];
+      for (const key of left) {
+        const k = p.nodeId + '\0' + key;
+        const r = this.replicas.get(k);
+        if (!r) continue;
+        orphaned.push(r);
+        this.deleteReplica(k);
+      }
+      this.actions.push({ type: 'drained', holder: p.nodeId, orphaned });
+    }
     // Waiters whose only replica was this peer can never be satisfied by it.
     this.recheckWaiters();
     this.takeOrphans(p.nodeId, reason);
@@ -1004,6 +1024,9 @@ export class ClusterCore {
       this.local.delete(c.key);
     }
     const draining = result.draining ?? [];
+    // Kept connections go on replicating to the returning node, which can restore them if this
+    // node dies before they close.
+    if (g.mode === 'drain') for (const k of draining) this.drainingTo.set(k, g.to);
     const entries: AddressEntry[] = [];
     const released: ReleaseAction['addresses'] = [];
     for (const e of g.entries) {
@@ -1269,6 +1292,7 @@ export class ClusterCore {
   connectionClosed(key: string, now = this.now): void {
     this.now = now;
     this.local.delete(key);
+    this.drainingTo.delete(key);
     this.send({ type: 'checkpoint-drop', key }, this.myMaxEpoch());
     const keep: Waiter[] = [];
     for (const w of this.waiters) {
@@ -1319,7 +1343,12 @@ export class ClusterCore {
   }
 
   private sendCheckpoint(lc: LocalConn, flags: { final?: boolean }): void {
-    const to = this.replicaTargets(lc.ip, lc.port);
+    let to = this.replicaTargets(lc.ip, lc.port);
+    if (to.length === 0 && this.drainingTo.size > 0) {
+      const d = this.drainingTo.get(lc.key);
+      const ps = d === undefined ? undefined : this.peers.get(d)?.status;
+      if (d !== undefined && (ps === 'alive' || ps === 'suspect')) to = [d];
+    }
     lc.dirty = false;
     lc.lastSentAt = this.now;
     if (to.length === 0) {
@@ -1338,8 +1367,10 @@ export class ClusterCore {
       this.stats.notForMe++;
       return;
     }
-    // Stale: the sender acts under an epoch someone else has superseded for this address.
-    for (const h of this.table.get(msg.ip)?.values() ?? []) {
+    // Stale: the sender acts under an epoch someone else has superseded for this address — except
+    // the connections a failback 'drain' left on it (it gave the address to us and keeps them).
+    const drained = this.draining.get(p.nodeId)?.has(msg.key) ?? false;
+    for (const h of drained ? [] : this.table.get(msg.ip)?.values() ?? []) {
       if (h.node !== p.nodeId && h.epoch > env.epoch && portInRanges(msg.port, h.ports)) {
         this.stats.dropped.stale++;
         return;

@@ -704,9 +704,14 @@ export class HaNode extends EventEmitter {
     this.drain.closed(a.key);
   };
 
-  /** Failback 'drain' (returning node): the holder has nothing left (all closed, or it died). */
-  private readonly onDrained = (a: { holder: string }): void => {
+  /**
+   * Failback 'drain' (returning node): the holder has nothing left — all closed, or it died; then
+   * its replicas of the connections still open come along and are restored here, where the address
+   * now is (as in a takeover).
+   */
+  private readonly onDrained = (a: { holder: string; orphaned?: ReplicaEntry[] }): void => {
     this.drain.holderDone(a.holder, true);
+    if (a.orphaned && a.orphaned.length > 0 && !this.stopped) this.restoreAll(a.orphaned);
   };
 
   /** Failback 'drain' (holder): keep serving the connections on the given-back addresses. */
@@ -726,6 +731,11 @@ export class HaNode extends EventEmitter {
         entries.push({ key, t, reported: false, gone: () => c.removed });
       }
       this.drain.keepServing(x.ip, x.released, x.remaining.length === 0, entries);
+    }
+    // A fresh replica of each at the returning node (it restores them should this node die).
+    for (const key of a.draining) {
+      const t = this.byKey.get(key);
+      if (t) this.soon(t);
     }
   }
 

@@ -99,6 +99,49 @@ describe("HaNode: failback 'drain'", () => {
     }
   });
 
+  it('the holder dies while draining: the returning node restores the download from its replica, intact', async () => {
+    const lab = await FailoverLab.create(deps, {
+      seed: 64,
+      nodes: [
+        { id: 'A', host: 1, home: true, successors: ['B'], failback: 'drain' },
+        { id: 'B', host: 2, successors: ['A'], failback: 'none' },
+      ],
+    });
+    try {
+      expect(await lab.until(() => lab.hasVip('A'), 5000)).toBe(true);
+      let crashed = false;
+      const d1 = lab.download(24 * MiB, 64, (_n, total) => {
+        if (!crashed && total >= 2 * MiB) {
+          crashed = true;
+          lab.crash('A');
+        }
+      });
+      const b = lab.node('B');
+      expect(await lab.until(() => b.ha.stats.resumed === 1, 5000)).toBe(true);
+      expect(await lab.until(() => d1.bodyBytes >= 4 * MiB, 5000)).toBe(true);
+      const a2 = await lab.restart('A');
+      const drained: { orphaned?: unknown[] }[] = [];
+      a2.cluster.on('drained', (x: { orphaned?: unknown[] }) => drained.push(x));
+      expect(await lab.until(() => a2.ha.drain.forwarding === 1, 5000)).toBe(true);
+      // B keeps serving (through A's forwarding) and keeps replicating the connection to A.
+      const atFailback = d1.bodyBytes;
+      expect(await lab.until(() => d1.bodyBytes >= atFailback + 3 * MiB, 5000)).toBe(true);
+      expect(a2.cluster.core.replicaEntries('B').map((r) => r.key)).toEqual(a2.ha.drain.forwardKeys());
+      lab.crash('B');
+      const [r1] = await finish(lab, [d1]);
+      expect(r1.error).toBeNull();
+      expect(r1.ok).toBe(true); // SHA-256 against the generator
+      expect(drained).toHaveLength(1);
+      expect(drained[0].orphaned).toHaveLength(1);
+      expect(a2.ha.drain.forwarding).toBe(0);
+      expect(a2.ha.stats.restored).toBe(1);
+      expect(a2.ha.stats.resumed).toBe(1);
+      expect(a2.ha.drain.stats.holderGone).toBe(1);
+    } finally {
+      lab.close();
+    }
+  });
+
   it("the 'migrate' twin, for comparison: the download moves back to A by checkpoint, B gives the address up at once, nothing is forwarded", async () => {
     const lab = await FailoverLab.create(deps, {
       seed: 61,

@@ -95,9 +95,19 @@ describe('failback (seed 001 claim 5; seed 000 claims 10, 14)', () => {
     h.advance(1);
     expect(h.of('A', 'drain-closed')).toEqual([{ type: 'drain-closed', holder: 'B', key: fb.connections[0] }]);
     expect(h.of('A', 'drained')).toHaveLength(0);
+    // B no longer holds the address, yet its kept connections still replicate, to A (which
+    // accepts them although B's epoch for the address is superseded).
+    h.node('B').updateCheckpoint({ key: fb.connections[1], ip: VIP, port: 80 }, new Uint8Array([42]));
+    h.advance(1);
+    expect(h.node('A').core.replicaEntries('B').map((r) => [r.key, r.bytes[0]])).toEqual([[fb.connections[1], 42]]);
     h.crash('B');
     h.advance(300);
-    expect(h.of('A', 'drained')).toEqual([{ type: 'drained', holder: 'B' }]);
+    // B's death ends the drain; its replicas of what was still open come along for a restore.
+    const d = h.of('A', 'drained');
+    expect(d).toHaveLength(1);
+    expect(d[0].holder).toBe('B');
+    expect(d[0].orphaned!.map((r) => r.key)).toEqual([fb.connections[1]]);
+    expect(h.node('A').core.replicaEntries('B')).toHaveLength(0);
   });
 
   it('none: the returning node stays a backup', () => {
