@@ -128,7 +128,7 @@ describe('SharedMemoryLink rings', () => {
     const rx = receiver();
     b.attach(rx.handler);
     await rx.waitFor(ok);
-    await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 200 && txh.writable === 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(txh.writable).toBe(1);
     expect(rx.frames.length).toBe(ok); // the dropped frames never arrive
     for (let i = 0; i < ok; i++) checkFrame(rx.frames[i], i, 1000);
