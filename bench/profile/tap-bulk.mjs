@@ -109,7 +109,7 @@ try {
       dir, offloads, bytes: r.bytes, ms: +r.ms.toFixed(1), gbps: +((r.bytes * 8) / (r.ms * 1e6)).toFixed(3),
       cpuMs: +cpuMs.toFixed(1), gbpsPerCpu: +((r.bytes * 8) / (cpuMs * 1e6)).toFixed(3),
       rxFrames: d('rxFrames'), rxPerBatch: +(d('rxFrames') / Math.max(1, d('rxBatches'))).toFixed(1), rxGso: d('rxGso'), rxCsumValid: d('rxCsumValid'),
-      txFrames: d('txFrames'), txPerBatch: +(d('txFrames') / Math.max(1, d('txBatches'))).toFixed(1), txGso: d('txGso'), txEagain: d('txEagain'), txDrops: d('txDrops'),
+      txFrames: d('txFrames'), txPerBatch: +(d('txFrames') / Math.max(1, d('txBatches'))).toFixed(1), txGso: d('txGso'), txEagain: d('txEagain'), txDrops: d('txDrops'), txInPlace: d('txInPlace'),
       retrans: stack.stats().tcp.retransSegs,
     };
     rows.push(row);

@@ -78,6 +78,15 @@ export interface Link {
   attach(handler: LinkHandler): void;
   /** Queue one frame for transmission; ownership passes to the link. False: dropped, queue full. */
   send(frame: Uint8Array, meta?: TxMeta): boolean;
+  /**
+   * Optional: `n` bytes of the link's own transmit memory for the next frame, so the caller builds
+   * the frame in place and `send()` skips its copy (TapLink: a slot in the ring the addon writes
+   * from). The bytes are NOT zeroed: write every byte you send. Pass the frame (or a view of its
+   * first bytes, starting at the same offset) to `send()` before any other `send()` or
+   * `allocFrame()` call; a caller that cannot send it at once (an ARP queue, loopback) must copy
+   * it out first. Returns null when there is no room (build the frame in ordinary memory instead).
+   */
+  allocFrame?(n: number): Uint8Array | null;
   /** Push out frames queued by `send()` (links that batch writes do it here). */
   flush?(): void;
   /** Detach and release the link. Idempotent. */

@@ -120,6 +120,9 @@ export interface TapLinkStats {
   txGso: number;
   /** Frames dropped because the transmit queue was full. */
   txDrops: number;
+  /** allocFrame() calls that returned ring memory; frames sent from it without a copy. */
+  txAllocs: number;
+  txInPlace: number;
   /** Frames dropped because they exceed `offloads.maxFrame`, or after close. */
   txOversize: number;
   /** write() failures other than EAGAIN (frame dropped). */
@@ -268,6 +271,9 @@ export class TapLink implements Link {
   private txHead = 0;
   private txCount = 0;
   private txTail = 0;
+  /** Byte offset of the slot allocFrame() handed out (-1: none), and its size. */
+  private allocAt = -1;
+  private allocLen = 0;
   private flushQueued = false;
   private pollingWritable = false;
   private owesWritable = false;
@@ -278,7 +284,7 @@ export class TapLink implements Link {
   private readonly counters: Float64Array;
   private readonly s = {
     rxFrames: 0, rxBytes: 0, rxCsumValid: 0, rxGso: 0, pollErrors: 0, deviceErrno: 0, rxSlabs: 0,
-    txFrames: 0, txBytes: 0, txBatches: 0, txCsumOffload: 0, txGso: 0, txDrops: 0, txOversize: 0,
+    txFrames: 0, txBytes: 0, txBatches: 0, txCsumOffload: 0, txGso: 0, txDrops: 0, txOversize: 0, txAllocs: 0, txInPlace: 0,
   };
 
   constructor(options: TapLinkOptions) {
@@ -542,13 +548,8 @@ export class TapLink implements Link {
     return tail + need <= start ? tail : -1;
   }
 
-  send(frame: Uint8Array, meta?: TxMeta): boolean {
-    const len = frame.length;
-    if (this.closed || len > this.offloads.maxFrame || len === 0) {
-      this.s.txOversize++;
-      return false;
-    }
-    const need = this.vnet + len;
+  /** txReserve, after writing what the kernel takes and (writer thread) a bounded wait; or -1. */
+  private reserve(need: number): number {
     let at = this.txReserve(need);
     if (at < 0) {
       this.writePending();
@@ -561,15 +562,51 @@ export class TapLink implements Link {
         this.writePending();
         at = this.txReserve(need);
       }
+    }
+    return at;
+  }
+
+  /**
+   * `n` bytes of the transmit ring for the next frame (Link.allocFrame): build the frame there and
+   * `send()` it (or a prefix view of it) before any other send()/allocFrame(); send() then skips
+   * its copy. Not zeroed. Null when closed, out of range, or the ring is full.
+   */
+  allocFrame(n: number): Uint8Array | null {
+    if (this.closed || !(n > 0) || n > this.offloads.maxFrame) return null;
+    const at = this.reserve(this.vnet + n);
+    if (at < 0) return null;
+    this.allocAt = at;
+    this.allocLen = n;
+    this.s.txAllocs++;
+    return new Uint8Array(this.txBuf, at + this.vnet, n);
+  }
+
+  send(frame: Uint8Array, meta?: TxMeta): boolean {
+    const len = frame.length;
+    const allocAt = this.allocAt;
+    this.allocAt = -1;
+    if (this.closed || len > this.offloads.maxFrame || len === 0) {
+      this.s.txOversize++;
+      return false;
+    }
+    const need = this.vnet + len;
+    const u8 = this.txU8;
+    let at: number;
+    if (allocAt >= 0 && frame.buffer === this.txBuf && frame.byteOffset === allocAt + this.vnet && len <= this.allocLen) {
+      // Built in place by allocFrame(): the space is ours since then (only writes happened).
+      at = allocAt;
+      this.s.txInPlace++;
+    } else {
+      at = this.reserve(need);
       if (at < 0) {
         this.s.txDrops++;
         this.owesWritable = true;
         this.setPollWritable(true);
         return false;
       }
+      // (set() copies correctly even from another part of this same buffer.)
+      u8.set(frame, at + this.vnet);
     }
-    const u8 = this.txU8;
-    u8.set(frame, at + this.vnet);
     if (this.vnet) {
       const h = this.txHdr;
       const ipOff = fillTxVnetHdr(h, frame, this.linkHdr, meta, this.offloads.txChecksum, this.offloads.tso);
@@ -685,6 +722,8 @@ export class TapLink implements Link {
       txCsumOffload: s.txCsumOffload,
       txGso: s.txGso,
       txDrops: s.txDrops,
+      txAllocs: s.txAllocs,
+      txInPlace: s.txInPlace,
       txOversize: s.txOversize,
       txErrors: c[NC.TxErrors],
       txEagain: c[NC.TxEagain],
@@ -709,6 +748,7 @@ export class TapLink implements Link {
     }
     this.dev = null;
     this.handler = null;
+    this.allocAt = -1;
     this.txHead = this.txCount;
     this.txTail = 0;
   }
