@@ -475,7 +475,7 @@ export async function run(c: CliConfig): Promise<Running> {
  * `ha.start()`), so the hold is in place before the address is added. A hold ends at 'restored'
  * or 'restore-error', or after 5 s whatever happens (HaNode skipped the state).
  */
-function holdSnoopedUntilRestored(node: any, ha: any, stack: any): void {
+export function holdSnoopedUntilRestored(node: any, ha: any, stack: any, maxHoldMs = 5000): void {
   if (!ha.drain || typeof ha.drain.hold !== 'function') return;
   const holding = new Map<string, ReturnType<typeof setTimeout>>();
   const release = (key: string): void => {
@@ -490,7 +490,7 @@ function holdSnoopedUntilRestored(node: any, ha: any, stack: any): void {
     for (const st of states) {
       if (served.has(st.key) || holding.has(st.key)) continue;
       ha.drain.hold(st.key);
-      const t = setTimeout(() => release(st.key), 5000);
+      const t = setTimeout(() => release(st.key), maxHoldMs);
       t.unref?.();
       holding.set(st.key, t);
     }
