@@ -5,18 +5,18 @@
  * (`--no-checkpointing`); B is its successor and snoops the segment (`--snoop`). Both serve
  * byte-identical responses (`--deterministic`), which the replay needs.
  *
- * The Linux bridge is made a hub: `ageing_time 0` keeps its forwarding database empty (every entry
- * expires at once), so it floods every unicast frame to every port and B's TAP gets the frames
- * between curl and A. B's stack hands frames not addressed to its MAC to the ConnectionSnooper.
+ * The Linux bridge is made a hub: with `ageing_time 0` it keeps no learned addresses, so it floods
+ * every unicast frame to every port and B's TAP gets the frames between curl and A (without it B's
+ * snooper sees none: checked). B's stack hands frames not addressed to its MAC to the ConnectionSnooper.
  *
  * curl (kernel TCP: SACK, timestamps, window scaling, delayed ACKs) downloads through the virtual
  * IP; A is SIGKILLed mid-transfer; B detects the failure, claims the address, and resumes the
  * connection from the snooped state alone: it replays the request into its own server and sends
  * the output from the client's ACK on. Asserted: curl exits 0, the SHA-256 is right, and B's log
  * says the connection was restored from a snooped state (snoopRestored ≥ 1, replicatedRestored 0,
- * the takeover had 0 replicated checkpoints). Three cases: one download; three concurrent ones;
- * and a third process C that snoops instead of B and hands its states to B by SNOOP_STATE (B runs
- * `--resume-snooped`). Root + /dev/net/tun.
+ * the takeover had 0 replicated checkpoints). Four cases: one download; three concurrent ones; two
+ * files under --root (the replay reads the file); and a third process C that snoops instead of B
+ * and hands its states to B by SNOOP_STATE (B runs `--resume-snooped`). Root + /dev/net/tun.
  */
 import { type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -80,8 +80,8 @@ describe.skipIf(reason !== null)('HA over TAP, snooped takeover: primary checkpo
     logs = {};
     failoverAt = 0;
     vip = lab.addr(100);
-    // The hub: with an ageing time of 0 every learned MAC expires at once, so the bridge floods
-    // every frame to every port (inside the lab's switch namespace only).
+    // The hub: with an ageing time of 0 the bridge keeps no learned MAC, so it floods every frame
+    // to every port (inside the lab's switch namespace only).
     await lab.exec('switch', ['ip', 'link', 'set', lab.bridge, 'type', 'bridge', 'ageing_time', '0']);
     const mon = join(dir, 'monitor.mjs');
     writeFileSync(mon, MONITOR);
