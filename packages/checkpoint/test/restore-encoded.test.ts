@@ -66,7 +66,13 @@ describe('restoreEncoded', () => {
     s.on('ready', () => (ready = true));
     s.on('error', () => {});
     expect(B.tcp.connections().length).toBe(1);
+    // Until 'ready' the restored handle needs the checkpoint (refill, FIN); afterwards it lets go
+    // of it, so a long-lived restored connection does not keep the checkpoint's buffers alive.
+    const handle = s.connection as unknown as { cp: unknown; opts: { onReady?: unknown } };
+    expect(handle.cp).not.toBeNull();
     await p.clock.run(() => ready && p.received() === TOTAL, { maxMs: 20_000 });
+    expect(handle.cp).toBeNull();
+    expect(handle.opts.onReady).toBeUndefined();
     expect(readyCb).toBe(1);
     expect(p.received()).toBe(TOTAL);
     expect(p.digest()).toBe(createHash('sha256').update(data).digest('hex'));

@@ -339,6 +339,8 @@ export function captureConn(host: CheckpointHost, conn: TcpConn, socket: Socket 
 // Restore
 // ------------------------------------------------------------------------------------------------
 
+const NO_RESTORE_OPTIONS: TcpRestoreOptions = Object.freeze({});
+
 const NOOP_EVENTS: TcpConnectionEvents = {
   onEstablished() {},
   onData() {},
@@ -363,12 +365,21 @@ export class RestoredHandle implements TcpConnectionHandle, TcpConnectionEvents 
   /** The socket's object map (see mapObject), created on first use. */
   mapState: MapState | null = null;
 
+  /**
+   * The checkpoint and the restore options, needed until 'ready' (refill, FIN, onReady); dropped
+   * then, so a long-lived restored connection does not keep the checkpoint's buffers alive.
+   */
+  private cp: TcpCheckpoint | null;
+  private opts: TcpRestoreOptions;
+
   constructor(
     readonly inner: TcpConn,
-    private readonly cp: TcpCheckpoint,
-    private readonly opts: TcpRestoreOptions,
+    cp: TcpCheckpoint,
+    opts: TcpRestoreOptions,
     readonly host: CheckpointHost,
   ) {
+    this.cp = cp;
+    this.opts = opts;
     this.userTimeout = inner.tcb.userTimeout;
     this.mapBase = (cp.tcp.sndUna + cp.tcp.sendLength) >>> 0;
   }
@@ -449,7 +460,7 @@ export class RestoredHandle implements TcpConnectionHandle, TcpConnectionEvents 
     this.inner.tcb.userTimeout = this.userTimeout;
     const t = this.inner.tcb;
     const need = t.fillRemaining;
-    if (need > 0 && this.opts.objectSource) {
+    if (need > 0 && this.opts.objectSource && this.cp) {
       const start = (t.bufSeq + t.sendBuf.length) >>> 0;
       new Refill(this, start, need, this.cp, this.opts.objectSource).run();
       return;
@@ -461,13 +472,17 @@ export class RestoredHandle implements TcpConnectionHandle, TcpConnectionEvents 
   release(): void {
     if (!this.holding || this.inner.removed) return;
     this.holding = false;
+    const cp = this.cp;
+    const onReady = this.opts.onReady;
+    this.cp = null;
+    this.opts = NO_RESTORE_OPTIONS;
     const sink = this.sink;
     sink.onReady?.();
-    if (this.socket && !this.socket.destroyed && this.opts.onReady) this.opts.onReady(this.socket);
+    if (this.socket && !this.socket.destroyed && onReady) onReady(this.socket);
     if (this.inner.removed) return;
     // The peer's FIN was consumed on the old host: this stream (a new one to its reader) ends
     // too. (With unread bytes the engine delivers the FIN after them itself.)
-    if (this.cp.tcp.finReceived && this.cp.tcp.recvBuffer.length === 0) sink.onFin();
+    if (cp && cp.tcp.finReceived && cp.tcp.recvBuffer.length === 0) sink.onFin();
     if (this.inner.removed) return;
     sink.onSendSpace();
     if (this.shutdownHeld && !this.inner.removed) {
