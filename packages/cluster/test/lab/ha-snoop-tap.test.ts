@@ -216,5 +216,9 @@ describe.skipIf(reason !== null)('HA over TAP, snooped takeover: primary checkpo
 
   it('files under --root (the replay needs fs I/O before the restore; the CLI holds, not resets, the client segments meanwhile): 2 downloads of 16 MiB complete', () => run(2, 16 * 1024 * 1024, '8M', 0.3, false, true), 60_000);
 
+  // Opt-in (HA_SNOOP_TAP_20=1): 20 concurrent snooped downloads. Passed 2 of 3 runs at load ~8 on 2
+  // cores; the third was a false failover (A starved while 20 downloads started), not a snoop fault.
+  it.skipIf(!process.env.HA_SNOOP_TAP_20)('20 concurrent 8 MiB downloads survive SIGKILL of the primary, each resumed from its snooped state', () => run(20, 8 * 1024 * 1024, '2M', 0.3), 90_000);
+
   it('a third process C snoops and hands its states to the successor B (SNOOP_STATE); 2 downloads of 16 MiB complete', () => run(2, 16 * 1024 * 1024, '8M', 0.3, true), 60_000);
 });
