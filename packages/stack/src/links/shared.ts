@@ -39,7 +39,7 @@
  *   not), like a socket does; `unref()` lets the thread exit anyway.
  */
 import type { Link, LinkHandler, LinkOffloads, RxMeta, TxMeta } from '../link.js';
-import { copyBytes } from '../tcp/slab.js';
+import { copyBytes, releaseFrame } from '../tcp/slab.js';
 import { NO_OFFLOADS } from '../link.js';
 import { err } from '../errors.js';
 import { parseMac } from '../util/addr.js';
@@ -291,6 +291,8 @@ export class SharedMemoryLink implements Link {
     this.tail = tail;
     // Publish: the reader may be draining on the other core right now and sees it at once.
     Atomics.store(this.tctrl, TAIL, tail | 0);
+    // The frame is ours (Link contract) and copied: its memory can carry the next frame.
+    releaseFrame(frame);
     c.txFrames++;
     c.txBytes += len;
     if (gsoSize > 0) c.txGso++;

@@ -17,8 +17,44 @@ const MAX_BIG = 128 * 1024;
 let bigSlab: ArrayBuffer | null = null;
 let bigUsed = 0;
 
+// Frames given back by links that copy them out in send() (releaseFrame), by exact length, for
+// the frame sizes a bulk transfer repeats (full segments, pure ACKs). Reusing warm memory saves
+// the page faults of fresh slabs and the garbage; bounded per length.
+// A recycled view keeps its slab alive, so the lists stay short (at most 256 frames in all,
+// normally from the last few slabs).
+const RECYCLE_MAX_LEN = 2048;
+const RECYCLE_PER_LEN = 64;
+const RECYCLE_TOTAL = 256;
+const recycled: (Uint8Array[] | undefined)[] = [];
+let recycledCount = 0;
+
+/**
+ * Give a frame's memory back for reuse by the next frame of the same length. Only the owner may
+ * call it: a link, after it has copied the frame out in `send()` (the Link contract passes
+ * ownership to the link; nobody else touches a sent frame).
+ */
+export function releaseFrame(frame: Uint8Array): void {
+  const n = frame.length;
+  if (n > RECYCLE_MAX_LEN || n === 0) return;
+  let list = recycled[n];
+  if (list === undefined) list = recycled[n] = [];
+  // The same frame given back twice would be handed out twice: refuse the obvious repeat.
+  if (list.length > 0 && list[list.length - 1] === frame) return;
+  if (list.length < RECYCLE_PER_LEN && recycledCount < RECYCLE_TOTAL) {
+    list.push(frame);
+    recycledCount++;
+  }
+}
+
 /** A zero-filled Uint8Array of `n` bytes (a view into a shared slab when small). */
 export function allocBytes(n: number): Uint8Array {
+  if (n <= RECYCLE_MAX_LEN) {
+    const list = recycled[n];
+    if (list !== undefined && list.length > 0) {
+      recycledCount--;
+      return list.pop()!.fill(0);
+    }
+  }
   if (n > MAX_POOLED) {
     if (n > MAX_BIG) return new Uint8Array(n);
     if (bigSlab === null || bigUsed + n > BIG_SLAB) {
