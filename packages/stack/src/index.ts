@@ -34,3 +34,4 @@ export {
   type ConnectArgs as TcpConnectArgs,
 } from './tcp/api.js';
 export * from './links/shared.js';
+export { releaseFrame } from './tcp/slab.js';
