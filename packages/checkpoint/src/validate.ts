@@ -160,12 +160,17 @@ function noExtraKeys(o: Obj, expected: number, known: readonly string[], prefix:
   }
 }
 
-// Cheap predicates for the per-entry checks of arrays (object refs, ranges, memberships): the
-// field name with its index (`app.objects[3].seq`) is built only when a check fails.
+// Cheap predicates, small enough to be inlined everywhere: each check is written
+// `if (!isX(v, ...)) x(v, prefix, name, ...)`, so the checking function (with its field-name
+// arguments, and for arrays the index in the name, `app.objects[3].seq`) is called only when the
+// value fails, to throw. Each predicate accepts exactly what its checking function accepts.
 const isU32 = (v: unknown): boolean => typeof v === 'number' && v >>> 0 === v;
 const isIntIn = (v: unknown, min: number, max: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 const isStrIn = (v: unknown, min: number, max: number): boolean => typeof v === 'string' && v.length >= min && v.length <= max;
 const isBytesIn = (v: unknown, min: number, max: number): boolean => v instanceof Uint8Array && v.length >= min && v.length <= max;
+const isNumIn = (v: unknown, min: number, max: number): boolean => typeof v === 'number' && v >= min && v <= max;
+const isBool = (v: unknown): boolean => typeof v === 'boolean';
+const isRel = (v: unknown): boolean => typeof v === 'number' && v >= -MAX_RELATIVE_MS && v <= MAX_RELATIVE_MS;
 const isObj = (v: unknown): boolean => (parsedShape ? typeof v === 'object' && v !== null : isPlainObject(v));
 /** `base[i]suffix`, for error messages only. */
 const nm = (base: string, i: number, suffix: string): string => `${base}[${i}]${suffix}`;
@@ -222,17 +227,19 @@ function validateMeta(v: unknown, p: string): { version: number; nodeId: string 
   if (typeof version === 'number' && Number.isInteger(version) && version > CHECKPOINT_VERSION) {
     fail(p, 'meta.version', `future version ${version} (this build reads up to ${CHECKPOINT_VERSION})`);
   }
-  int(version, p, 'meta.version', 1, CHECKPOINT_VERSION);
-  const nodeId = str(m.nodeId, p, 'meta.nodeId', 1, 256);
-  num(m.takenAt, p, 'meta.takenAt', 0, Number.MAX_SAFE_INTEGER);
-  num(m.takenAtMono, p, 'meta.takenAtMono', 0, Number.MAX_SAFE_INTEGER);
+  if (!isIntIn(version, 1, CHECKPOINT_VERSION)) int(version, p, 'meta.version', 1, CHECKPOINT_VERSION);
+  const nodeId = m.nodeId as string;
+  if (!isStrIn(nodeId, 1, 256)) str(nodeId, p, 'meta.nodeId', 1, 256);
+  if (!isNumIn(m.takenAt, 0, Number.MAX_SAFE_INTEGER)) num(m.takenAt, p, 'meta.takenAt', 0, Number.MAX_SAFE_INTEGER);
+  if (!isNumIn(m.takenAtMono, 0, Number.MAX_SAFE_INTEGER)) num(m.takenAtMono, p, 'meta.takenAtMono', 0, Number.MAX_SAFE_INTEGER);
   noExtraKeys(m, 4, META, p, 'meta');
   return { version: version as number, nodeId };
 }
 
 function validateLink(v: unknown, p: string): void {
   const l = obj(v, p, 'link');
-  const mac = bytes(l.localMac, p, 'link.localMac', 6, 6);
+  const mac = l.localMac as Uint8Array;
+  if (!isBytesIn(mac, 6, 6)) bytes(mac, p, 'link.localMac', 6, 6);
   // RFC 7042 §2.1: the I/G bit set means a group address, never an interface's own.
   if (mac[0] & 1) fail(p, 'link.localMac', 'a group (multicast) MAC cannot be an interface address');
   if (l.peerMac !== null) bytes(l.peerMac, p, 'link.peerMac', 6, 6);
@@ -241,10 +248,12 @@ function validateLink(v: unknown, p: string): void {
 
 function validateIp(v: unknown, p: string, kind: 'tcp' | 'udp'): { local: number; remote: number } {
   const ip = obj(v, p, 'ip');
-  const local = u32(ip.localAddress, p, 'ip.localAddress');
-  const remote = u32(ip.remoteAddress, p, 'ip.remoteAddress');
-  int(ip.ttl, p, 'ip.ttl', 1, 255);
-  int(ip.tos, p, 'ip.tos', 0, 255);
+  const local = ip.localAddress as number;
+  if (!isU32(local)) u32(local, p, 'ip.localAddress');
+  const remote = ip.remoteAddress as number;
+  if (!isU32(remote)) u32(remote, p, 'ip.remoteAddress');
+  if (!isIntIn(ip.ttl, 1, 255)) int(ip.ttl, p, 'ip.ttl', 1, 255);
+  if (!isIntIn(ip.tos, 0, 255)) int(ip.tos, p, 'ip.tos', 0, 255);
   noExtraKeys(ip, 4, IP, p, 'ip');
   if (isMulticast(local) || local === 0xffffffff) fail(p, 'ip.localAddress', 'must be a unicast address');
   if (kind === 'tcp') {
@@ -275,7 +284,7 @@ function validateState(v: unknown, p: string, path: string, depth: number, budge
 
 function validateApp(v: unknown, p: string, lim: CheckpointLimits): CheckpointApp {
   const a = obj(v, p, 'app');
-  str(a.protocol, p, 'app.protocol', 1, 64);
+  if (!isStrIn(a.protocol, 1, 64)) str(a.protocol, p, 'app.protocol', 1, 64);
   const objects = arr(a.objects, p, 'app.objects', lim.maxObjects);
   for (let i = 0; i < objects.length; i++) {
     const o = objects[i] as Obj;
@@ -298,23 +307,24 @@ function validateCongestion(v: unknown, p: string): void {
   const c = obj(v, p, 'tcp.cc');
   const algorithm = c.algorithm;
   if (algorithm !== 'newreno' && algorithm !== 'cubic') fail(p, 'tcp.cc.algorithm', `expected 'newreno' or 'cubic', got ${describe(algorithm)}`);
-  num(c.cwnd, p, 'tcp.cc.cwnd', 0, 2 ** 32);
+  if (!isNumIn(c.cwnd, 0, 2 ** 32)) num(c.cwnd, p, 'tcp.cc.cwnd', 0, 2 ** 32);
   // RFC 5681 §3.1: ssthresh starts "arbitrarily high"; Infinity is allowed for that.
-  num(c.ssthresh, p, 'tcp.cc.ssthresh', 0, Infinity);
-  num(c.srtt, p, 'tcp.cc.srtt', 0, MAX_RELATIVE_MS);
-  num(c.rttvar, p, 'tcp.cc.rttvar', 0, MAX_RELATIVE_MS);
-  const rto = num(c.rto, p, 'tcp.cc.rto', 0, MAX_RELATIVE_MS);
+  if (!isNumIn(c.ssthresh, 0, Infinity)) num(c.ssthresh, p, 'tcp.cc.ssthresh', 0, Infinity);
+  if (!isNumIn(c.srtt, 0, MAX_RELATIVE_MS)) num(c.srtt, p, 'tcp.cc.srtt', 0, MAX_RELATIVE_MS);
+  if (!isNumIn(c.rttvar, 0, MAX_RELATIVE_MS)) num(c.rttvar, p, 'tcp.cc.rttvar', 0, MAX_RELATIVE_MS);
+  const rto = c.rto as number;
+  if (!isNumIn(rto, 0, MAX_RELATIVE_MS)) num(rto, p, 'tcp.cc.rto', 0, MAX_RELATIVE_MS);
   if (rto === 0) fail(p, 'tcp.cc.rto', 'must be > 0');
-  if (c.recover !== undefined) u32(c.recover, p, 'tcp.cc.recover');
+  if (c.recover !== undefined && !isU32(c.recover)) u32(c.recover, p, 'tcp.cc.recover');
   if (c.cubic !== undefined) {
     // Kept even under NewReno: the engine holds CUBIC state for a later switch of algorithm.
     const q = obj(c.cubic, p, 'tcp.cc.cubic');
-    num(q.wMax, p, 'tcp.cc.cubic.wMax', 0, Number.MAX_SAFE_INTEGER);
-    if (q.wLastMax !== undefined) num(q.wLastMax, p, 'tcp.cc.cubic.wLastMax', 0, Number.MAX_SAFE_INTEGER);
-    num(q.k, p, 'tcp.cc.cubic.k', 0, MAX_RELATIVE_MS); // seconds
-    if (q.epochStart !== null) rel(q.epochStart, p, 'tcp.cc.cubic.epochStart');
-    if (q.wEst !== undefined) num(q.wEst, p, 'tcp.cc.cubic.wEst', 0, Number.MAX_SAFE_INTEGER);
-    if (q.cwndEpoch !== undefined) num(q.cwndEpoch, p, 'tcp.cc.cubic.cwndEpoch', 0, Number.MAX_SAFE_INTEGER);
+    if (!isNumIn(q.wMax, 0, Number.MAX_SAFE_INTEGER)) num(q.wMax, p, 'tcp.cc.cubic.wMax', 0, Number.MAX_SAFE_INTEGER);
+    if (q.wLastMax !== undefined && !isNumIn(q.wLastMax, 0, Number.MAX_SAFE_INTEGER)) num(q.wLastMax, p, 'tcp.cc.cubic.wLastMax', 0, Number.MAX_SAFE_INTEGER);
+    if (!isNumIn(q.k, 0, MAX_RELATIVE_MS)) num(q.k, p, 'tcp.cc.cubic.k', 0, MAX_RELATIVE_MS); // seconds
+    if (q.epochStart !== null && !isRel(q.epochStart)) rel(q.epochStart, p, 'tcp.cc.cubic.epochStart');
+    if (q.wEst !== undefined && !isNumIn(q.wEst, 0, Number.MAX_SAFE_INTEGER)) num(q.wEst, p, 'tcp.cc.cubic.wEst', 0, Number.MAX_SAFE_INTEGER);
+    if (q.cwndEpoch !== undefined && !isNumIn(q.cwndEpoch, 0, Number.MAX_SAFE_INTEGER)) num(q.cwndEpoch, p, 'tcp.cc.cubic.cwndEpoch', 0, Number.MAX_SAFE_INTEGER);
     noExtraKeys(q, 3 + has(q.wLastMax) + has(q.wEst) + has(q.cwndEpoch), CUBIC, p, 'tcp.cc.cubic');
   }
   noExtraKeys(c, 6 + has(c.recover) + has(c.cubic), CC, p, 'tcp.cc');
@@ -323,10 +333,22 @@ function validateCongestion(v: unknown, p: string): void {
 function validateTimers(v: unknown, p: string): void {
   const t = obj(v, p, 'tcp.timers');
   let n = 0;
-  if (t.rtx !== undefined) (rel(t.rtx, p, 'tcp.timers.rtx'), n++);
-  if (t.delack !== undefined) (rel(t.delack, p, 'tcp.timers.delack'), n++);
-  if (t.persist !== undefined) (rel(t.persist, p, 'tcp.timers.persist'), n++);
-  if (t.keepalive !== undefined) (rel(t.keepalive, p, 'tcp.timers.keepalive'), n++);
+  if (t.rtx !== undefined) {
+    if (!isRel(t.rtx)) rel(t.rtx, p, 'tcp.timers.rtx');
+    n++;
+  }
+  if (t.delack !== undefined) {
+    if (!isRel(t.delack)) rel(t.delack, p, 'tcp.timers.delack');
+    n++;
+  }
+  if (t.persist !== undefined) {
+    if (!isRel(t.persist)) rel(t.persist, p, 'tcp.timers.persist');
+    n++;
+  }
+  if (t.keepalive !== undefined) {
+    if (!isRel(t.keepalive)) rel(t.keepalive, p, 'tcp.timers.keepalive');
+    n++;
+  }
   if (parsedShape) return;
   let all = 0;
   for (const _k in t) all++;
@@ -337,16 +359,46 @@ function validateTimers(v: unknown, p: string): void {
 function validateTcpOptions(v: unknown, p: string): void {
   const o = obj(v, p, 'tcp.options');
   let n = 0;
-  if (o.noDelay !== undefined) (bool(o.noDelay, p, 'tcp.options.noDelay'), n++);
-  if (o.keepAlive !== undefined) (bool(o.keepAlive, p, 'tcp.options.keepAlive'), n++);
-  if (o.keepAliveInitialDelay !== undefined) (num(o.keepAliveInitialDelay, p, 'tcp.options.keepAliveInitialDelay', 0, MAX_RELATIVE_MS), n++);
-  if (o.keepAliveInterval !== undefined) (num(o.keepAliveInterval, p, 'tcp.options.keepAliveInterval', 0, MAX_RELATIVE_MS), n++);
-  if (o.keepAliveProbes !== undefined) (int(o.keepAliveProbes, p, 'tcp.options.keepAliveProbes', 0, 1000), n++);
-  if (o.userTimeout !== undefined) (num(o.userTimeout, p, 'tcp.options.userTimeout', 0, MAX_RELATIVE_MS), n++);
-  if (o.sendBufferSize !== undefined) (int(o.sendBufferSize, p, 'tcp.options.sendBufferSize', 1, MAX_BUFFER_OPTION), n++);
-  if (o.receiveBufferSize !== undefined) (int(o.receiveBufferSize, p, 'tcp.options.receiveBufferSize', 1, MAX_BUFFER_OPTION), n++);
-  if (o.timeWait !== undefined) (num(o.timeWait, p, 'tcp.options.timeWait', 0, MAX_RELATIVE_MS), n++);
-  if (o.allowHalfOpen !== undefined) (bool(o.allowHalfOpen, p, 'tcp.options.allowHalfOpen'), n++);
+  if (o.noDelay !== undefined) {
+    if (!isBool(o.noDelay)) bool(o.noDelay, p, 'tcp.options.noDelay');
+    n++;
+  }
+  if (o.keepAlive !== undefined) {
+    if (!isBool(o.keepAlive)) bool(o.keepAlive, p, 'tcp.options.keepAlive');
+    n++;
+  }
+  if (o.keepAliveInitialDelay !== undefined) {
+    if (!isNumIn(o.keepAliveInitialDelay, 0, MAX_RELATIVE_MS)) num(o.keepAliveInitialDelay, p, 'tcp.options.keepAliveInitialDelay', 0, MAX_RELATIVE_MS);
+    n++;
+  }
+  if (o.keepAliveInterval !== undefined) {
+    if (!isNumIn(o.keepAliveInterval, 0, MAX_RELATIVE_MS)) num(o.keepAliveInterval, p, 'tcp.options.keepAliveInterval', 0, MAX_RELATIVE_MS);
+    n++;
+  }
+  if (o.keepAliveProbes !== undefined) {
+    if (!isIntIn(o.keepAliveProbes, 0, 1000)) int(o.keepAliveProbes, p, 'tcp.options.keepAliveProbes', 0, 1000);
+    n++;
+  }
+  if (o.userTimeout !== undefined) {
+    if (!isNumIn(o.userTimeout, 0, MAX_RELATIVE_MS)) num(o.userTimeout, p, 'tcp.options.userTimeout', 0, MAX_RELATIVE_MS);
+    n++;
+  }
+  if (o.sendBufferSize !== undefined) {
+    if (!isIntIn(o.sendBufferSize, 1, MAX_BUFFER_OPTION)) int(o.sendBufferSize, p, 'tcp.options.sendBufferSize', 1, MAX_BUFFER_OPTION);
+    n++;
+  }
+  if (o.receiveBufferSize !== undefined) {
+    if (!isIntIn(o.receiveBufferSize, 1, MAX_BUFFER_OPTION)) int(o.receiveBufferSize, p, 'tcp.options.receiveBufferSize', 1, MAX_BUFFER_OPTION);
+    n++;
+  }
+  if (o.timeWait !== undefined) {
+    if (!isNumIn(o.timeWait, 0, MAX_RELATIVE_MS)) num(o.timeWait, p, 'tcp.options.timeWait', 0, MAX_RELATIVE_MS);
+    n++;
+  }
+  if (o.allowHalfOpen !== undefined) {
+    if (!isBool(o.allowHalfOpen)) bool(o.allowHalfOpen, p, 'tcp.options.allowHalfOpen');
+    n++;
+  }
   noExtraKeys(o, n, TCP_OPTIONS, p, 'tcp.options');
 }
 
@@ -386,39 +438,49 @@ function validateTcp(v: unknown, p: string, objects: CheckpointObjectRef[], lim:
   ) {
     fail(p, 'tcp.state', `not a checkpointable state: ${typeof state === 'string' ? state.slice(0, 32) : describe(state)}`);
   }
-  int(t.localPort, p, 'tcp.localPort', 1, 65535);
-  int(t.remotePort, p, 'tcp.remotePort', 1, 65535);
-  u32(t.iss, p, 'tcp.iss');
-  u32(t.irs, p, 'tcp.irs');
-  const sndUna = u32(t.sndUna, p, 'tcp.sndUna');
-  const sndNxt = u32(t.sndNxt, p, 'tcp.sndNxt');
-  const sndMax = u32(t.sndMax, p, 'tcp.sndMax');
-  const sndWscale = int(t.sndWscale, p, 'tcp.sndWscale', 0, 14); // RFC 7323 §2.3: shift ≤ 14
-  const rcvWscale = int(t.rcvWscale, p, 'tcp.rcvWscale', 0, 14);
-  const sndWnd = int(t.sndWnd, p, 'tcp.sndWnd', 0, MAX_WINDOW);
+  if (!isIntIn(t.localPort, 1, 65535)) int(t.localPort, p, 'tcp.localPort', 1, 65535);
+  if (!isIntIn(t.remotePort, 1, 65535)) int(t.remotePort, p, 'tcp.remotePort', 1, 65535);
+  if (!isU32(t.iss)) u32(t.iss, p, 'tcp.iss');
+  if (!isU32(t.irs)) u32(t.irs, p, 'tcp.irs');
+  const sndUna = t.sndUna as number;
+  if (!isU32(sndUna)) u32(sndUna, p, 'tcp.sndUna');
+  const sndNxt = t.sndNxt as number;
+  if (!isU32(sndNxt)) u32(sndNxt, p, 'tcp.sndNxt');
+  const sndMax = t.sndMax as number;
+  if (!isU32(sndMax)) u32(sndMax, p, 'tcp.sndMax');
+  const sndWscale = t.sndWscale as number; // RFC 7323 §2.3: shift ≤ 14
+  if (!isIntIn(sndWscale, 0, 14)) int(sndWscale, p, 'tcp.sndWscale', 0, 14);
+  const rcvWscale = t.rcvWscale as number;
+  if (!isIntIn(rcvWscale, 0, 14)) int(rcvWscale, p, 'tcp.rcvWscale', 0, 14);
+  const sndWnd = t.sndWnd as number;
+  if (!isIntIn(sndWnd, 0, MAX_WINDOW)) int(sndWnd, p, 'tcp.sndWnd', 0, MAX_WINDOW);
   // The peer can advertise at most 65535 << shift (RFC 7323 §2.2).
   if (sndWnd > 65535 * (1 << sndWscale)) fail(p, 'tcp.sndWnd', `exceeds 65535 << sndWscale (${sndWscale})`); // shift ≤ 14 checked above
-  u32(t.sndWl1, p, 'tcp.sndWl1');
-  u32(t.sndWl2, p, 'tcp.sndWl2');
-  const rcvNxt = u32(t.rcvNxt, p, 'tcp.rcvNxt');
-  int(t.rcvWnd, p, 'tcp.rcvWnd', 0, MAX_WINDOW);
+  if (!isU32(t.sndWl1)) u32(t.sndWl1, p, 'tcp.sndWl1');
+  if (!isU32(t.sndWl2)) u32(t.sndWl2, p, 'tcp.sndWl2');
+  const rcvNxt = t.rcvNxt as number;
+  if (!isU32(rcvNxt)) u32(rcvNxt, p, 'tcp.rcvNxt');
+  if (!isIntIn(t.rcvWnd, 0, MAX_WINDOW)) int(t.rcvWnd, p, 'tcp.rcvWnd', 0, MAX_WINDOW);
   void rcvWscale;
-  int(t.sndMss, p, 'tcp.sndMss', 1, 65535);
-  int(t.rcvMss, p, 'tcp.rcvMss', 1, 65535);
-  bool(t.sackPermitted, p, 'tcp.sackPermitted');
-  bool(t.timestamps, p, 'tcp.timestamps');
-  u32(t.tsOffset, p, 'tcp.tsOffset');
-  u32(t.tsRecent, p, 'tcp.tsRecent');
-  num(t.tsRecentAge, p, 'tcp.tsRecentAge', 0, Number.MAX_SAFE_INTEGER);
-  u32(t.tsLastSent, p, 'tcp.tsLastSent');
+  if (!isIntIn(t.sndMss, 1, 65535)) int(t.sndMss, p, 'tcp.sndMss', 1, 65535);
+  if (!isIntIn(t.rcvMss, 1, 65535)) int(t.rcvMss, p, 'tcp.rcvMss', 1, 65535);
+  if (!isBool(t.sackPermitted)) bool(t.sackPermitted, p, 'tcp.sackPermitted');
+  if (!isBool(t.timestamps)) bool(t.timestamps, p, 'tcp.timestamps');
+  if (!isU32(t.tsOffset)) u32(t.tsOffset, p, 'tcp.tsOffset');
+  if (!isU32(t.tsRecent)) u32(t.tsRecent, p, 'tcp.tsRecent');
+  if (!isNumIn(t.tsRecentAge, 0, Number.MAX_SAFE_INTEGER)) num(t.tsRecentAge, p, 'tcp.tsRecentAge', 0, Number.MAX_SAFE_INTEGER);
+  if (!isU32(t.tsLastSent)) u32(t.tsLastSent, p, 'tcp.tsLastSent');
   validateCongestion(t.cc, p);
-  const finSent = bool(t.finSent, p, 'tcp.finSent');
-  const finReceived = bool(t.finReceived, p, 'tcp.finReceived');
+  const finSent = t.finSent as boolean;
+  if (!isBool(finSent)) bool(finSent, p, 'tcp.finSent');
+  const finReceived = t.finReceived as boolean;
+  if (!isBool(finReceived)) bool(finReceived, p, 'tcp.finReceived');
   const finSeq = t.finSeq === null ? null : u32(t.finSeq, p, 'tcp.finSeq');
   validateTimers(t.timers, p);
   validateTcpOptions(t.options, p);
-  const sendLength = int(t.sendLength, p, 'tcp.sendLength', 0, lim.maxBufferBytes);
-  bytes(t.recvBuffer, p, 'tcp.recvBuffer', 0, lim.maxBufferBytes);
+  const sendLength = t.sendLength as number;
+  if (!isIntIn(sendLength, 0, lim.maxBufferBytes)) int(sendLength, p, 'tcp.sendLength', 0, lim.maxBufferBytes);
+  if (!isBytesIn(t.recvBuffer, 0, lim.maxBufferBytes)) bytes(t.recvBuffer, p, 'tcp.recvBuffer', 0, lim.maxBufferBytes);
   noExtraKeys(t, TCP_REQUIRED + has(t.recvOutOfOrder), TCP, p, 'tcp');
 
   // --- cross-field rules ---
@@ -500,8 +562,9 @@ function validateTcp(v: unknown, p: string, objects: CheckpointObjectRef[], lim:
 
 function validateUdp(v: unknown, p: string, remoteAddress: number, lim: CheckpointLimits): void {
   const u = obj(v, p, 'udp');
-  int(u.localPort, p, 'udp.localPort', 1, 65535);
-  const remotePort = int(u.remotePort, p, 'udp.remotePort', 0, 65535);
+  if (!isIntIn(u.localPort, 1, 65535)) int(u.localPort, p, 'udp.localPort', 1, 65535);
+  const remotePort = u.remotePort as number;
+  if (!isIntIn(remotePort, 0, 65535)) int(remotePort, p, 'udp.remotePort', 0, 65535);
   if ((remotePort === 0) !== (remoteAddress === 0)) fail(p, 'udp.remotePort', 'remote port and ip.remoteAddress must both be set (connected) or both be 0');
   const ms = arr(u.multicast, p, 'udp.multicast', lim.maxMemberships);
   for (let i = 0; i < ms.length; i++) {
@@ -521,13 +584,34 @@ function validateUdp(v: unknown, p: string, remoteAddress: number, lim: Checkpoi
   }
   const o = obj(u.options, p, 'udp.options');
   let n = 0;
-  if (o.broadcast !== undefined) (bool(o.broadcast, p, 'udp.options.broadcast'), n++);
-  if (o.multicastTtl !== undefined) (int(o.multicastTtl, p, 'udp.options.multicastTtl', 0, 255), n++);
-  if (o.multicastLoopback !== undefined) (bool(o.multicastLoopback, p, 'udp.options.multicastLoopback'), n++);
-  if (o.multicastInterface !== undefined) (u32(o.multicastInterface, p, 'udp.options.multicastInterface'), n++);
-  if (o.recvBufferSize !== undefined) (int(o.recvBufferSize, p, 'udp.options.recvBufferSize', 1, MAX_BUFFER_OPTION), n++);
-  if (o.sendBufferSize !== undefined) (int(o.sendBufferSize, p, 'udp.options.sendBufferSize', 1, MAX_BUFFER_OPTION), n++);
-  if (o.reuseAddr !== undefined) (bool(o.reuseAddr, p, 'udp.options.reuseAddr'), n++);
+  if (o.broadcast !== undefined) {
+    if (!isBool(o.broadcast)) bool(o.broadcast, p, 'udp.options.broadcast');
+    n++;
+  }
+  if (o.multicastTtl !== undefined) {
+    if (!isIntIn(o.multicastTtl, 0, 255)) int(o.multicastTtl, p, 'udp.options.multicastTtl', 0, 255);
+    n++;
+  }
+  if (o.multicastLoopback !== undefined) {
+    if (!isBool(o.multicastLoopback)) bool(o.multicastLoopback, p, 'udp.options.multicastLoopback');
+    n++;
+  }
+  if (o.multicastInterface !== undefined) {
+    if (!isU32(o.multicastInterface)) u32(o.multicastInterface, p, 'udp.options.multicastInterface');
+    n++;
+  }
+  if (o.recvBufferSize !== undefined) {
+    if (!isIntIn(o.recvBufferSize, 1, MAX_BUFFER_OPTION)) int(o.recvBufferSize, p, 'udp.options.recvBufferSize', 1, MAX_BUFFER_OPTION);
+    n++;
+  }
+  if (o.sendBufferSize !== undefined) {
+    if (!isIntIn(o.sendBufferSize, 1, MAX_BUFFER_OPTION)) int(o.sendBufferSize, p, 'udp.options.sendBufferSize', 1, MAX_BUFFER_OPTION);
+    n++;
+  }
+  if (o.reuseAddr !== undefined) {
+    if (!isBool(o.reuseAddr)) bool(o.reuseAddr, p, 'udp.options.reuseAddr');
+    n++;
+  }
   noExtraKeys(o, n, UDP_OPTIONS, p, 'udp.options');
   noExtraKeys(u, 4, UDP, p, 'udp');
 }
