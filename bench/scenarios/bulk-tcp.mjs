@@ -155,13 +155,18 @@ export async function run(ctx) {
       else ms.push(measurement({ ...def, subject: { label: 'hastack', samples: S.get(def.id) }, reference: kernelRef(dir) }));
     }
   }
-  for (const [key, mtu, threads] of MEM_CONFIGS) {
+  for (const [key, mtu, threads, gso] of MEM_CONFIGS) {
     const def = {
       id: key,
-      name: threads === 2 ? `hastack ↔ hastack in memory, MTU ${mtu}, checksums on, two threads (a stack per worker thread, SharedMemoryLink)` : `hastack ↔ hastack in memory, MTU ${mtu}, checksums on${mtu === 1500 ? ', one thread (both stacks)' : ''}`,
+      name: gso
+        ? `hastack ↔ hastack in memory, MTU ${mtu}, checksums on, TSO/GRO like a veth pair (64 KiB super-segments, one checksum each), one thread`
+        : threads === 2
+          ? `hastack ↔ hastack in memory, MTU ${mtu}, checksums on, two threads (a stack per worker thread, SharedMemoryLink)`
+          : `hastack ↔ hastack in memory, MTU ${mtu}, checksums on${mtu === 1500 ? ', one thread (both stacks)' : ''}`,
       unit: 'Gbit/s',
       better: 'higher',
-      target: mtu === 1500 ? { kind: 'absolute', op: '>=', value: 4, text: '≥ 4 Gbit/s' } : null,
+      // The target is per MTU-sized segment; the segmentation-offload figure is for reference.
+      target: mtu === 1500 && !gso ? { kind: 'absolute', op: '>=', value: 4, text: '≥ 4 Gbit/s' } : null,
     };
     if (!S.has(def.id)) ms.push(skippedMeasurement(def, `every run failed: ${S.error(def.id)}`));
     else ms.push(measurement({ ...def, subject: { label: 'hastack', samples: S.get(def.id) }, reference: kernelRef('rx') }));
@@ -183,21 +188,24 @@ function pick(o, keys) {
   return r;
 }
 
-// [measurement id, MTU, threads]: both stacks in one thread over a MemoryNetwork, or one stack
-// per worker thread over a SharedMemoryLink.
+// [measurement id, MTU, threads, segmentation offload]: both stacks in one thread over a
+// MemoryNetwork, or one stack per worker thread over a SharedMemoryLink; with segmentation
+// offload the link carries TSO super-segments whole, as a veth pair with GSO does (Linux's own
+// reference over veth at MTU 1500 runs that way), checksums still computed and verified.
 const MEM_CONFIGS = [
   ['mem-1500', 1500, 1],
   ['mem-1500-2t', 1500, 2],
+  ['mem-1500-gso', 1500, 1, true],
   ['mem-65535', 65535, 1],
 ];
 
 async function memRun(S, extra, quick, log) {
-  for (const [key, mtu, threads] of MEM_CONFIGS) {
+  for (const [key, mtu, threads, gso] of MEM_CONFIGS) {
     // Long enough that slow start and the cross-thread wake-ups of the first round trips do not
     // dominate (16 MiB measured mostly slow start in the two-thread mode).
     const bytes = (mtu === 1500 ? (quick ? 64 : 256) : quick ? 128 : 1024) * MiB;
     try {
-      const r = await runPeer('mem-bulk.mjs', ['--mtu', String(mtu), '--threads', String(threads), '--bytes', String(bytes), '--timeout-ms', '60000'], { timeoutMs: 70_000 });
+      const r = await runPeer('mem-bulk.mjs', ['--mtu', String(mtu), '--threads', String(threads), ...(gso ? ['--gso'] : []), '--bytes', String(bytes), '--timeout-ms', '60000'], { timeoutMs: 70_000 });
       S.add(key, r.gbps);
       if (r.rto !== null) extra.add(`${key}-rto`, r.rto);
     } catch (e) {
