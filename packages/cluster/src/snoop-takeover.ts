@@ -272,13 +272,21 @@ export interface HttpConnectionState {
 export interface HttpSnoopAppOptions {
   /** A separate server instance to replay into (default: the serving one; its counters then include replays). */
   replayServer?: DeterministicHttpServer;
-  /** Event-loop turns to wait for the replayed response before giving up (default 5000). */
+  /** Event-loop turns to wait for the replayed response before giving up (default: no turn limit, `maxWaitMs` bounds it). */
   maxTurns?: number;
+  /**
+   * Wall-clock time to wait for the replayed response before giving up, ms (default 10000). A
+   * file's response needs real I/O first (open, fstat, a sha256 ETag over the whole file), which
+   * a count of event-loop turns does not bound: 5000 idle turns pass in a few hundred ms.
+   */
+  maxWaitMs?: number;
 }
 
 const HEAD_END = Buffer.from('\r\n\r\n');
 /** process.nextTick yields a replay takes before it waits on event-loop turns (see replay). */
 const FAST_YIELDS = 64;
+/** setImmediate turns before the replay waits with 1 ms timers instead (no busy loop on slow I/O). */
+const IMMEDIATE_TURNS = 200;
 
 /**
  * `DeterministicApp` for the HA HTTP server (deterministic mode). The kept request bytes are
@@ -290,7 +298,8 @@ const FAST_YIELDS = 64;
  */
 export function httpSnoopApp(server: DeterministicHttpServer, opts: HttpSnoopAppOptions = {}): DeterministicApp {
   const replaySrv = opts.replayServer ?? server;
-  const maxTurns = opts.maxTurns ?? 5000;
+  const maxTurns = opts.maxTurns ?? Infinity;
+  const maxWaitMs = opts.maxWaitMs ?? 10_000;
   return {
     async replay(input: Uint8Array, state: SnoopedState): Promise<ReplayedOutput> {
       const recorded: Buffer[] = [];
@@ -327,8 +336,10 @@ export function httpSnoopApp(server: DeterministicHttpServer, opts: HttpSnoopApp
           break;
         }
       }
-      for (let turn = 0; !response && turn < maxTurns; turn++) {
-        await new Promise<void>((r) => setImmediate(r));
+      const deadline = Date.now() + maxWaitMs;
+      for (let turn = 0; !response && turn < maxTurns && Date.now() < deadline; turn++) {
+        if (turn < IMMEDIATE_TURNS) await new Promise<void>((r) => setImmediate(r));
+        else await new Promise<void>((r) => setTimeout(r, 1));
         const st = replaySrv.connectionState(fake);
         if (st?.response) {
           response = { ...st.response };

@@ -5,6 +5,9 @@
  * server and sending only the output the client has not acknowledged.
  */
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MemoryNetwork, Stack, VirtualClock, type Socket } from '@hastack/stack';
 import { ConnectionSnooper, httpSnoopApp, snoopedToCheckpoint, snoopStack, takeoverFromSnoop, validateSnoopedState, type SnoopedState } from '@hastack/cluster';
@@ -246,6 +249,28 @@ describe('takeover from snooped state only (primary checkpointing off)', () => {
     expect(srvB.stats().requests).toBe(1);
     s.destroy();
     await env.closeAll();
+  }, 60_000);
+
+  it('httpSnoopApp replays a request for a large file (sha256 ETag and file reads take many event-loop turns) and reads the body back at any offset', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snoop-replay-'));
+    try {
+      const size = 48 * 1024 * 1024;
+      const body = Buffer.concat([...generateRange(3, 0, size)]);
+      writeFileSync(join(dir, 'big.bin'), body);
+      const srv = createHttpFileServer({ root: dir, net: { createServer: () => { throw new Error('unused'); } } as unknown as NetLike, deterministic: true, serverName: null, idleTimeout: 0 });
+      const replay = createHttpFileServer({ root: dir, net: { createServer: () => { throw new Error('unused'); } } as unknown as NetLike, deterministic: true, serverName: null, idleTimeout: 0 });
+      const app = httpSnoopApp(srv, { replayServer: replay });
+      const req = Buffer.from('GET /big.bin HTTP/1.1\r\nHost: vip\r\n\r\n');
+      const st = { replay: { valid: true, clientSeq: 1, serverSeq: 1001, bytes: req } } as unknown as SnoopedState;
+      const out = await app.replay(req, st);
+      expect(out.consumed).toBe(req.length);
+      const chunks: Buffer[] = [];
+      const src = await out.read(out.length - 1000);
+      for await (const c of src as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(c));
+      expect(Buffer.concat(chunks).equals(body.subarray(size - 1000))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('snoopedToCheckpoint: SND.UNA is the client ACK, one object ref from SND.UNA, options from the handshake', () => {
