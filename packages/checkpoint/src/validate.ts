@@ -221,7 +221,8 @@ const UDP_OPTIONS = [
   'broadcast', 'multicastTtl', 'multicastLoopback', 'multicastInterface', 'recvBufferSize', 'sendBufferSize', 'reuseAddr',
 ];
 
-function validateMeta(v: unknown, p: string): { version: number; nodeId: string } {
+/** Validates the meta section; returns it (its version and nodeId are checked). */
+function validateMeta(v: unknown, p: string): Obj {
   const m = obj(v, p, 'meta');
   const version = m.version;
   if (typeof version === 'number' && Number.isInteger(version) && version > CHECKPOINT_VERSION) {
@@ -233,7 +234,7 @@ function validateMeta(v: unknown, p: string): { version: number; nodeId: string 
   if (!isNumIn(m.takenAt, 0, Number.MAX_SAFE_INTEGER)) num(m.takenAt, p, 'meta.takenAt', 0, Number.MAX_SAFE_INTEGER);
   if (!isNumIn(m.takenAtMono, 0, Number.MAX_SAFE_INTEGER)) num(m.takenAtMono, p, 'meta.takenAtMono', 0, Number.MAX_SAFE_INTEGER);
   noExtraKeys(m, 4, META, p, 'meta');
-  return { version: version as number, nodeId };
+  return m;
 }
 
 function validateLink(v: unknown, p: string): void {
@@ -246,7 +247,8 @@ function validateLink(v: unknown, p: string): void {
   noExtraKeys(l, 2, LINK, p, 'link');
 }
 
-function validateIp(v: unknown, p: string, kind: 'tcp' | 'udp'): { local: number; remote: number } {
+/** Validates the ip section; returns the remote address. */
+function validateIp(v: unknown, p: string, kind: 'tcp' | 'udp'): number {
   const ip = obj(v, p, 'ip');
   const local = ip.localAddress as number;
   if (!isU32(local)) u32(local, p, 'ip.localAddress');
@@ -262,7 +264,7 @@ function validateIp(v: unknown, p: string, kind: 'tcp' | 'udp'): { local: number
     if (remote === 0) fail(p, 'ip.remoteAddress', 'a TCP connection needs a remote address');
     if (isMulticast(remote) || remote === 0xffffffff) fail(p, 'ip.remoteAddress', 'TCP peer must be unicast');
   }
-  return { local, remote };
+  return remote;
 }
 
 /** app.state: bounded plain data. Returns the remaining node budget. */
@@ -618,11 +620,12 @@ function validateUdp(v: unknown, p: string, remoteAddress: number, lim: Checkpoi
 
 const NO_OBJECTS: CheckpointObjectRef[] = [];
 
-function validateConnection(c: Obj, p: string, lim: CheckpointLimits): { version: number; nodeId: string } {
+/** Validates one tcp/udp checkpoint; returns its (validated) meta section. */
+function validateConnection(c: Obj, p: string, lim: CheckpointLimits): Obj {
   const kind = c.kind as 'tcp' | 'udp';
   const meta = validateMeta(c.meta, p);
   validateLink(c.link, p);
-  const { remote } = validateIp(c.ip, p, kind);
+  const remote = validateIp(c.ip, p, kind);
   const app = c.app === undefined ? undefined : validateApp(c.app, p, lim);
   if (kind === 'tcp') {
     validateTcp(c.tcp, p, app ? app.objects : NO_OBJECTS, lim);
