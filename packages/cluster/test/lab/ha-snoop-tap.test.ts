@@ -29,13 +29,15 @@ import { generateRange } from '../../../../examples/ha-http-server/src/objects.j
 import { buildCli, expectedSha, skipReason as reason, startHaNode } from './ha-lab.js';
 
 /**
- * Failure detection: the cluster defaults (heartbeats every 50 ms, 4 missed: 200 ms), as in
- * ha-tap.test.ts. HA_TAP_DETECTION="50x8" ("intervalMs x beats") relaxes it, as in
- * ha-tap-concurrent: here two or three server processes, curl and the kernel's bridge share the
- * cores, every snooper handles as many frames as the primary, and a primary whose event loop
- * stalls past 200 ms (seen once at load 6-8 on a 2-core machine) is a false failover.
+ * Failure detection: heartbeats every 50 ms (the default) but 8 missed beats (400 ms) instead of 4.
+ * Here two or three server processes, curl and the kernel's bridge share the machine's cores, and
+ * every snooper handles as many frames as the primary: with the default 200 ms, a primary stalled
+ * while new downloads start was declared dead while alive in 3 of about 50 runs at load 6-11 on
+ * 2 cores (a false failover; B then resumed the live connections from their snooped state, and
+ * the curls still completed). That is not what this test is about; ha-tap.test.ts covers the
+ * default detection. HA_TAP_DETECTION="50x4" ("intervalMs x beats") runs it with the defaults.
  */
-const det = /^(\d+)x(\d+)$/.exec(process.env.HA_TAP_DETECTION ?? '');
+const det = /^(\d+)x(\d+)$/.exec(process.env.HA_TAP_DETECTION ?? '50x8');
 const config = det ? { heartbeatIntervalMs: Number(det[1]), missedBeats: Number(det[2]) } : {};
 
 /** Preload for the server processes: event-loop delay every 250 ms on stderr (shown on failure). */
