@@ -22,7 +22,7 @@
  *   over `owned` (TCP keeps payload views, no second copy). Copies out of a SharedArrayBuffer
  *   run at ~4 GB/s in V8 (relaxed-atomic memcpy), against ~15 GB/s between ordinary buffers:
  *   one copy into private memory also keeps the checksum and the TCP copy on ordinary memory.
- *   The ring slots are released after each batch.
+ *   Each ring slot is released as soon as its frame is copied out.
  * - Bounded: a batch is at most `batchFrames` frames, then the reader yields to the event loop
  *   (setImmediate). A full ring drops the frame, counts it (`ringFullDrops`) and returns false
  *   from `send()`; the writer then waits for the reader to free space and calls
@@ -373,8 +373,14 @@ export class SharedMemoryLink implements Link {
       c.rxBytes += len;
       const gsoSize = data32[(pos >> 2) + 1];
       if (gsoSize > 0) c.rxGso++;
-      h.frame(copyBytes(this.rdata8, pos + REC_HDR, pos + REC_HDR + len), gsoSize > 0 ? this.groMeta(gsoSize) : OWNED);
+      const frame = copyBytes(this.rdata8, pos + REC_HDR, pos + REC_HDR + len);
+      // The slot is free once copied: release it at once, not after the batch. (A batch can
+      // take milliseconds; the peer refills the ring meanwhile from the ACKs it already got, so
+      // holding a whole batch's slots overflowed an 8 MiB ring with a 4 MiB window.)
       head = (head + REC_HDR + ((len + 3) & ~3)) >>> 0;
+      this.head = head;
+      Atomics.store(this.rctrl, HEAD, head | 0);
+      h.frame(frame, gsoSize > 0 ? this.groMeta(gsoSize) : OWNED);
       n++;
       if (head === tail) tail = Atomics.load(this.rctrl, TAIL) >>> 0;
     }
@@ -382,7 +388,7 @@ export class SharedMemoryLink implements Link {
       c.rxBatches++;
       h.batchEnd();
     }
-    // Free the slots (after batchEnd: frames were valid throughout the batch).
+    // (Wrap markers and a corrupt record's skip are released here.)
     this.head = head;
     Atomics.store(this.rctrl, HEAD, head | 0);
     if (Atomics.load(this.rctrl, W_BLOCKED) === 1 && Atomics.compareExchange(this.rctrl, W_BLOCKED, 1, 0) === 1) {
