@@ -18,7 +18,7 @@
 import { CHECKPOINT_VERSION, err, HastackError, type Checkpoint } from '@hastack/stack';
 import { DEFAULT_CHECKPOINT_LIMITS, validateCheckpoint, validateParsedCheckpoint, type CheckpointLimits } from './validate.js';
 import { readBatchBody, readCheckpointBody, writeArrayHeader, writeCheckpointBody, Writer } from './codec.js';
-import { mac, MAC_PREFIX, macKey, macPrefixed, putTag, tagEquals, type MacKey } from './mac.js';
+import { MAC_PREFIX, macFrame, macKey, macPrefixed, putTag, tagEquals, type MacKey } from './mac.js';
 
 /** 'HSCK'. */
 export const CHECKPOINT_MAGIC: Uint8Array = new Uint8Array([0x48, 0x53, 0x43, 0x4b]);
@@ -149,11 +149,10 @@ function unframe(bytes: Uint8Array, magic: Uint8Array, what: string, opts: Decod
   if (version > CHECKPOINT_VERSION) throw invalid(`future format version ${version} (this build reads up to ${CHECKPOINT_VERSION})`);
 
   const n = len - CHECKPOINT_MAC_LEN;
-  const signed = bytes.subarray(0, n);
   // Constant-time compare (mac.ts), so the tag cannot be guessed byte by byte.
   let ok = false;
-  if (keys === null) ok = tagEquals(mac(macKey(first as Uint8Array), signed), bytes, n);
-  else for (let i = 0; i < keys.length && !ok; i++) ok = tagEquals(mac(macKey(keys[i]), signed), bytes, n);
+  if (keys === null) ok = tagEquals(macFrame(macKey(first as Uint8Array), bytes, n), bytes, n);
+  else for (let i = 0; i < keys.length && !ok; i++) ok = tagEquals(macFrame(macKey(keys[i]), bytes, n), bytes, n);
   if (!ok) throw invalid('bad signature (unsigned, tampered, or signed with another key)');
   unframedVersion = version;
   return n;

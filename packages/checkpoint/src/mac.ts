@@ -65,7 +65,35 @@ export function macKey(key: Uint8Array): MacKey {
 
 /** Largest frame verified through the scratch copy; larger ones go through createHmac. */
 const SCRATCH_MAX = 4096;
-const scratch = Buffer.allocUnsafe(MAC_PREFIX + SCRATCH_MAX);
+// Room for the pad, a frame and its tag (a whole frame is copied in, see macFrame).
+const scratch = Buffer.allocUnsafe(MAC_PREFIX + SCRATCH_MAX + TAG);
+
+/**
+ * Views `buf[0, len)` of one working buffer, by length: frames of one application come in a few
+ * sizes, and creating a Buffer view costs more than the lookup. One cache per buffer (the
+ * decoder's scratch, the encoder's output buffer), so alternating encode and decode never thrash.
+ */
+class PrefixViews {
+  private buf: Buffer | null = null;
+  private readonly views = new Map<number, Buffer>();
+
+  get(buf: Buffer, len: number): Buffer {
+    if (buf !== this.buf) {
+      this.buf = buf;
+      this.views.clear();
+    }
+    let v = this.views.get(len);
+    if (v === undefined) {
+      if (this.views.size >= 256) this.views.clear();
+      v = buf.subarray(0, len);
+      this.views.set(len, v);
+    }
+    return v;
+  }
+}
+
+const scratchViews = new PrefixViews();
+const outViews = new PrefixViews();
 
 /**
  * HMAC of `buf[at + MAC_PREFIX, at + MAC_PREFIX + n)`, where `buf[at, at + MAC_PREFIX)` is free:
@@ -74,17 +102,33 @@ const scratch = Buffer.allocUnsafe(MAC_PREFIX + SCRATCH_MAX);
  */
 export function macPrefixed(k: MacKey, buf: Buffer, at: number, n: number): string {
   if (oneShot === null) return crypto.createHmac('sha256', k.key).update(buf.subarray(at + MAC_PREFIX, at + MAC_PREFIX + n)).digest('binary');
+  return hmacPadded(k, buf, at, n, buf === scratch ? scratchViews : outViews);
+}
+
+function hmacPadded(k: MacKey, buf: Buffer, at: number, n: number, views: PrefixViews): string {
   buf.set(k.ipad, at);
-  const inner = oneShot('sha256', buf.subarray(at, at + MAC_PREFIX + n), 'latin1');
+  // Cached views only of small buffers (a cache entry keeps its buffer alive until the next call).
+  const input = at === 0 && buf.length <= 65536 ? views.get(buf, MAC_PREFIX + n) : buf.subarray(at, at + MAC_PREFIX + n);
+  const inner = (oneShot as HashFn)('sha256', input, 'latin1');
   putTag(k.outer, 64, inner);
-  return oneShot('sha256', k.outer, 'latin1');
+  return (oneShot as HashFn)('sha256', k.outer, 'latin1');
 }
 
 /** HMAC of `data` (any length), as a 32-character latin1 string. */
 export function mac(k: MacKey, data: Uint8Array): string {
   if (oneShot === null || data.length > SCRATCH_MAX) return crypto.createHmac('sha256', k.key).update(data).digest('binary');
   scratch.set(data, MAC_PREFIX);
-  return macPrefixed(k, scratch, 0, data.length);
+  return hmacPadded(k, scratch, 0, data.length, scratchViews);
+}
+
+/**
+ * HMAC of `frame[0, n)` where the frame's tag follows at n (a received frame): copies the whole
+ * frame behind the pad (no view of the signed part needed), or uses createHmac for a large one.
+ */
+export function macFrame(k: MacKey, frame: Uint8Array, n: number): string {
+  if (oneShot === null || n > SCRATCH_MAX) return crypto.createHmac('sha256', k.key).update(frame.subarray(0, n)).digest('binary');
+  scratch.set(frame.length <= SCRATCH_MAX + TAG ? frame : frame.subarray(0, n), MAC_PREFIX);
+  return hmacPadded(k, scratch, 0, n, scratchViews);
 }
 
 /** Write a latin1 tag string as bytes at `buf[at..at+32)` (a JS loop beats Buffer#write's call here). */

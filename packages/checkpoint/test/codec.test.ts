@@ -17,7 +17,7 @@ import { Packr, Unpackr } from 'msgpackr';
 import { MemoryNetwork, Stack, VirtualClock, type Checkpoint, type Socket, type TcpCheckpoint } from '@hastack/stack';
 import { decodeCheckpoint, encodeCheckpoint, encodeCheckpointBatch, decodeCheckpointBatch, validateCheckpoint } from '@hastack/checkpoint';
 import { readCheckpointBody, writeCheckpointBody, Writer } from '../src/codec.js';
-import { mac, macKey, macPrefixed, MAC_PREFIX, tagEquals } from '../src/mac.js';
+import { mac, macFrame, macKey, macPrefixed, MAC_PREFIX, tagEquals } from '../src/mac.js';
 import { fromWire, toWire } from '../src/wire.js';
 import { bundle, KEY, rng, signBody, tcpFull, tcpObjectMapped, udp } from './fixtures.js';
 
@@ -303,6 +303,9 @@ describe('HMAC-SHA256 without an Hmac object per call (mac.ts)', () => {
         const buf = Buffer.alloc(MAC_PREFIX + mlen);
         m.copy(buf, MAC_PREFIX);
         expect(Buffer.from(macPrefixed(k, buf, 0, mlen), 'latin1').equals(want)).toBe(true);
+        // A received frame: the signed part followed by its 32-byte tag.
+        expect(Buffer.from(macFrame(k, Buffer.concat([m, want]), mlen), 'latin1').equals(want)).toBe(true);
+        expect(Buffer.from(macFrame(k, new Uint8Array(Buffer.concat([m, want, Buffer.alloc(7)])), mlen), 'latin1').equals(want)).toBe(true);
         // Constant-time compare: equal, and every single-bit flip refused.
         expect(tagEquals(mac(k, m), want, 0)).toBe(true);
         const bit = Math.floor(r() * 256);
