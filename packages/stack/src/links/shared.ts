@@ -182,7 +182,6 @@ export class SharedMemoryLink implements Link {
   private writablePending = false;
   private keepAlive: ReturnType<typeof setInterval> | null = null;
   private refed = true;
-  private readonly drainBound = (): void => this.drain();
   private readonly wakeBound = (): void => {
     this.draining = false;
     this.drain();
@@ -382,9 +381,10 @@ export class SharedMemoryLink implements Link {
       Atomics.store(this.rctrl, HEAD, head | 0);
       h.frame(frame, gsoSize > 0 ? this.groMeta(gsoSize) : OWNED);
       n++;
+      if (this.closed) break; // the handler closed the link
       if (head === tail) tail = Atomics.load(this.rctrl, TAIL) >>> 0;
     }
-    if (n > 0) {
+    if (n > 0 && this.handler === h) {
       c.rxBatches++;
       h.batchEnd();
     }
