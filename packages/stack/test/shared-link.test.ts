@@ -197,6 +197,28 @@ describe('SharedMemoryLink rings', () => {
     expect(new SharedMemoryLink(ea).isOpen).toBe(false);
   });
 
+  it('a handler that closes the link mid-batch gets no further frames and no batchEnd', async () => {
+    const [ea, eb] = createSharedLinkPair();
+    const a = new SharedMemoryLink(ea);
+    const b = new SharedMemoryLink(eb);
+    for (let i = 0; i < 10; i++) a.send(frameOf(i, 100));
+    let frames = 0;
+    let ends = 0;
+    b.attach({
+      frame() {
+        if (++frames === 3) b.close();
+      },
+      batchEnd() {
+        ends++;
+      },
+    });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(frames).toBe(3);
+    expect(ends).toBe(0);
+    expect(a.isOpen).toBe(false);
+    a.close();
+  });
+
   it('rejects bad arguments with typed errors', () => {
     expect(() => createSharedLinkPair({ ringBytes: 100_000 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     expect(() => createSharedLinkPair({ mtu: 10 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
