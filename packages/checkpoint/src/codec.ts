@@ -588,7 +588,9 @@ function strAt(slot: number): unknown {
         r.pos = q + len;
         let ascii = true;
         for (let i = 0; i < len; i++) if (s[q + i] >= 0x80) ascii = false;
-        const out = r.b.toString(ascii ? 'latin1' : 'utf8', q, q + len);
+        if (!ascii) return r.b.toString('utf8', q, q + len);
+        // Only ASCII strings are remembered: for them characters and bytes correspond one to one.
+        const out = r.b.toString('latin1', q, q + len);
         lastStr[slot] = out;
         return out;
       }

@@ -275,6 +275,23 @@ describe('hand-written codec is byte-identical to msgpackr (format version 1 unc
     expect(plain.tcp.recvBuffer).toBeInstanceOf(Uint8Array);
   });
 
+  it('a remembered string is reused only for the same ASCII bytes (never for other bytes of equal character count)', () => {
+    const a = tcpObjectMapped();
+    a.meta.nodeId = 'é'; // 1 character, 2 UTF-8 bytes
+    expect((decodeCheckpoint(encodeCheckpoint(a, { key: KEY }), { key: KEY }) as TcpCheckpoint).meta.nodeId).toBe('é');
+    const b = tcpObjectMapped();
+    b.meta.nodeId = 'x';
+    const body = oldBody(b);
+    const at = body.indexOf(Buffer.from([0xa1, 0x78])); // fixstr(1) 'x'
+    expect(at).toBeGreaterThan(0);
+    body[at + 1] = 0xe9; // the latin1 code of 'é', not valid UTF-8 on its own
+    const back = decodeCheckpoint(signBody(body), { key: KEY }) as TcpCheckpoint;
+    expect(back.meta.nodeId).toBe(Buffer.from([0xe9]).toString('utf8'));
+    expect(back.meta.nodeId).not.toBe('é');
+    // And the ASCII fast path still answers correctly after it.
+    expect((decodeCheckpoint(encodeCheckpoint(b, { key: KEY }), { key: KEY }) as TcpCheckpoint).meta.nodeId).toBe('x');
+  });
+
   it('trailing bytes after the body and truncated bodies are refused (re-signed, so only the parser sees them)', () => {
     const body = oldBody(tcpObjectMapped());
     const refused = (b: Uint8Array) => {
