@@ -570,7 +570,11 @@ export class HaNode extends EventEmitter {
   private maybeRestoreSnooped(st: SnoopedState): void {
     if (!this.snoopApp || this.byKey.has(st.key) || this.restoringKeys.has(st.key)) return;
     this.restoringKeys.add(st.key);
+    // The replay may take event-loop turns (a file response: fs I/O); until the restored socket
+    // exists, drop (do not reset) the client's segments (RFC 9293 §3.10.7.1 would answer RST).
+    this.drain.hold(st.key);
     void this.restoreSnooped(st, this.snoopApp).then((s) => {
+      this.drain.unhold(st.key);
       if (!s) this.restoringKeys.delete(st.key);
       else s.once('close', () => this.restoringKeys.delete(st.key));
     });

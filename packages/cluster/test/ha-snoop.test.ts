@@ -92,11 +92,22 @@ async function scenario(third: boolean) {
     expect(atCrash).toBeLessThan(size);
     const takeovers: { checkpoints: number; snooped: number }[] = [];
     let snoopedFromC = 0;
-    b.cluster.on('snooped', (x: { from: string; states: unknown[] }) => x.from === 'C' && (snoopedFromC += x.states.length));
-    b.cluster.on('takeover', (x: { checkpoints: unknown[]; snooped: unknown[] }) => takeovers.push({ checkpoints: x.checkpoints.length, snooped: x.snooped.length }));
+    // While a snooped connection is being replayed, HaNode holds its 4-tuple (segments dropped,
+    // not reset); HaNode's listeners run first, so these see the hold of the restore in progress.
+    const holding: number[] = [];
+    b.cluster.on('snooped', (x: { from: string; states: unknown[] }) => {
+      if (x.from === 'C') snoopedFromC += x.states.length;
+      holding.push(b.ha.drain.holding);
+    });
+    b.cluster.on('takeover', (x: { checkpoints: unknown[]; snooped: unknown[] }) => {
+      takeovers.push({ checkpoints: x.checkpoints.length, snooped: x.snooped.length });
+      holding.push(b.ha.drain.holding);
+    });
     expect(await clock.run(() => ended, { maxMs: 60_000 })).toBe(true);
     expect(takeovers).toEqual([{ checkpoints: 0, snooped: third ? 0 : 1 }]);
     expect(snoopedFromC).toBe(third ? 1 : 0);
+    expect(Math.max(...holding)).toBe(1);
+    expect(b.ha.drain.holding).toBe(0);
     expect(b.ha.stats.snoopRestored).toBe(1);
     expect(b.ha.stats.resumed).toBe(1);
     expect(b.ha.stats.restoreErrors).toBe(0);
