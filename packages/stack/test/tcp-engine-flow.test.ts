@@ -14,7 +14,7 @@ describe('delayed ACK (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2)', () => {
     expect([flagsOf(a), a.ack]).toEqual(['ACK', 1101]);
   });
 
-  it('at least every second full-sized segment is ACKed at once', () => {
+  it('at least every second full-sized segment is ACKed by the end of its input batch; long batches every 16', () => {
     const s = new Scripted();
     const { una } = establish(s, { ts: false });
     s.inject({ dport: 80, seq: 1001, ack: una, flags: ACK, payload: new Uint8Array(1460) });
@@ -22,9 +22,16 @@ describe('delayed ACK (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2)', () => {
     s.inject({ dport: 80, seq: 2461, ack: una, flags: ACK, payload: new Uint8Array(1460) });
     const [a] = s.out();
     expect(a.ack).toBe(3921);
-    // Four segments in one batch → two ACKs.
+    // Four segments in one batch → one ACK for all four, at the batch's end (not one per two).
     for (let i = 0; i < 4; i++) s.inject({ dport: 80, seq: 3921 + i * 1460, ack: una, flags: ACK, payload: new Uint8Array(1460) });
-    expect(s.out().map((r) => r.ack)).toEqual([3921 + 2 * 1460, 3921 + 4 * 1460]);
+    expect(s.out().map((r) => r.ack)).toEqual([3921 + 4 * 1460]);
+    // 40 segments in one batch → an ACK at once after every 16, and one at the end.
+    const base = 3921 + 4 * 1460;
+    for (let i = 0; i < 40; i++) s.inject({ dport: 80, seq: base + i * 1460, ack: una, flags: ACK, payload: new Uint8Array(1460) });
+    expect(s.out().map((r) => r.ack)).toEqual([base + 16 * 1460, base + 32 * 1460, base + 40 * 1460]);
+    // A single full segment after that waits for the delayed-ACK timer.
+    s.inject({ dport: 80, seq: base + 40 * 1460, ack: una, flags: ACK, payload: new Uint8Array(1460) });
+    expect(s.out()).toEqual([]);
   });
 
   it('a delayed ACK rides on outgoing data instead', () => {
