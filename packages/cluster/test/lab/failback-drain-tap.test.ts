@@ -9,12 +9,12 @@
  */
 import { type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '@hastack/tap';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, expectedSha, skipReason as reason, startHaNode } from './ha-lab.js';
+import { buildCli, endRun, expectedSha, skipReason as reason, startHaNode, writeLagMonitor } from './ha-lab.js';
 
 const MiB = 1024 * 1024;
 
@@ -23,15 +23,11 @@ describe.skipIf(reason !== null)("HA over TAP: failback 'drain' keeps a curl dow
   let dir = '';
   const procs: ChildProcess[] = [];
 
-  beforeAll(() => {
-    buildCli();
-  }, 180_000);
+  beforeAll(() => buildCli(), 180_000);
 
   afterEach(async () => {
-    for (const p of procs.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-    await lab?.destroy();
+    await endRun(procs, lab, dir);
     lab = undefined;
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const until = async (cond: () => boolean, ms: number): Promise<boolean> => {

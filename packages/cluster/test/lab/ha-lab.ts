@@ -4,7 +4,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { labUnavailableReason, missingTools, type Lab } from '@hastack/tap';
@@ -15,8 +15,12 @@ export const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const cli = join(root, 'examples/ha-http-server/dist/cli.js');
 const KEY = 'hex:' + '5a'.repeat(32);
 
-/** The CLI runs from dist/ (separate processes): build what it needs. */
+/**
+ * The CLI runs from dist/ (separate processes): build what it needs. HA_LAB_NO_BUILD=1 uses the
+ * dist/ files as they are (e.g. built with tsc -p while other packages are mid-edit).
+ */
 export function buildCli(): void {
+  if (process.env.HA_LAB_NO_BUILD) return;
   execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/cluster', 'examples/ha-http-server'], { cwd: root, stdio: 'inherit' });
 }
 
@@ -86,4 +90,31 @@ export function startHaNode(o: HaNodeStart): Promise<ChildProcess> {
     p.stdout!.on('data', onData);
     p.once('exit', (code) => reject(new Error(`node ${id} exited (${code}):\n${logs[id]}`)));
   });
+}
+
+/**
+ * Preloaded into server processes (`--import`): samples the event-loop delay and prints
+ * `LAG max=.. p99=.. worst=.. t=..` lines on stderr whenever a 250 ms window saw more than 40 ms.
+ */
+const LAG_MONITOR = `
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+const h = monitorEventLoopDelay({ resolution: 5 }); h.enable();
+let worst = 0;
+const t = setInterval(() => { const m = h.max / 1e6; worst = Math.max(worst, m);
+  if (m > 40) process.stderr.write('LAG max=' + m.toFixed(0) + ' p99=' + (h.percentile(99) / 1e6).toFixed(0) + ' worst=' + worst.toFixed(0) + ' t=' + Date.now() + '\\n');
+  h.reset(); }, 250); t.unref();
+`;
+
+/** Write the lag monitor into `dir`; returns its path for `--import`. */
+export function writeLagMonitor(dir: string): string {
+  const path = join(dir, 'monitor.mjs');
+  writeFileSync(path, LAG_MONITOR);
+  return path;
+}
+
+/** After each test: SIGKILL the processes still running, tear the lab down, remove the run's directory. */
+export async function endRun(procs: ChildProcess[], lab: Lab | undefined, dir: string | undefined): Promise<void> {
+  for (const p of procs.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  await lab?.destroy();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 }

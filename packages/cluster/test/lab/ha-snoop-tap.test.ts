@@ -21,13 +21,13 @@
  */
 import { type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '@hastack/tap';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateRange } from '../../../../examples/ha-http-server/src/objects.js';
-import { buildCli, expectedSha, skipReason as reason, startHaNode } from './ha-lab.js';
+import { buildCli, endRun, expectedSha, skipReason as reason, startHaNode, writeLagMonitor } from './ha-lab.js';
 
 /**
  * Failure detection: heartbeats every 50 ms (the default) but 8 missed beats (400 ms) instead of 4.
@@ -42,13 +42,6 @@ const det = /^(\d+)x(\d+)$/.exec(process.env.HA_TAP_DETECTION ?? '50x8');
 const config = det ? { heartbeatIntervalMs: Number(det[1]), missedBeats: Number(det[2]) } : {};
 
 /** Preload for the server processes: event-loop delay every 250 ms on stderr (shown on failure). */
-const MONITOR = `
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-const h = monitorEventLoopDelay({ resolution: 5 }); h.enable();
-const t = setInterval(() => { const m = h.max / 1e6;
-  if (m > 40) process.stderr.write('LAG max=' + m.toFixed(0) + ' p99=' + (h.percentile(99) / 1e6).toFixed(0) + ' t=' + Date.now() + '\\n');
-  h.reset(); }, 250); t.unref();
-`;
 
 describe.skipIf(reason !== null)('HA over TAP, snooped takeover: primary checkpointing off, backup snooping a hub bridge', () => {
   let lab: Lab;
@@ -59,16 +52,10 @@ describe.skipIf(reason !== null)('HA over TAP, snooped takeover: primary checkpo
   /** When B first logged a failure takeover (ms since epoch). */
   let failoverAt = 0;
 
-  beforeAll(() => {
-    // HA_LAB_NO_BUILD=1: use the dist/ files as they are (e.g. built with tsc -p while other
-    // packages of the work tree are mid-edit).
-    if (!process.env.HA_LAB_NO_BUILD) buildCli();
-  }, 180_000);
+  beforeAll(() => buildCli(), 180_000);
 
   afterEach(async () => {
-    for (const p of procs.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-    await lab?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await endRun(procs, lab, dir);
   });
   afterAll(async () => {
     await lab?.destroy();
@@ -86,8 +73,7 @@ describe.skipIf(reason !== null)('HA over TAP, snooped takeover: primary checkpo
     // The hub: with an ageing time of 0 the bridge keeps no learned MAC, so it floods every frame
     // to every port (inside the lab's switch namespace only).
     await lab.exec('switch', ['ip', 'link', 'set', lab.bridge, 'type', 'bridge', 'ageing_time', '0']);
-    const mon = join(dir, 'monitor.mjs');
-    writeFileSync(mon, MONITOR);
+    const mon = writeLagMonitor(dir);
     const nodeArgs = ['--import', mon];
     // Only this run's B: a killed process of the previous test can still deliver buffered output.
     const mine = logs;

@@ -19,26 +19,18 @@
  */
 import { type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '@hastack/tap';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, expectedSha, skipReason as reason, startHaNode } from './ha-lab.js';
+import { buildCli, endRun, expectedSha, skipReason as reason, startHaNode, writeLagMonitor } from './ha-lab.js';
 
 /** Failure detection (default: the cluster defaults); HA_TAP_DETECTION="intervalMs x beats" overrides. */
 const det = /^(\d+)x(\d+)$/.exec(process.env.HA_TAP_DETECTION ?? '');
 const detection = det ? { heartbeatIntervalMs: Number(det[1]), missedBeats: Number(det[2]) } : {};
 
 /** Preload for the server processes: event-loop delay every 250 ms, on stderr. */
-const MONITOR = `
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-const h = monitorEventLoopDelay({ resolution: 5 }); h.enable();
-let worst = 0;
-const t = setInterval(() => { const m = h.max / 1e6; worst = Math.max(worst, m);
-  if (m > 40) process.stderr.write('LAG max=' + m.toFixed(0) + ' p99=' + (h.percentile(99) / 1e6).toFixed(0) + ' worst=' + worst.toFixed(0) + ' t=' + Date.now() + '\\n');
-  h.reset(); }, 250); t.unref();
-`;
 
 
 describe.skipIf(reason !== null)('HA over TAP: 20 concurrent curls through the virtual IP, primary SIGKILLed', () => {
@@ -50,14 +42,10 @@ describe.skipIf(reason !== null)('HA over TAP: 20 concurrent curls through the v
   /** When each node first logged a failure takeover (ms since epoch). */
   let failoverAt: Record<string, number> = {};
 
-  beforeAll(() => {
-    buildCli();
-  }, 180_000);
+  beforeAll(() => buildCli(), 180_000);
 
   afterEach(async () => {
-    for (const p of procs.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-    await lab?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await endRun(procs, lab, dir);
   });
   afterAll(async () => {
     await lab?.destroy();
@@ -65,8 +53,7 @@ describe.skipIf(reason !== null)('HA over TAP: 20 concurrent curls through the v
 
   /** Start node `id` with the event-loop monitor preload; records when it first logs a failure takeover. */
   function startNode(id: 'A' | 'B', host: number): Promise<ChildProcess> {
-    const mon = join(dir, 'monitor.mjs');
-    writeFileSync(mon, MONITOR);
+    const mon = writeLagMonitor(dir);
     return startHaNode({
       lab, dir, vip, id, host, logs, procs,
       config: detection,

@@ -7,12 +7,12 @@
  * (20 concurrent downloads: ha-tap-concurrent.test.ts.)
  */
 import { type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '@hastack/tap';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, expectedSha, skipReason as reason, startHaNode } from './ha-lab.js';
+import { buildCli, endRun, expectedSha, skipReason as reason, startHaNode, writeLagMonitor } from './ha-lab.js';
 
 /** Reads the body from stdin: SHA-256, bytes, longest gap between chunks; progress on stderr. */
 const METER = `
@@ -31,14 +31,10 @@ describe.skipIf(reason !== null)('HA over TAP: curl through the virtual IP, prim
   const procs: ChildProcess[] = [];
   let logs: Record<string, string> = {};
 
-  beforeAll(() => {
-    buildCli();
-  }, 180_000);
+  beforeAll(() => buildCli(), 180_000);
 
   afterEach(async () => {
-    for (const p of procs.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-    await lab?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await endRun(procs, lab, dir);
   });
   afterAll(async () => {
     await lab?.destroy();
