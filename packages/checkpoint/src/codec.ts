@@ -824,9 +824,8 @@ function rApp(p: string): CheckpointApp | undefined {
     const length = val();
     objects[i] = { id, seq, offset, length };
   }
-  const app = { protocol, objects } as CheckpointApp;
-  if (n === 3) app.state = readAny(0) as CheckpointApp['state'];
-  return app;
+  if (n === 3) return { protocol, objects, state: readAny(0) } as CheckpointApp;
+  return { protocol, objects } as CheckpointApp;
 }
 
 function rRanges(p: string, name: string): TcpByteRange[] {
@@ -842,6 +841,9 @@ function rRanges(p: string, name: string): TcpByteRange[] {
   return out;
 }
 
+/** "Absent" while an object is assembled (distinct from every decoded value). */
+const NONE: unknown = Symbol('none');
+
 function rCc(p: string): TcpCongestionState {
   tuple(8, p, 'tcp.cc');
   const algorithm = strAt(S_ALGO);
@@ -850,22 +852,33 @@ function rCc(p: string): TcpCongestionState {
   const srtt = val();
   const rttvar = val();
   const rto = val();
-  const cc = { algorithm, cwnd, ssthresh, srtt, rttvar, rto } as TcpCongestionState;
-  if (!isNil()) cc.recover = val() as number;
+  const recover = isNil() ? NONE : val();
+  let cubic: unknown = NONE;
   if (!isNil()) {
     tuple(6, p, 'tcp.cc.cubic');
     const wMax = val();
     const wLastMax = val();
     const k = val();
     const epochStart = val();
-    const cubic = { wMax, k, epochStart } as NonNullable<TcpCongestionState['cubic']>;
-    if (wLastMax !== null) cubic.wLastMax = wLastMax as number;
     const wEst = val();
-    if (wEst !== null) cubic.wEst = wEst as number;
     const cwndEpoch = val();
-    if (cwndEpoch !== null) cubic.cwndEpoch = cwndEpoch as number;
-    cc.cubic = cubic;
+    if (wLastMax !== null && wEst !== null && cwndEpoch !== null) {
+      // The usual case (the engine fills every field): one literal, no properties added later.
+      cubic = { wMax, k, epochStart, wLastMax, wEst, cwndEpoch };
+    } else {
+      const q = { wMax, k, epochStart } as NonNullable<TcpCongestionState['cubic']>;
+      if (wLastMax !== null) q.wLastMax = wLastMax as number;
+      if (wEst !== null) q.wEst = wEst as number;
+      if (cwndEpoch !== null) q.cwndEpoch = cwndEpoch as number;
+      cubic = q;
+    }
   }
+  // Objects are built with all their keys in one literal where possible: a key added later goes
+  // to a separately allocated property store, slower to build and to read.
+  if (recover !== NONE && cubic !== NONE) return { algorithm, cwnd, ssthresh, srtt, rttvar, rto, recover, cubic } as TcpCongestionState;
+  const cc = { algorithm, cwnd, ssthresh, srtt, rttvar, rto } as TcpCongestionState;
+  if (recover !== NONE) cc.recover = recover as number;
+  if (cubic !== NONE) cc.cubic = cubic as TcpCongestionState['cubic'];
   return cc;
 }
 
@@ -883,6 +896,25 @@ function rTimers(p: string): Record<string, unknown> {
 
 function rTcpOptions(p: string): Record<string, unknown> {
   tuple(10, p, 'tcp.options');
+  // The usual case (a captured connection: every option set, ten non-nil scalars): one literal.
+  const at = r.pos;
+  const noDelay = val();
+  const keepAlive = val();
+  const keepAliveInitialDelay = val();
+  const keepAliveInterval = val();
+  const keepAliveProbes = val();
+  const userTimeout = val();
+  const sendBufferSize = val();
+  const receiveBufferSize = val();
+  const timeWait = val();
+  const allowHalfOpen = val();
+  if (
+    noDelay !== null && keepAlive !== null && keepAliveInitialDelay !== null && keepAliveInterval !== null && keepAliveProbes !== null &&
+    userTimeout !== null && sendBufferSize !== null && receiveBufferSize !== null && timeWait !== null && allowHalfOpen !== null
+  ) {
+    return { noDelay, keepAlive, keepAliveInitialDelay, keepAliveInterval, keepAliveProbes, userTimeout, sendBufferSize, receiveBufferSize, timeWait, allowHalfOpen };
+  }
+  r.pos = at; // some are nil: read them again, adding only the present ones
   const o: Record<string, unknown> = {};
   if (!isNil()) o.noDelay = val();
   if (!isNil()) o.keepAlive = val();
@@ -946,13 +978,19 @@ function rTcp(p: string): TcpCheckpointSection {
   const sendLength = val();
   const sendRanges = rRanges(p, 'tcp.sendRanges');
   const recvBuffer = isNil() ? EMPTY_BYTES : readAny(0);
-  const tcp = {
+  if (isNil()) {
+    return {
+      state, localPort, remotePort, iss, irs, sndUna, sndNxt, sndMax, sndWnd, sndWl1, sndWl2, rcvNxt, rcvWnd,
+      sndWscale, rcvWscale, sndMss, rcvMss, sackPermitted, timestamps, tsOffset, tsRecent, tsRecentAge, tsLastSent,
+      cc, finSent, finReceived, finSeq, timers, options, sendLength, sendRanges, recvBuffer,
+    } as TcpCheckpointSection;
+  }
+  const recvOutOfOrder = rRanges(p, 'tcp.recvOutOfOrder');
+  return {
     state, localPort, remotePort, iss, irs, sndUna, sndNxt, sndMax, sndWnd, sndWl1, sndWl2, rcvNxt, rcvWnd,
     sndWscale, rcvWscale, sndMss, rcvMss, sackPermitted, timestamps, tsOffset, tsRecent, tsRecentAge, tsLastSent,
-    cc, finSent, finReceived, finSeq, timers, options, sendLength, sendRanges, recvBuffer,
+    cc, finSent, finReceived, finSeq, timers, options, sendLength, sendRanges, recvBuffer, recvOutOfOrder,
   } as TcpCheckpointSection;
-  if (!isNil()) tcp.recvOutOfOrder = rRanges(p, 'tcp.recvOutOfOrder');
-  return tcp;
 }
 
 function rUdp(p: string): UdpCheckpointSection {
@@ -986,13 +1024,15 @@ function rConn(p: string, kind: unknown): ConnectionCheckpoint {
   const tos = val();
   const ip = { localAddress, remoteAddress, ttl, tos } as ConnectionCheckpoint['ip'];
   const link = { localMac, peerMac };
-  let out: ConnectionCheckpoint;
-  if (kind === KIND_TCP) out = { kind: 'tcp', meta, link, ip, tcp: rTcp(p) };
-  else if (kind === KIND_UDP) out = { kind: 'udp', meta, link, ip, udp: rUdp(p) };
-  else bad(p + 'kind', `unknown kind code ${String(kind).slice(0, 16)}`);
+  if (kind === KIND_TCP) {
+    const tcp = rTcp(p);
+    const app = rApp(p);
+    return app === undefined ? { kind: 'tcp', meta, link, ip, tcp } : { kind: 'tcp', meta, link, ip, tcp, app };
+  }
+  if (kind !== KIND_UDP) bad(p + 'kind', `unknown kind code ${String(kind).slice(0, 16)}`);
+  const udp = rUdp(p);
   const app = rApp(p);
-  if (app !== undefined) out.app = app;
-  return out;
+  return app === undefined ? { kind: 'udp', meta, link, ip, udp } : { kind: 'udp', meta, link, ip, udp, app };
 }
 
 function rCheckpoint(maxMembers: number): Checkpoint {
