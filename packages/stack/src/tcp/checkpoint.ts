@@ -24,6 +24,7 @@ import { err, type HastackError } from '../errors.js';
 import {
   CHECKPOINT_VERSION,
   objectRangeForSeq,
+  type CheckpointApp,
   type CheckpointAppState,
   type CheckpointObjectRef,
   type TcpByteRange,
@@ -339,17 +340,18 @@ export function captureConn(host: CheckpointHost, conn: TcpConn, socket: Socket 
   if (socket) sec.options.allowHalfOpen = socket.allowHalfOpen;
   const eng = host.engine;
   const arp = eng.arpCache.get(t.remoteAddress);
-  const cp: TcpCheckpoint = {
-    kind: 'tcp',
-    meta: { version: CHECKPOINT_VERSION, nodeId: host.nodeId, takenAt: Date.now(), takenAtMono: Math.max(0, now) },
-    link: { localMac: Uint8Array.from(eng.mac), peerMac: arp?.mac ? Uint8Array.from(arp.mac) : null },
-    ip: { localAddress: t.localAddress >>> 0, remoteAddress: t.remoteAddress >>> 0, ttl: eng.ttl, tos: 0 },
-    tcp: sec,
-  };
+  const meta = { version: CHECKPOINT_VERSION, nodeId: host.nodeId, takenAt: Date.now(), takenAtMono: Math.max(0, now) };
+  const link = { localMac: Uint8Array.from(eng.mac), peerMac: arp?.mac ? Uint8Array.from(arp.mac) : null };
+  const ip = { localAddress: t.localAddress >>> 0, remoteAddress: t.remoteAddress >>> 0, ttl: eng.ttl, tos: 0 };
+  // Each object gets all its keys in one literal (a key added later lives in a separate,
+  // slower property store: encode and validation read every field).
+  let cp: TcpCheckpoint;
   if (opts.app || refs.length > 0) {
-    cp.app = { protocol: opts.app?.protocol ?? 'tcp', objects: refs };
-    if (opts.app?.state !== undefined) cp.app.state = opts.app.state;
-  }
+    const protocol = opts.app?.protocol ?? 'tcp';
+    const state = opts.app?.state;
+    const app: CheckpointApp = state === undefined ? { protocol, objects: refs } : { protocol, objects: refs, state };
+    cp = { kind: 'tcp', meta, link, ip, tcp: sec, app };
+  } else cp = { kind: 'tcp', meta, link, ip, tcp: sec };
   engineBuilt.add(cp);
   return cp;
 }
