@@ -111,9 +111,14 @@ function frame<T>(magic: Uint8Array, key: MacKey, body: (w: Writer, what: T) => 
     b[MAC_PREFIX + 4] = (CHECKPOINT_VERSION >>> 8) & 0xff;
     b[MAC_PREFIX + 5] = CHECKPOINT_VERSION & 0xff;
     const tag = macPrefixed(key, b, 0, n);
+    // The tag goes behind the frame in the working buffer, then one copy of the whole frame
+    // through a cached view (Buffer#copy builds a view per call).
+    w.pos = MAC_PREFIX + n;
+    w.ensure(CHECKPOINT_MAC_LEN);
+    const wb = w.buf;
+    putTag(wb, MAC_PREFIX + n, tag);
     const out = Buffer.allocUnsafe(n + CHECKPOINT_MAC_LEN);
-    b.copy(out, 0, MAC_PREFIX, MAC_PREFIX + n);
-    putTag(out, n, tag);
+    out.set(frameView(wb, n + CHECKPOINT_MAC_LEN), 0);
     return out;
   } finally {
     if (shared) {
@@ -121,6 +126,26 @@ function frame<T>(magic: Uint8Array, key: MacKey, body: (w: Writer, what: T) => 
       if (writer.buf.length > WRITER_KEEP) writer = new Writer(16 * 1024);
     }
   }
+}
+
+// Views wb[MAC_PREFIX, MAC_PREFIX + len) of the working buffer, by length (frames of one
+// application come in a few sizes). Only for the shared writer's buffer (bounded: 256 lengths).
+let viewsOf: Buffer | null = null;
+const views = new Map<number, Buffer>();
+
+function frameView(wb: Buffer, len: number): Buffer {
+  if (wb !== writer.buf) return wb.subarray(MAC_PREFIX, MAC_PREFIX + len);
+  if (wb !== viewsOf) {
+    viewsOf = wb;
+    views.clear();
+  }
+  let v = views.get(len);
+  if (v === undefined) {
+    if (views.size >= 256) views.clear();
+    v = wb.subarray(MAC_PREFIX, MAC_PREFIX + len);
+    views.set(len, v);
+  }
+  return v;
 }
 
 let unframedVersion = 0;
