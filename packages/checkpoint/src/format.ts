@@ -15,7 +15,7 @@
  * `reason`; nothing else escapes (a parser error is wrapped). A checkpoint is a capability to take over a
  * connection, so an unsigned or wrongly signed one is never parsed.
  */
-import { CHECKPOINT_VERSION, err, HastackError, isEngineCapturedCheckpoint, type Checkpoint } from '@hastack/stack';
+import { CHECKPOINT_VERSION, err, HastackError, isEngineCapturedCheckpoint, markCheckpointValidated, type Checkpoint } from '@hastack/stack';
 import { DEFAULT_CHECKPOINT_LIMITS, validateCheckpoint, validateParsedCheckpoint, type CheckpointLimits } from './validate.js';
 import { readBatchBody, readCheckpointBody, writeArrayHeader, writeCheckpointBody, Writer } from './codec.js';
 import { MAC_PREFIX, macFrame, macKey, macPrefixed, putTag, tagEquals, type MacKey } from './mac.js';
@@ -206,6 +206,8 @@ function finish(parsed: Checkpoint, version: number, opts: DecodeOptions): Check
       throw err('ERR_CHECKPOINT_STALE', `checkpoint taken ${Math.round(now - cp.meta.takenAt)} ms ago, older than maxAgeMs ${opts.maxAgeMs}`);
     }
   }
+  // Fully validated: stack.restore() need not check its structure again.
+  markCheckpointValidated(cp);
   return cp;
 }
 

@@ -94,3 +94,27 @@ describe('encoding engine-captured checkpoints', () => {
     expect(refusal(() => encodeCheckpoint(c, { key: KEY })).field).toBe('ip.ttl');
   });
 });
+
+describe('decoded checkpoints and stack.restore()', () => {
+  it("a decoded checkpoint skips the stack's structural check (already validated); other objects do not", async () => {
+    const { cp } = await captured();
+    const bytes = encodeCheckpoint(cp(), { key: KEY });
+    const clock = new VirtualClock();
+    const net = new MemoryNetwork({ seed: 4, clock });
+    const b2 = new Stack({ link: net.createPort(), address: '198.18.0.2/24', clock, nodeId: 'b2' });
+    // A hand-built copy with an unsupported state: the stack's own check refuses it.
+    const copy = decodeCheckpoint(bytes, { key: KEY }) as TcpCheckpoint;
+    const handBuilt = { ...copy, tcp: { ...copy.tcp, state: 'LISTEN' } } as unknown as TcpCheckpoint;
+    expect(refusal(() => b2.restore(handBuilt)).code).toBe('ERR_CHECKPOINT_INVALID');
+    // The decoded object, changed after decoding: no second structural check, but the engine
+    // still refuses the state before creating anything.
+    (copy.tcp as { state: string }).state = 'LISTEN';
+    expect(refusal(() => b2.restore(copy)).code).toBe('ERR_CHECKPOINT_UNSUPPORTED_STATE');
+    expect(b2.tcp.connections().length).toBe(0);
+    // Untouched, it restores.
+    const s = b2.restore(decodeCheckpoint(bytes, { key: KEY }) as TcpCheckpoint);
+    s.on('error', () => {});
+    expect(b2.tcp.connections().length).toBe(1);
+    b2.crash();
+  });
+});
