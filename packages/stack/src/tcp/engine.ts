@@ -763,7 +763,14 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     t.recover = cc.recover ?? sec.sndUna;
     if (cc.cubic) {
       const k = cc.cubic;
-      t.cubic = { wMax: k.wMax, wLastMax: k.wLastMax ?? k.wMax, k: k.k, epochStart: k.epochStart === null ? -1 : now + k.epochStart, wEst: k.wEst ?? t.cwnd, cwndEpoch: k.cwndEpoch ?? t.cwnd };
+      // Filled in place: the TCB's own CUBIC object (no second one per restored connection).
+      const q = t.cubic;
+      q.wMax = k.wMax;
+      q.wLastMax = k.wLastMax ?? k.wMax;
+      q.k = k.k;
+      q.epochStart = k.epochStart === null ? -1 : now + k.epochStart;
+      q.wEst = k.wEst ?? t.cwnd;
+      q.cwndEpoch = k.cwndEpoch ?? t.cwnd;
     }
     t.finReceived = sec.finReceived;
     t.finQueued = sec.finSeq !== null;
@@ -1163,7 +1170,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     t.sndMss = Math.min(536, t.rcvMss);
     // RFC 7323 §2.3: the smallest shift that lets the window cover the receive buffer.
     let ws = 0;
-    while (ws < 14 && 65535 * 2 ** ws < t.rcvBufSize) ws++;
+    while (ws < 14 && 65535 * (1 << ws) < t.rcvBufSize) ws++; // 1 << ws: no Math.pow per step
     t.rcvWscale = t.wsOk ? ws : 0;
     t.rto = this.initialRto;
     if (!restoring) {
