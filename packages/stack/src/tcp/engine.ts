@@ -2152,7 +2152,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       t.undoTsVal = this.tsNow(t, now);
       t.undoCwnd = t.cwnd;
       t.undoSsthresh = t.ssthresh;
-      const a = t.undoCubic;
+      const a = t.undoCubic ?? (t.undoCubic = { wMax: 0, wLastMax: 0, epochStart: -1, k: 0, wEst: 0, cwndEpoch: 0 });
       const b = t.cubic;
       a.wMax = b.wMax;
       a.wLastMax = b.wLastMax;
@@ -2180,12 +2180,15 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     if (t.undoSsthresh > t.ssthresh) t.ssthresh = t.undoSsthresh;
     const a = t.cubic;
     const b = t.undoCubic;
-    a.wMax = b.wMax;
-    a.wLastMax = b.wLastMax;
-    a.epochStart = b.epochStart;
-    a.k = b.k;
-    a.wEst = b.wEst;
-    a.cwndEpoch = b.cwndEpoch;
+    // undoSave ran first (it set undoTsVal, which is how we got here), so b exists.
+    if (b !== null) {
+      a.wMax = b.wMax;
+      a.wLastMax = b.wLastMax;
+      a.epochStart = b.epochStart;
+      a.k = b.k;
+      a.wEst = b.wEst;
+      a.cwndEpoch = b.cwndEpoch;
+    }
     t.inRecovery = false;
     t.rtoRecovery = false;
     t.rtxOne = false;

@@ -144,7 +144,8 @@ export class Tcb {
   /** cwnd / ssthresh / CUBIC state saved before the first reduction of the episode. */
   undoCwnd = 0;
   undoSsthresh = 0;
-  undoCubic: CubicState = { wMax: 0, wLastMax: 0, epochStart: -1, k: 0, wEst: 0, cwndEpoch: 0 };
+  /** Created on the first save (most connections never need it: one object and its boxed numbers less per TCB). */
+  undoCubic: CubicState | null = null;
 
   // --- receive side ---
   rcvBufSize = 4 << 20;
