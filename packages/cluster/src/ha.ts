@@ -165,14 +165,34 @@ function parseIpNum(s: string): number {
  * inside an object-mapped reference and no FIN is queued, extend `sendLength` and `sndMax` up to
  * `ahead` bytes past SND.MAX, within that reference, so that a peer ACK for bytes the old host sent
  * after the checkpoint is adopted and the stack refills from the object source. When the queue ends
- * exactly at the reference's end, only `sndMax` moves (up to the queue's end). Returns the number
- * of bytes added. Mutates `cp`.
+ * exactly at the reference's end, only `sndMax` moves (up to the queue's end). When a FIN is queued
+ * behind the queue (the application had written the whole response and called end()), only
+ * `sndMax` moves too: up to the queue's end and the FIN (`finSeq + 1`), never further. Returns the
+ * number of bytes added to the queue. Mutates `cp`.
  */
 export function widenForTakeover(cp: TcpCheckpoint, ahead = DEFAULT_RESTORE_AHEAD): number {
   const t = cp.tcp;
-  if (t.finSeq !== null || t.finSent || (t.state !== 'ESTABLISHED' && t.state !== 'CLOSE_WAIT')) return 0;
+  if (ahead <= 0) return 0;
+  const maxOff = (t.sndMax - t.sndUna) >>> 0;
+  if (t.finSeq !== null) {
+    // The whole rest of the stream is queued, FIN included: the old host may have sent queued
+    // bytes, and the FIN, past the checkpoint's SND.MAX, and the peer may have acknowledged them.
+    // This host has those very bytes (literal in the checkpoint or object-mapped), so such an ACK
+    // is not stale: accept it up to the FIN. Without this, a replica taken after end() (a
+    // progress checkpoint of a response that fit in the send buffer) refused the client's ACK
+    // as stale and reset the connection (issue 6).
+    if (t.state !== 'FIN_WAIT_1' && t.state !== 'LAST_ACK' && t.state !== 'CLOSING') return 0;
+    const finOff = (t.finSeq - t.sndUna) | 0;
+    if (finOff !== t.sendLength) return 0; // the FIN is not right behind the queue: leave it
+    const upTo = Math.min(finOff + 1, maxOff + ahead);
+    if (upTo > maxOff) t.sndMax = (t.sndUna + upTo) >>> 0;
+    // SND.MAX past the queue means the FIN may have gone out (the checkpoint's invariant).
+    if (upTo === finOff + 1) t.finSent = true;
+    return 0;
+  }
+  if (t.finSent || (t.state !== 'ESTABLISHED' && t.state !== 'CLOSE_WAIT')) return 0;
   const refs = cp.app?.objects ?? [];
-  if (refs.length === 0 || ahead <= 0) return 0;
+  if (refs.length === 0) return 0;
   const end = t.sendLength;
   // The reference covering the queue's last byte (or starting right at its end).
   let best = 0;
@@ -181,7 +201,6 @@ export function widenForTakeover(cp: TcpCheckpoint, ahead = DEFAULT_RESTORE_AHEA
     const e = s + o.length;
     if (s <= end && e >= end) best = Math.max(best, e);
   }
-  const maxOff = (t.sndMax - t.sndUna) >>> 0;
   if (best <= end) {
     // The queue already holds the rest of the reference: nothing to add, but the old host may
     // have sent queued bytes past the checkpoint's SND.MAX — accept a peer ACK for those too.
