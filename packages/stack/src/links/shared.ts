@@ -355,14 +355,24 @@ export class SharedMemoryLink implements Link {
     let tail = Atomics.load(this.rctrl, TAIL) >>> 0;
     let n = 0;
     const c = this.counters;
+    const gro = this.offloads.gro;
     while (head !== tail && n < this.batchFrames) {
       const pos = head & mask;
+      // Bytes the writer has published beyond HEAD: a record (or a wrap marker's skip) must lie
+      // within them, or the reader would deliver stale bytes of an earlier lap and run HEAD past
+      // TAIL (replaying old laps, and the writer would see a ring that never empties).
+      const avail = (tail - head) >>> 0;
       const len = data32[pos >> 2];
       if (len === WRAP) {
+        if (cap - pos > avail) {
+          c.badRecords++;
+          head = tail;
+          break;
+        }
         head = (head + (cap - pos)) >>> 0;
         continue;
       }
-      if (len < 14 || len > this.offloads.maxFrame || pos + REC_HDR + len > cap) {
+      if (len < 14 || len > this.offloads.maxFrame || pos + REC_HDR + len > cap || REC_HDR + ((len + 3) & ~3) > avail) {
         // Cannot happen with a well-behaved peer; never read past a corrupt record.
         c.badRecords++;
         head = tail;
@@ -370,7 +380,9 @@ export class SharedMemoryLink implements Link {
       }
       c.rxFrames++;
       c.rxBytes += len;
-      const gsoSize = data32[(pos >> 2) + 1];
+      // A segment size only on a GRO link and only below the frame's length (else: a plain frame).
+      let gsoSize = data32[(pos >> 2) + 1];
+      if (!gro || gsoSize <= 0 || gsoSize >= len) gsoSize = 0;
       if (gsoSize > 0) c.rxGso++;
       const frame = copyBytes(this.rdata8, pos + REC_HDR, pos + REC_HDR + len);
       // The slot is free once copied: release it at once, not after the batch. (A batch can
