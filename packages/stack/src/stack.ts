@@ -13,7 +13,7 @@
  */
 import { RealClock, type Clock, type TimerHandle } from './clock.js';
 import { err, type HastackError } from './errors.js';
-import type { Link, LinkHandler, RxMeta } from './link.js';
+import type { Link, LinkHandler, RxMeta, TxMeta } from './link.js';
 import { Engine, type IcmpRateLimit } from './engine/engine.js';
 import type { ArpOptions } from './engine/arp.js';
 import type { ReassemblyOptions } from './engine/reassembly.js';
@@ -487,17 +487,26 @@ export class Stack {
    */
   forwardIp(packet: Uint8Array, mac: Uint8Array, meta?: RxMeta): boolean {
     this.checkRunning();
-    if (this.eng.medium !== 'ethernet' || packet.length > this.link.mtu || mac.length !== 6 || packet.length < 20) return false;
+    if (this.eng.medium !== 'ethernet' || mac.length !== 6 || packet.length < 20) return false;
+    const proto = packet[9];
+    const hl = (packet[0] & 0x0f) << 2;
+    const unfragmented = (((packet[6] << 8) | packet[7]) & 0x3fff) === 0;
+    // A GRO super-packet (RxMeta.gsoSize, larger than the MTU) leaves as a TSO super-segment of
+    // the same segment size when the link segments; otherwise it cannot be forwarded.
+    const gsoSize = meta?.gsoSize ?? 0;
+    let tx: TxMeta | undefined;
+    if (packet.length > this.link.mtu) {
+      const o = this.link.offloads;
+      if (!(gsoSize > 0 && proto === 6 && unfragmented && hl >= 20 && o.tso && 14 + packet.length <= o.maxFrame && hl + 20 <= packet.length)) return false;
+      tx = { gsoSize, hdrLen: 14 + hl + ((packet[hl + 12] >>> 4) << 2) };
+    }
     const f = new Uint8Array(14 + packet.length);
     f.set(mac, 0);
     f.set(this.eng.mac, 6);
     f[12] = 0x08;
     f[13] = 0x00;
     f.set(packet, 14);
-    const proto = packet[9];
-    const hl = (packet[0] & 0x0f) << 2;
-    const unfragmented = (((packet[6] << 8) | packet[7]) & 0x3fff) === 0;
-    if (meta?.csumValid && unfragmented && (proto === 6 || proto === 17)) {
+    if ((meta?.csumValid || tx !== undefined) && unfragmented && (proto === 6 || proto === 17)) {
       // RFC 9293 §3.1 / RFC 768: checksum over the pseudo-header and the whole segment.
       const field = 14 + hl + (proto === 6 ? 16 : 6);
       if (field + 2 <= f.length) {
@@ -511,7 +520,7 @@ export class Stack {
         f[field + 1] = c & 0xff;
       }
     }
-    const ok = this.link.send(f);
+    const ok = this.link.send(f, tx);
     if (!this.inBatch) this.wake();
     return ok;
   }
