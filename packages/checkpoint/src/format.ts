@@ -15,7 +15,7 @@
  * `reason`; nothing else escapes (a parser error is wrapped). A checkpoint is a capability to take over a
  * connection, so an unsigned or wrongly signed one is never parsed.
  */
-import { CHECKPOINT_VERSION, err, HastackError, isEngineCapturedCheckpoint, markCheckpointValidated, type Checkpoint } from '@hastack/stack';
+import { CHECKPOINT_VERSION, err, HastackError, type Checkpoint } from '@hastack/stack';
 import { DEFAULT_CHECKPOINT_LIMITS, validateCheckpoint, validateParsedCheckpoint, type CheckpointLimits } from './validate.js';
 import { readBatchBody, readCheckpointBody, writeArrayHeader, writeCheckpointBody, Writer } from './codec.js';
 import { MAC_PREFIX, macFrame, macKey, macPrefixed, putTag, tagEquals, type MacKey } from './mac.js';
@@ -206,20 +206,7 @@ function finish(parsed: Checkpoint, version: number, opts: DecodeOptions): Check
       throw err('ERR_CHECKPOINT_STALE', `checkpoint taken ${Math.round(now - cp.meta.takenAt)} ms ago, older than maxAgeMs ${opts.maxAgeMs}`);
     }
   }
-  // Fully validated: stack.restore() need not check its structure again.
-  markCheckpointValidated(cp);
   return cp;
-}
-
-/**
- * The encoder's validation. A checkpoint the stack captured (socket.checkpoint()) is built of
- * fresh plain objects with exactly the format's keys: its values are all checked, app.state in
- * full, but not the plain-object / unknown-key rules (whatever the caller did to it since, the
- * positional writer reads only the format's fields, so what it writes still decodes).
- */
-function validateForEncode(cp: Checkpoint, limits: Partial<CheckpointLimits> | undefined): void {
-  if (isEngineCapturedCheckpoint(cp)) validateParsedCheckpoint(cp, limits);
-  else validateCheckpoint(cp, limits);
 }
 
 /**
@@ -229,7 +216,7 @@ function validateForEncode(cp: Checkpoint, limits: Partial<CheckpointLimits> | u
 export function encodeCheckpoint(cp: Checkpoint, opts: EncodeOptions): Buffer {
   if (opts === null || typeof opts !== 'object') throw err('ERR_INVALID_ARG_TYPE', 'encodeCheckpoint needs { key }');
   const key = macKey(keyBytes(opts.key));
-  validateForEncode(cp, opts.limits);
+  validateCheckpoint(cp, opts.limits);
   return frame(CHECKPOINT_MAGIC, key, writeCheckpointBody, cp);
 }
 
@@ -284,7 +271,7 @@ export function encodeCheckpointBatch(cps: readonly Checkpoint[], opts: EncodeOp
   const key = macKey(keyBytes(opts.key));
   for (let i = 0; i < cps.length; i++) {
     try {
-      validateForEncode(cps[i], opts.limits);
+      validateCheckpoint(cps[i], opts.limits);
     } catch (e) {
       throw prefixField(e, i);
     }

@@ -26,7 +26,8 @@ export function restoreEncoded(stack: Stack, bytes: Uint8Array, opts: RestoreEnc
   if (maxAgeMs !== undefined) dec.maxAgeMs = maxAgeMs;
   if (now !== undefined) dec.now = now;
   const cp = decodeCheckpoint(bytes, dec);
-  return stack.restore(cp, restoreOpts);
+  // Just validated field by field: the stack need not check the structure again.
+  return stack.restore(cp, { ...restoreOpts, validated: true });
 }
 
 /** Whether a `restoreEncoded()` result is a bundle (its `members` in checkpoint order). */

@@ -644,9 +644,8 @@ function tupleKey(c: ConnectionCheckpoint): string {
 }
 
 /**
- * `validateCheckpoint` for an object the decoder (codec.ts) just built, or one the stack captured
- * (format.ts, encode): the same checks of every value and rule (app.state still in full),
- * without the plain-object / unknown-key checks their construction makes moot.
+ * `validateCheckpoint` for an object the decoder (codec.ts) just built: the same checks of every
+ * value and rule, without the plain-object / unknown-key checks its construction makes moot.
  */
 export function validateParsedCheckpoint(value: Checkpoint, limits?: Partial<CheckpointLimits>): Checkpoint {
   parsedShape = true;

@@ -280,24 +280,6 @@ export function captureSocket(socket: Socket, opts: TcpCaptureOptions = {}): Tcp
   return captureConn(host, conn, socket, opts);
 }
 
-/**
- * Checkpoint objects this module built (socket.checkpoint(), stack.checkpointBundle members).
- * Their section objects are fresh plain objects holding exactly the format's keys, so
- * @hastack/checkpoint's encoder may skip its plain-object and unknown-key checks for them (it
- * still checks every value, and app.state in full). A WeakSet: no reference keeps one alive.
- */
-const engineBuilt = new WeakSet<object>();
-
-/**
- * True if `cp` is a checkpoint object the stack itself captured (socket.checkpoint()). Whatever
- * the caller did to it since, every value is still validated on encode and decode; this only
- * tells the encoder that the plain-object and unknown-key checks can be skipped (the positional
- * encoder never writes an unknown key, so its output still decodes).
- */
-export function isEngineCapturedCheckpoint(cp: unknown): boolean {
-  return typeof cp === 'object' && cp !== null && engineBuilt.has(cp);
-}
-
 /** Capture an engine connection, with the stream buffers of `socket` when given. */
 export function captureConn(host: CheckpointHost, conn: TcpConn, socket: Socket | null, opts: TcpCaptureOptions = {}): TcpCheckpoint {
   const now = host.clock.now();
@@ -352,7 +334,6 @@ export function captureConn(host: CheckpointHost, conn: TcpConn, socket: Socket 
     const app: CheckpointApp = state === undefined ? { protocol, objects: refs } : { protocol, objects: refs, state };
     cp = { kind: 'tcp', meta, link, ip, tcp: sec, app };
   } else cp = { kind: 'tcp', meta, link, ip, tcp: sec };
-  engineBuilt.add(cp);
   return cp;
 }
 
