@@ -341,4 +341,16 @@ describe('HMAC-SHA256 without an Hmac object per call (mac.ts)', () => {
     expect(mac(macKey(key), m)).toBe(createHmac('sha256', key).update(m).digest('binary'));
     expect(mac(macKey(key), m)).not.toBe(first);
   });
+
+  it('the same key object changed in any byte (word-compared part or tail), aligned or not, is prepared again', () => {
+    const m = Buffer.from('hello');
+    const backing = Buffer.alloc(64, 0x30);
+    for (const key of [backing.subarray(0, 34), backing.subarray(1, 35), backing.subarray(4, 21)]) {
+      for (const at of [0, 3, key.length - 2, key.length - 1]) {
+        expect(mac(macKey(key), m)).toBe(createHmac('sha256', key).update(m).digest('binary'));
+        key[at] ^= 0x5a;
+        expect(mac(macKey(key), m)).toBe(createHmac('sha256', key).update(m).digest('binary'));
+      }
+    }
+  });
 });
