@@ -69,6 +69,8 @@ constexpr int RX_OFF = 0, RX_LEN = 1, RX_FLAGS = 2, RX_GSO_TYPE = 3, RX_HDR_LEN 
 constexpr int TX_STRIDE = 2;
 // The writer thread publishes how far it got (and wakes a waiting JS thread) every this many frames.
 constexpr int64_t kProgressEvery = 32;
+// Frame sequence numbers stay below 2^53 (exact JS numbers).
+constexpr int64_t kMaxSeq = (int64_t)1 << 53;
 
 // Counters exported through counters(Float64Array).
 enum Counter {
@@ -578,25 +580,32 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     int64_t batch = info[5].As<Napi::Number>().Int64Value();
     if (readMax <= vnet_ || (size_t)readMax > rx.ByteLength() || batch < 1)
       return ThrowType(env, "setBuffers: bad readMax/rxBatch");
+    Napi::Int32Array rxm32 = rxm.As<Napi::Int32Array>();
+    Napi::Int32Array txm32 = txm.As<Napi::Int32Array>();
+    if (txm32.ElementLength() < (size_t)TX_STRIDE) return ThrowType(env, "setBuffers: txMeta holds no slot");
     if (writerOn_) {
-      // The writer reads the transmit buffers: they may not change under it.
-      if (tx.Data() != tx_ || tx.ByteLength() != txCap_ || txm.As<Napi::Int32Array>().Data() != txMeta_)
+      // The writer reads the transmit buffers and their sizes without the lock: they may not
+      // change under it — neither the memory nor the slot count (seq % slots would then name
+      // other slots than JS filled, and wTarget_ - wDone_ could exceed the ring).
+      if (tx.Data() != tx_ || tx.ByteLength() != txCap_ || txm32.Data() != txMeta_ || txm32.ElementLength() != txMetaLen_)
         return ThrowType(env, "setBuffers: the transmit buffers cannot change while the writer thread runs");
     }
     rxRef_ = Napi::Persistent(rx);
-    txRef_ = Napi::Persistent(tx);
     rxMetaRef_ = Napi::Persistent(static_cast<Napi::Object>(rxm));
-    txMetaRef_ = Napi::Persistent(static_cast<Napi::Object>(txm));
     rx_ = static_cast<uint8_t*>(rx.Data());
     rxCap_ = rx.ByteLength();
-    tx_ = static_cast<uint8_t*>(tx.Data());
-    txCap_ = tx.ByteLength();
-    Napi::Int32Array rxm32 = rxm.As<Napi::Int32Array>();
-    Napi::Int32Array txm32 = txm.As<Napi::Int32Array>();
     rxMeta_ = rxm32.Data();
     rxMetaLen_ = rxm32.ElementLength();
-    txMeta_ = txm32.Data();
-    txMetaLen_ = txm32.ElementLength();
+    if (!writerOn_) {
+      // (With the writer running these are equal already; not storing them again keeps the
+      // thread's unlocked reads free of a concurrent write.)
+      txRef_ = Napi::Persistent(tx);
+      txMetaRef_ = Napi::Persistent(static_cast<Napi::Object>(txm));
+      tx_ = static_cast<uint8_t*>(tx.Data());
+      txCap_ = tx.ByteLength();
+      txMeta_ = txm32.Data();
+      txMetaLen_ = txm32.ElementLength();
+    }
     readMax_ = (size_t)readMax;
     rxBatch_ = (int)batch;
     rxMoving_ = info.Length() > 6 && info[6].ToBoolean().Value();
@@ -808,7 +817,10 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     const int64_t start = info[0].As<Napi::Number>().Int64Value();
     const int64_t n = info[1].As<Napi::Number>().Int64Value();
     const int64_t slots = (int64_t)(txMetaLen_ / TX_STRIDE);
-    if (start < 0 || n < 0 || n > slots) return ThrowType(env, "writeBatch: range");
+    // Frame numbers are JS numbers below 2^53 (see native.ts); bounding them keeps start + n (and
+    // the sequence arithmetic of the writer) far from int64 overflow, whose negative remainder
+    // would index before the metadata array.
+    if (start < 0 || n < 0 || n > slots || start > kMaxSeq - n) return ThrowType(env, "writeBatch: range");
     if (writerOn_) {
       // Submit [start, start+n) and report how many of them are written so far.
       pthread_mutex_lock(&mu_);

@@ -27,6 +27,7 @@
  *   a bridge treats its port's own address as local, so they must differ (see docs/tap.md).
  */
 import { randomBytes } from 'node:crypto';
+import { markAsUntransferable } from 'node:worker_threads';
 import { err, HastackError, type Link, type LinkHandler, type LinkMedium, type LinkOffloads, type RxMeta, type TxMeta } from '@hastack/stack';
 import { loadNative, mapCtlError, mapOpenError, NC, type NativeTapDevice } from './native.js';
 import {
@@ -211,10 +212,22 @@ export function resolveOffloads(o: unknown, linkHdr: number, mtu: number): LinkO
   return Object.freeze({ rxChecksum, txChecksum, tso, gro, maxFrame: tso ? 65535 + linkHdr : mtu + linkHdr });
 }
 
+/**
+ * Memory the addon keeps a raw pointer to (receive buffers, the transmit ring) must never be
+ * detached: received frames and allocFrame() views expose it (`view.buffer`), and a transfer
+ * (structuredClone / postMessage) would hand it to another owner — and free it when that owner
+ * drops it — while the addon still reads into or writes from it. Untransferable buffers stay
+ * attached (a transfer list naming one leaves it in place), as Node does for its Buffer pool.
+ */
+function pinned(ab: ArrayBuffer): ArrayBuffer {
+  markAsUntransferable(ab);
+  return ab;
+}
+
 /** An unzeroed ArrayBuffer of exactly `n` bytes (every byte is written by read() before it is seen). */
 function newSlab(n: number): ArrayBuffer {
   const b = Buffer.allocUnsafeSlow(n);
-  return b.buffer as ArrayBuffer;
+  return pinned(b.buffer as ArrayBuffer);
 }
 
 /** Sizes of the receive buffer for a given largest read. */
@@ -343,7 +356,7 @@ export class TapLink implements Link {
     this.txStride = native.TX_STRIDE;
     this.rxMeta = new Int32Array(rxBatch * this.rxStride);
     this.txMaxFrames = txMaxFrames;
-    this.txBuf = new ArrayBuffer(txBytes);
+    this.txBuf = pinned(new ArrayBuffer(txBytes));
     this.txU8 = new Uint8Array(this.txBuf);
     this.txMeta = new Int32Array(txMaxFrames * this.txStride);
     this.counters = new Float64Array(native.COUNTERS);
@@ -399,7 +412,7 @@ export class TapLink implements Link {
       this.rxSlabBytes = Math.max(readMax > 8192 ? 512 << 10 : 256 << 10, 4 * ((readMax + 7) & ~7));
       this.rxBuf = newSlab(this.rxSlabBytes);
     } else {
-      this.rxBuf = new ArrayBuffer(rxBytesFor(readMax, this.rxBatch));
+      this.rxBuf = pinned(new ArrayBuffer(rxBytesFor(readMax, this.rxBatch)));
       this.rxViews = new Array<Uint8Array | undefined>(this.rxBatch).fill(undefined);
     }
     this.dev!.setBuffers(this.rxBuf, this.rxMeta, this.txBuf, this.txMeta, readMax, this.rxBatch, this.rxHandOver);
