@@ -98,7 +98,7 @@ export async function run(ctx) {
     else if (!W.has(k)) ms.push(skippedMeasurement(d, `every run failed: ${W.error(k)}`));
     else ms.push(measurement({ ...d, subject: { label: 'hastack', samples: W.get(k) } }));
   }
-  if (R.has('bytes')) notes.push(`An engine-captured object-mapped TCP checkpoint of an idle connection is ${R.get('bytes')[0]} bytes signed. Encode/decode figures are process CPU time, best of 3 passes over the 10,000 captures; restore figures are the first (cold) pass.`);
+  if (R.has('bytes')) notes.push(`An engine-captured object-mapped TCP checkpoint of an idle connection is ${R.get('bytes')[0]} bytes signed. Encode/decode figures are process CPU time, best of 3 passes over the 10,000 captures; restore figures are the first (cold) pass, restoring the decoded checkpoints with { validated: true } (no second structural check, as restoreEncoded does).`);
 
   // 2. Synthetic checkpoints with bench/checkpoint-cost.mjs (the checkpoint engineer's script; full mode only: ~30 s a run).
   const synth = [
