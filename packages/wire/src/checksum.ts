@@ -57,6 +57,10 @@ export const checksumImplementation: 'wasm-simd' | 'js' = kernel !== null ? 'was
 
 /** Unfolded ones'-complement sum of the 16-bit big-endian words of `buf[start..end)`, plus `initial`. */
 export function checksumPartial(buf: Uint8Array, start = 0, end = buf.length, initial = 0): number {
+  // Only the view's own bytes are read: past its end the DataView loop would read the rest of the
+  // ArrayBuffer (a neighbour in a Buffer pool) and the kernel an earlier call's leftovers.
+  if (end > buf.length) end = buf.length;
+  if (start < 0) start = 0;
   const n = end - start;
   if (n >= WASM_MIN && kmem !== null) {
     let sum = initial;
@@ -77,6 +81,8 @@ export function checksumPartial(buf: Uint8Array, start = 0, end = buf.length, in
 
 /** `checksumPartial` by the JavaScript loop only (the fallback; exported for tests and benchmarks). */
 export function checksumPartialJs(buf: Uint8Array, start = 0, end = buf.length, initial = 0): number {
+  if (end > buf.length) end = buf.length;
+  if (start < 0) start = 0;
   let sum = initial;
   const n = end - start;
   if (n <= 0) return sum;
