@@ -101,7 +101,7 @@ async function oneRun(o: Opts, run: number): Promise<{ kind: 'intact' | 'hung' |
       );
     }
     await lab.until(() => dls.every((d) => d.done), 30_000 + o.size / 1000);
-    const lines = [`crash at ${crashAt.toFixed(0)} ms, takeover after ${detected.toFixed(1)} ms; B restored ${b.ha.stats.restored}, resumed ${b.ha.stats.resumed}, restore errors ${b.ha.stats.restoreErrors}`];
+    const lines = [`crash at ${crashAt.toFixed(0)} ms, takeover after ${detected.toFixed(1)} ms; B restored ${b.ha.stats.restored}, resumed ${b.ha.stats.resumed}, restore errors ${b.ha.stats.restoreErrors}; A: checkpoints ${lab.node('A').ha.stats.checkpoints}, unconfirmed ${lab.node('A').ha.stats.unconfirmed}`];
     let hung = 0;
     let failed = 0;
     dls.forEach((d, i) => {

@@ -136,6 +136,11 @@ export interface HaStats {
   migratedOut: number;
   migratedIn: number;
   closed: number;
+  /**
+   * Object-mapped checkpoints the successor did not acknowledge within the cluster's ack timeout
+   * (they were resent meanwhile; see `checkpointNow`).
+   */
+  unconfirmed: number;
 }
 
 interface Tracked {
@@ -151,6 +156,8 @@ interface Tracked {
 }
 
 const DEFAULT_RESTORE_AHEAD = 32 * 1024 * 1024;
+/** At most this many checkpoints wait for their acknowledgment at once (each wait is a cluster waiter). */
+const MAX_CONFIRMING = 256;
 
 function fmtIp(a: number): string {
   return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
@@ -293,11 +300,14 @@ export class HaNode extends EventEmitter {
     migratedOut: 0,
     migratedIn: 0,
     closed: 0,
+    unconfirmed: 0,
   };
   /** Failback 'drain' forwarding, both roles (drain.ts); `drain.stats` counts it. */
   readonly drain: DrainForwarder;
   private readonly o: Required<Omit<HaNodeOptions, 'cluster' | 'stack' | 'app' | 'ports' | 'snoopApp' | 'snoopMaxQueuedBytes' | 'drainIdleMs' | 'refillSliceBytes' | 'restoreSlice'>> & { ports: number[] };
   private nextDrainSweep = 0;
+  /** Checkpoints waiting for the successor's acknowledgment (bounded: MAX_CONFIRMING). */
+  private confirming = 0;
   private readonly restoreSlice: number;
   /** The application's object source as restores use it (yielding, see refillSliceBytes). */
   private readonly refillSource: ObjectSource | undefined;
@@ -490,8 +500,9 @@ export class HaNode extends EventEmitter {
     const conn = engineConnOf(t.socket);
     if (!conn || conn.removed) return;
     try {
+      const sent = this.cluster.core.stats.checkpointsSent;
       // Probe now so an unsupported state is not registered (the source runs again at send time).
-      this.cluster.updateCheckpoint({ key: t.key, ip: t.ip, port: t.port }, () => {
+      const version = this.cluster.updateCheckpoint({ key: t.key, ip: t.ip, port: t.port }, () => {
         try {
           return this.capture(t);
         } catch (e) {
@@ -499,6 +510,23 @@ export class HaNode extends EventEmitter {
           throw e;
         }
       });
+      // The cluster channel is datagrams: a checkpoint lost on the way (a full queue under load)
+      // left the successor with an older replica, which a takeover then had to refuse as stale.
+      // Waiting in whenReplicated makes the cluster resend it until the successor acknowledges it
+      // (every ackRetransmitMs, up to ackTimeoutMs). Only when the policy sent it just now (no
+      // out-of-policy send), only object-mapped checkpoints (a few hundred bytes: a 'full' one
+      // may be megabytes, and resending it into a congested link would make things worse), and
+      // bounded in number.
+      if (this.o.mode === 'mapped' && this.cluster.core.stats.checkpointsSent !== sent && this.confirming < MAX_CONFIRMING) {
+        this.confirming++;
+        this.cluster.whenReplicated(t.key, version).then(
+          () => this.confirming--,
+          (e: { code?: string }) => {
+            this.confirming--;
+            if (e?.code === 'ETIMEDOUT') this.stats.unconfirmed++;
+          },
+        );
+      }
     } catch (e) {
       this.stats.checkpointErrors++;
       this.emit('warning', e);

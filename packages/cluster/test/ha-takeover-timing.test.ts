@@ -170,3 +170,49 @@ describe('HaNode takeover timing (VirtualClock, the trigger forced)', () => {
     }
   });
 });
+
+describe('HaNode: a lost checkpoint datagram is sent again', () => {
+  it('the response checkpoint lost on the cluster channel: resent until B acknowledges it, the takeover resumes the download', async () => {
+    // 40 Mbit/s: the crash comes after the loss and the resends, well before 1 MiB.
+    const lab = await FailoverLab.create(deps, { seed: 73, rateMbps: 40 });
+    try {
+      expect(await lab.until(() => lab.hasVip('A'), 5000)).toBe(true);
+      const a = lab.node('A');
+      const b = lab.node('B');
+      // A's UDP (cluster) frames are lost for 30 ms from the request on: the checkpoints of the
+      // request and of the mapped response never reach B the first time (heartbeats too, but
+      // 30 ms is far below failure detection).
+      let lossUntil = -1;
+      let lost = 0;
+      const send = a.link.send.bind(a.link);
+      a.link.send = (f, m) => {
+        if (lab.clock.now() < lossUntil && f.length > 34 && f[12] === 8 && f[13] === 0 && f[23] === 17) {
+          lost++;
+          return true;
+        }
+        return send(f, m);
+      };
+      lossUntil = lab.clock.now() + 30;
+      let crashedAt = -1;
+      const d = lab.download(2 * MiB, 901, (_n, total) => {
+        // 100 ms after the loss, before the first progress checkpoint (1 MiB acknowledged): B
+        // has only what was resent.
+        if (crashedAt < 0 && lab.clock.now() >= lossUntil + 100) {
+          crashedAt = total;
+          lab.crash('A');
+        }
+      });
+      await lab.until(() => d.done, 30_000);
+      expect(crashedAt).toBeGreaterThan(64 * 1024);
+      expect(crashedAt).toBeLessThan(900 * 1024);
+      expect(lost).toBeGreaterThan(0);
+      const r = downloadResult(d);
+      expect(r.error).toBeNull();
+      expect(r.ok).toBe(true);
+      expect(b.ha.stats.resumed).toBe(1);
+      expect(a.ha.stats.unconfirmed).toBe(0);
+    } finally {
+      lab.close();
+    }
+  });
+});
