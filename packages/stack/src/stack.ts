@@ -506,15 +506,19 @@ export class Stack {
     f[12] = 0x08;
     f[13] = 0x00;
     f.set(packet, 14);
-    if ((meta?.csumValid || tx !== undefined) && unfragmented && (proto === 6 || proto === 17)) {
+    // The datagram ends at its total length (bytes behind it, e.g. Ethernet padding, go along
+    // unchanged but are not part of the segment).
+    const total = (packet[2] << 8) | packet[3];
+    const end = total >= hl && total <= packet.length ? total : packet.length;
+    if ((meta?.csumValid || tx !== undefined) && unfragmented && hl >= 20 && (proto === 6 || proto === 17)) {
       // RFC 9293 §3.1 / RFC 768: checksum over the pseudo-header and the whole segment.
       const field = 14 + hl + (proto === 6 ? 16 : 6);
-      if (field + 2 <= f.length) {
+      if (field + 2 <= 14 + end) {
         f[field] = 0;
         f[field + 1] = 0;
         const src = ((packet[12] << 24) | (packet[13] << 16) | (packet[14] << 8) | packet[15]) >>> 0;
         const dst = ((packet[16] << 24) | (packet[17] << 16) | (packet[18] << 8) | packet[19]) >>> 0;
-        let c = checksum(f, 14 + hl, f.length, pseudoHeaderSum(src, dst, proto, packet.length - hl));
+        let c = checksum(f, 14 + hl, 14 + end, pseudoHeaderSum(src, dst, proto, end - hl));
         if (c === 0 && proto === 17) c = 0xffff;
         f[field] = c >>> 8;
         f[field + 1] = c & 0xff;

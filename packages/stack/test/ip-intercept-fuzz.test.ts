@@ -141,4 +141,27 @@ describe('IP interceptor + forwardIp under malformed input', () => {
     expect(st.ip.rxIntercepted).toBe(seen);
     s.close();
   });
+  it('forwardIp called directly with a bad IHL never rewrites the IP header; the checksum covers the total length, not trailing bytes', () => {
+    const clock = new VirtualClock();
+    const link = new CaptureLink();
+    const s = new Stack({ link, address: '198.18.0.1/24', clock });
+    const rnd = new Random(7);
+    for (const ihl of [0, 1, 4]) {
+      const p = validPacket(rnd, 6, 40);
+      p[0] = 0x40 | ihl;
+      const copy = Uint8Array.from(p);
+      expect(s.forwardIp(p, H_MAC, { csumValid: true })).toBe(true);
+      const f = link.sent[link.sent.length - 1].f;
+      expect(Array.from(f.subarray(14))).toEqual(Array.from(copy)); // sent unchanged
+    }
+    // A packet with 6 bytes of Ethernet padding behind its total length (as a 60-byte minimum frame has).
+    const p = validPacket(rnd, 6, 10);
+    const padded = new Uint8Array(p.length + 6);
+    padded.set(p);
+    padded.fill(0xee, p.length);
+    expect(s.forwardIp(padded, H_MAC, { csumValid: true })).toBe(true);
+    const f = link.sent[link.sent.length - 1].f;
+    expect(checksum(f, 34, 14 + p.length, pseudoHeaderSum(PEER, US, 6, p.length - 20))).toBe(0);
+    s.close();
+  });
 });
