@@ -29,11 +29,11 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
  * `supplyDelayMs` after 'ready' (as HaNode's asynchronous refill does). `cwnd` forces the
  * checkpoint's congestion window (small: the reported case had 20 downloads sharing the link).
  */
-function takeoverWithHoles(opts: { mode: 'mapped' | 'full'; supplyDelayMs: number; sack?: boolean; cwnd?: number }) {
+function takeoverWithHoles(opts: { mode: 'mapped' | 'full'; supplyDelayMs: number; sack?: boolean; cwnd?: number; clientRcvBuf?: number }) {
   const p = new Pair();
   const sack = opts.sack ?? true;
   const data = pattern(1 << 20, 61);
-  const { client, sh } = p.connect({ sack }, { sack });
+  const { client, sh } = p.connect({ sack }, { sack, receiveBufferSize: opts.clientRcvBuf });
   const st = { off: 0, h: sh as TcpConnectionHandle, supplyAt: Infinity };
   const pump = () => {
     if (p.now < st.supplyAt && st.h !== sh) return;
@@ -81,12 +81,19 @@ function takeoverWithHoles(opts: { mode: 'mapped' | 'full'; supplyDelayMs: numbe
   };
   const h2 = p.b.tcp.restoreTcp(sec, { localAddress: B, remoteAddress: A, events: rec, now: p.now });
   st.h = h2;
+  const tcb = (h2 as unknown as { tcb: { recover: number; sndUna: number; sndMax: number } }).tcb;
+  const atReady = { recover: 0, sndUna: 0, sndMax: 0 };
+  const onReady = (rec as unknown as { onReady: () => void }).onReady;
+  (rec as unknown as { onReady: () => void }).onReady = () => {
+    Object.assign(atReady, { recover: tcb.recover, sndUna: tcb.sndUna, sndMax: tcb.sndMax });
+    onReady();
+  };
   const t0 = p.now;
   p.run(() => {
     if (ready) pump();
     return client.bytes >= data.length;
   }, 30_000);
-  return { p, client, data, ready, rcvNxtAtCrash, oooAtCrash, t0, sec, elapsed: p.now - t0, h2 };
+  return { p, client, data, ready, rcvNxtAtCrash, oooAtCrash, t0, sec, elapsed: p.now - t0, h2, atReady };
 }
 
 describe('restore while the peer holds out-of-order data (SACK blocks above the adopted ACK)', () => {
@@ -113,6 +120,18 @@ describe('restore while the peer holds out-of-order data (SACK blocks above the 
   it('without SACK (go-back-N from the adopted ACK): the download completes', () => {
     const r = takeoverWithHoles({ mode: 'mapped', supplyDelayMs: 2, sack: false, cwnd: 10 * 1448 });
     expect(r.ready).toBe(1);
+    expect(sha(r.client.data())).toBe(sha(r.data));
+  });
+
+  it("'recover' ends at the peer's window edge when the widened SND.MAX lies beyond it (no megabytes without fast recovery)", () => {
+    // The client's receive window is 128 KiB: the old host cannot have sent past its right edge.
+    const r = takeoverWithHoles({ mode: 'mapped', supplyDelayMs: 2, cwnd: 10 * 1448, clientRcvBuf: 128 * 1024 });
+    expect(r.ready).toBe(1);
+    const a = r.atReady;
+    expect((a.sndMax - a.sndUna) >>> 0).toBeGreaterThan(512 * 1024); // widened to the queue's end
+    const rec = (a.recover - a.sndUna) >>> 0;
+    expect(rec).toBeGreaterThan(0);
+    expect(rec).toBeLessThanOrEqual(128 * 1024);
     expect(sha(r.client.data())).toBe(sha(r.data));
   });
 });

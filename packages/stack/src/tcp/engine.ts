@@ -861,12 +861,16 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     t.sndNxt = s.ack;
     // What the old host sent past the ACK has an unknown fate, and this host has none of it in
     // flight: treat it as after a retransmission timeout, going back to SND.UNA (RFC 6298 (5.4)),
-    // with "recover" at SND.MAX so that duplicate ACKs of that old window (the peer's SACK
-    // blocks for out-of-order data the old host sent) cannot start a fast recovery (RFC 6582 §4,
-    // RFC 6675 §5 (4) "RecoveryPoint"). Otherwise the ACK adopted here, with 3 SACK blocks,
-    // started SACK recovery at once: pipe counted the old host's holes as in flight, and with
-    // nothing of ours outstanding no retransmission timer ran — the connection stalled for good.
-    t.recover = t.sndMax;
+    // with "recover" at the end of the old host's flight so that duplicate ACKs of that old
+    // window (the peer's SACK blocks for out-of-order data the old host sent) cannot start a fast
+    // recovery (RFC 6582 §4, RFC 6675 §5 (4) "RecoveryPoint"). Otherwise the ACK adopted here,
+    // with 3 SACK blocks, started SACK recovery at once: pipe counted the old host's holes as in
+    // flight, and with nothing of ours outstanding no retransmission timer ran — the connection
+    // stalled for good. The old host's flight ends at SND.MAX, or earlier at the peer's right
+    // window edge (which never moves left, RFC 9293 §3.8.6.2.2): a takeover may have widened
+    // SND.MAX by megabytes, and that much without fast recovery would be costly.
+    const edge = (s.ack + (s.wnd << t.sndWscale)) >>> 0;
+    t.recover = seqLt(edge, t.sndMax) ? edge : t.sndMax;
     t.inRecovery = false;
     t.rtoRecovery = false;
     t.sacked.length = 0;
