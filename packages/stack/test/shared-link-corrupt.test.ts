@@ -147,3 +147,23 @@ describe('SharedMemoryLink: corrupt record headers from the peer', () => {
     g.b.close();
   });
 });
+
+describe('SharedMemoryLink: one link per end', () => {
+  it('a second link on the same end (two writers, two readers on one ring) is refused; a malformed end too', () => {
+    const [ea, eb] = createSharedLinkPair({ ringBytes: 65536 });
+    const a = new SharedMemoryLink(ea);
+    expect(() => new SharedMemoryLink(ea)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    // The refused attempt claimed nothing: the other end still opens.
+    const b = new SharedMemoryLink(eb);
+    expect(() => new SharedMemoryLink(eb)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    a.close();
+    b.close();
+    const [ec] = createSharedLinkPair({ ringBytes: 65536 });
+    const bad = (patch: Partial<SharedLinkEnd>) => () => new SharedMemoryLink({ ...ec, ...patch } as SharedLinkEnd);
+    expect(bad({ tx: { ctrl: new SharedArrayBuffer(8), data: ec.tx.data } })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(bad({ rx: { ctrl: ec.rx.ctrl, data: new SharedArrayBuffer(65536 + 4) } })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(bad({ mtu: 1e9 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    // None of the refused ones claimed ec: it still opens.
+    new SharedMemoryLink(ec).close();
+  });
+});

@@ -35,6 +35,9 @@
  *   and arrive as GRO frames (`RxMeta.gsoSize`). The sending end completes every partial
  *   checksum in software before the frame enters the ring, and the receiver verifies it: all
  *   checksum work is still done, per super-segment instead of per MTU-sized segment.
+ * - One link per end (claimed in the ring's control words; a second `new SharedMemoryLink(end)`
+ *   throws), and record headers from the other thread are checked against the ring and the
+ *   published tail before anything is read (a bad one is counted in `badRecords`, never followed).
  * - The link holds the event loop open while attached (a pending `Atomics.waitAsync` alone does
  *   not), like a socket does; `unref()` lets the thread exit anyway.
  */
@@ -118,6 +121,8 @@ const R_BELL = 3; // doorbell of the reader
 const W_BLOCKED = 4; // the writer waits for room on W_BELL
 const W_BELL = 5; // doorbell of the writer
 const CLOSED = 6; // either end closed
+const W_OWNER = 7; // a SharedMemoryLink writes this ring (claimed once per end)
+const R_OWNER = 8; // a SharedMemoryLink reads this ring
 const CTRL_WORDS = 16; // a 64-byte line
 
 const WRAP = -1;
@@ -195,6 +200,15 @@ export class SharedMemoryLink implements Link {
   constructor(end: SharedLinkEnd, options: SharedMemoryLinkOptions = {}) {
     if (!end || end.kind !== 'hastack-shared-link-end') throw err('ERR_INVALID_ARG_TYPE', 'expected an end from createSharedLinkPair()');
     if (waitAsync === undefined) throw err('ERR_LINK_UNSUPPORTED', 'Atomics.waitAsync is not available in this runtime');
+    // The end may have crossed a thread boundary as plain data: check its shape before indexing.
+    const ringOk = (r: SharedRing | undefined): boolean => {
+      if (!r || !(r.ctrl instanceof SharedArrayBuffer) || !(r.data instanceof SharedArrayBuffer)) return false;
+      const n = r.data.byteLength;
+      return r.ctrl.byteLength >= CTRL_WORDS * 4 && n >= 65536 && n <= 1 << 30 && (n & (n - 1)) === 0;
+    };
+    if (!ringOk(end.tx) || !ringOk(end.rx) || !Number.isInteger(end.mtu) || end.mtu < 68 || end.mtu > 65535 || !(end.mac instanceof Uint8Array) || end.mac.length !== 6) {
+      throw err('ERR_INVALID_ARG_VALUE', 'malformed shared link end (make ends with createSharedLinkPair())');
+    }
     this.batchFrames = options.batchFrames ?? 256;
     if (!Number.isInteger(this.batchFrames) || this.batchFrames < 1) throw err('ERR_INVALID_ARG_VALUE', 'batchFrames must be a positive integer');
     this.mtu = end.mtu;
@@ -212,7 +226,17 @@ export class SharedMemoryLink implements Link {
     this.rdata32 = new Int32Array(end.rx.data);
     this.rmask = end.rx.data.byteLength - 1;
     this.head = Atomics.load(this.rctrl, HEAD) >>> 0;
-    if (Atomics.load(this.tctrl, CLOSED) !== 0 || Atomics.load(this.rctrl, CLOSED) !== 0) this.closed = true;
+    if (Atomics.load(this.tctrl, CLOSED) !== 0 || Atomics.load(this.rctrl, CLOSED) !== 0) {
+      this.closed = true; // (a closed link neither reads nor writes: nothing to claim)
+    } else {
+      // One link per end: a second one would be a second writer and reader on the same
+      // single-producer single-consumer rings (interleaved records, corrupt rings).
+      if (Atomics.compareExchange(this.tctrl, W_OWNER, 0, 1) !== 0) throw err('ERR_INVALID_ARG_VALUE', 'this shared link end is already in use by another SharedMemoryLink');
+      if (Atomics.compareExchange(this.rctrl, R_OWNER, 0, 1) !== 0) {
+        Atomics.store(this.tctrl, W_OWNER, 0);
+        throw err('ERR_INVALID_ARG_VALUE', 'this shared link end is already in use by another SharedMemoryLink');
+      }
+    }
   }
 
   /** Whether neither end has closed the link. */
