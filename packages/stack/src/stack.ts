@@ -482,8 +482,9 @@ export class Stack {
    * from our MAC: the forwarding step of a direct-server-return balancer. The packet is copied.
    * Pass the received packet's RxMeta: when the link only vouched for the transport checksum
    * (`csumValid`; over TAP a NEEDS_CSUM frame holds a partial one), the TCP/UDP checksum is
-   * recomputed in the copy so the next host can verify it. False when the link dropped it, the
-   * medium is not Ethernet, or the packet exceeds the MTU.
+   * recomputed in the copy so the next host can verify it. A GRO super-packet (`meta.gsoSize`)
+   * above the MTU leaves as a TSO super-segment when the link segments (`offloads.tso`). False when
+   * the link dropped it, the medium is not Ethernet, or the packet exceeds the MTU otherwise.
    */
   forwardIp(packet: Uint8Array, mac: Uint8Array, meta?: RxMeta): boolean {
     this.checkRunning();
@@ -510,7 +511,7 @@ export class Stack {
     // unchanged but are not part of the segment).
     const total = (packet[2] << 8) | packet[3];
     const end = total >= hl && total <= packet.length ? total : packet.length;
-    if ((meta?.csumValid || tx !== undefined) && unfragmented && hl >= 20 && (proto === 6 || proto === 17)) {
+    if (meta?.csumValid && unfragmented && hl >= 20 && (proto === 6 || proto === 17)) {
       // RFC 9293 §3.1 / RFC 768: checksum over the pseudo-header and the whole segment.
       const field = 14 + hl + (proto === 6 ? 16 : 6);
       if (field + 2 <= 14 + end) {

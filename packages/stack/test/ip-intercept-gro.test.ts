@@ -47,6 +47,14 @@ describe('forwardIp and GRO super-packets', () => {
     expect(f.d.length).toBe(14 + pkt.length);
     expect(Array.from(f.d.subarray(14))).toEqual(Array.from(pkt));
     expect(checksum(f.d, 34, f.d.length, pseudoHeaderSum(0xc6120009, VIPN, 6, pkt.length - 20))).toBe(0);
+    // Without csumValid the link did not vouch for the segment: a wrong checksum (corruption on the
+    // way) must stay wrong, not be "fixed" over the corrupted bytes.
+    const bad = tcpPacket(4000);
+    bad[1000] ^= 0xff;
+    expect(r.forwardIp(bad, sniff.mac, { gsoSize: 1448, owned: true })).toBe(true);
+    clock.advanceSync(1);
+    expect(frames).toHaveLength(2);
+    expect(Array.from(frames[1].d.subarray(14))).toEqual(Array.from(bad));
   });
 
   it('direct server return over a segmentation-offload network: a 1 MiB upload through R reaches H and echoes back intact', async () => {
