@@ -498,8 +498,10 @@ export class Stack {
     let tx: TxMeta | undefined;
     if (packet.length > this.link.mtu) {
       const o = this.link.offloads;
-      if (!(gsoSize > 0 && proto === 6 && unfragmented && hl >= 20 && o.tso && 14 + packet.length <= o.maxFrame && hl + 20 <= packet.length)) return false;
-      tx = { gsoSize, hdrLen: 14 + hl + ((packet[hl + 12] >>> 4) << 2) };
+      // (The TCP header length goes into the link's segmentation header: it must be real.)
+      const thl = hl + 20 <= packet.length ? (packet[hl + 12] >>> 4) << 2 : 0;
+      if (!(gsoSize > 0 && proto === 6 && unfragmented && hl >= 20 && thl >= 20 && hl + thl < packet.length && o.tso && 14 + packet.length <= o.maxFrame)) return false;
+      tx = { gsoSize, hdrLen: 14 + hl + thl };
     }
     const f = new Uint8Array(14 + packet.length);
     f.set(mac, 0);

@@ -119,6 +119,9 @@ describe('IP interceptor + forwardIp under malformed input', () => {
         if (pk.length > link.mtu) {
           expect(m?.gsoSize).toBeGreaterThan(0);
           expect(pk[9]).toBe(6);
+          // hdrLen (Ethernet + IP + TCP header) is a real header length inside the frame.
+          expect(m!.hdrLen!).toBeGreaterThanOrEqual(14 + hl + 20);
+          expect(m!.hdrLen!).toBeLessThan(f.length);
         }
         const pr = pk[9];
         if (lastMeta?.csumValid && (pr === 6 || pr === 17)) {
