@@ -78,7 +78,7 @@ export async function run(ctx) {
   }
   for (const k of ['detect', 'gap']) ms.push(S.has(k) ? measurement({ ...DEFS[k], subject: { label: 'hastack', samples: S.get(k) } }) : skippedMeasurement(DEFS[k], 'no trial reported it'));
   // Replication cost: alternate on/off runs (no crash) so both see the same machine load.
-  const pairs = quick ? 3 : 5;
+  const pairs = quick ? 5 : 7; // the ratio of two ~1 s runs is noisy: 3 pairs swung between 0.88 and 0.99
   const replSize = quick ? '64MiB' : '128MiB';
   const ratios = [];
   const onMs = [];
