@@ -2115,6 +2115,15 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       this._abort(c, err('ETIMEDOUT', 'connection timed out', { syscall: 'write' }), true);
       return;
     }
+    if (t.sndNxt === t.sndUna && this.unsent(t) <= 0 && (t.fillRemaining > 0 || c.fillSkip > 0)) {
+      // Nothing at hand to retransmit: the bytes at SND.UNA are not back in the queue yet
+      // (object-mapped refill). This expiry only watches the user timeout (RFC 9293 §3.8.3 R2)
+      // and backs off (RFC 6298 (5.5)); no congestion response for a loss not yet retransmittable
+      // (RFC 5681 §3.1 applies when the segment is retransmitted). output() re-arms the timer.
+      t.backoff++;
+      t.rto = Math.min(t.rto * 2, this.maxRto);
+      return;
+    }
     const flight = (t.sndMax - t.sndUna) >>> 0;
     this.undoSave(t, now, true);
     ccOnRto(t, flight);
@@ -2374,6 +2383,12 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       } else if (t.finQueued && t.sndUna === dataEnd && seqGt(t.sndMax, dataEnd)) {
         this.xmit(c, dataEnd, 0, ACK | FIN, now, t.rtxCause as 'fast' | 'sack');
         sentAny = true;
+      } else if (t.inRecovery && (t.fillRemaining > 0 || c.fillSkip > 0)) {
+        // The bytes at SND.UNA are not in the queue yet (object-mapped refill still running):
+        // the retransmission RFC 5681 §3.2 step 4 / RFC 6675 §5 (4.2) calls for stays pending
+        // until send() brings them (an RTO that can retransmit clears it). Dropping it left
+        // only NextSeg, which may be blocked by pipe >= cwnd, to repair SND.UNA.
+        t.rtxOne = true;
       }
     }
 
@@ -2381,7 +2396,10 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       // RFC 6675 §5 (C): while cwnd − pipe ≥ 1 SMSS, send NextSeg().
       const lost = this.lostEdge(t);
       let pipe = this.pipe(t, lost);
-      for (let guard = 0; guard < 1024 && t.cwnd - pipe >= mss; guard++) {
+      // A persist expiry (`force`) sends one segment even when pipe leaves no room: RFC 9293
+      // §3.8.6.1 / RFC 1122 §4.2.2.17, the probe must go out (ignoring it here re-armed the
+      // persist timer for nothing, again and again, for as long as the recovery lasted).
+      for (let guard = 0; guard < 1024 && (t.cwnd - pipe >= mss || (force && !sentAny)); guard++) {
         const emss = this.effMss(t);
         const hole = this.nextLostHole(t, lost);
         if (hole >= 0) {
@@ -2468,6 +2486,12 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     // Timers: retransmission while anything is outstanding (RFC 6298 (5.1)); persist when the
     // peer's window keeps queued data back and nothing is in flight.
     const T = t.timers;
+    // RFC 6298 (5.1): the timer runs while data is outstanding. With SND.NXT pulled back to
+    // SND.UNA (RTO, restore adoption) and the bytes to resend not in the queue yet (object-mapped
+    // refill) nothing was sent and no timer ran: no retransmission, no user timeout, and the
+    // keepalive defers to this timer — a connection stuck for good if the bytes never came.
+    // (Queued bytes held back by a zero window are the persist timer's, below.)
+    if (T.rtx === Infinity && t.sndUna !== t.sndMax && t.sndNxt === t.sndUna && this.unsent(t) <= 0) T.rtx = now + t.rto;
     if (t.sndUna !== t.sndMax && seqGt(t.sndNxt, t.sndUna)) {
       if (T.rtx === Infinity) T.rtx = now + t.rto;
       // RFC 8985 §7.2: (re)arm the probe timeout, PTO = 2·SRTT (+ a delayed-ACK allowance when
