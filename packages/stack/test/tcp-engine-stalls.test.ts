@@ -8,7 +8,9 @@
  *    no retransmission, no user timeout, and the keepalive defers to that (missing) timer.
  * 2. RFC 9293 §3.8.6.1 / RFC 1122 §4.2.2.17: a persist timer that fires must send its probe. Inside
  *    SACK recovery the forced send was ignored: the timer re-armed and fired again and again
- *    sending nothing.
+ *    sending nothing. While the retransmission timer runs it fires no later than the persist
+ *    timer (every ACK restarts persist) and repairs the connection; without it (the issue-6
+ *    adoption state) the persist timer was the only one left and the connection hung.
  * 3. A fast retransmission (RFC 5681 §3.2 step 4, RFC 6675 §5 (4.2)) whose bytes are not in the
  *    queue yet (object-mapped refill) was consumed and dropped; it now stays pending until the
  *    bytes are there.
@@ -116,17 +118,23 @@ describe('1. retransmission timer while data is outstanding and SND.NXT = SND.UN
 describe('2. persist timer inside SACK recovery (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17)', () => {
   it('a persist expiry in SACK recovery sends a segment instead of re-arming for nothing', () => {
     const s = new Scripted({ tailLossProbe: false });
-    const { h, una } = establish(s, { ts: false, sack: true, mss: 1000 });
+    const { h, una } = establish(s, { ts: false, sack: true, mss: 1000, listen: { congestionControl: 'newreno' } });
     const tcb = (h as unknown as { tcb: Record<string, any> }).tcb;
     h.send(new Uint8Array(30_000));
     expect(s.out().length).toBe(10);
-    // Three duplicate ACKs SACKing segments 2..4: SACK recovery, segment 1 retransmitted.
-    for (let i = 0; i < 3; i++) s.inject({ dport: 80, seq: 1001, ack: una, flags: ACK, options: { sack: [una + 1000, una + 2000 + 1000 * i] } });
-    expect(s.out().map((x) => x.seq - una)).toContain(0);
+    s.advance(50);
+    // Duplicate ACKs SACKing segments 1, 3 and 11 (segments 10 and 11 are limited transmit,
+    // RFC 3042): SACK recovery, segment 0 resent. The long hole 4..10 under the top block is not
+    // lost by RFC 6675 IsLost and counts in pipe, which fills cwnd.
+    const blocks = [una + 1000, una + 2000, una + 3000, una + 4000, una + 11_000, una + 12_000];
+    for (let i = 1; i <= 3; i++) {
+      s.inject({ dport: 80, seq: 1001, ack: una, flags: ACK, options: { sack: blocks.slice(0, 2 * i) } });
+      s.out();
+    }
     expect(tcb.inRecovery).toBe(true);
-    // Path MTU drops (RFC 1191): SND.NXT goes back to SND.UNA inside the recovery. White-box:
-    // the congestion window is set to what the pipe already holds (pipe >= cwnd), the state the
-    // pre-38a037c restore adoption reached with the old host's holes counted in pipe.
+    s.advance(50);
+    // Path MTU drops (RFC 1191, ICMP "fragmentation needed"): SND.NXT goes back to SND.UNA
+    // inside the recovery.
     s.node.ip.mtu = 1000;
     const q = new Uint8Array(28);
     const dv = new DataView(q.buffer);
@@ -136,16 +144,22 @@ describe('2. persist timer inside SACK recovery (RFC 9293 §3.8.6.1, RFC 1122 §
     dv.setUint32(16, B);
     dv.setUint16(20, 80);
     dv.setUint16(22, 40000);
-    tcb.cwnd = 1000;
     s.tcp.icmpError(3, 4, q, s.clock.now());
-    s.out();
+    // pipe (the hole 4..10 and the resent segment 0) fills cwnd: nothing goes out.
+    expect(s.out().filter((x) => x.payload.length > 0)).toEqual([]);
     expect(tcb.sndNxt).toBe(tcb.sndUna);
-    tcb.timers.rtx = Infinity; // isolate the persist timer (the RTO would rescue it later)
     const persistAt = tcb.timers.persist;
-    expect(Number.isFinite(persistAt)).toBe(true);
-    const outs = s.advance(persistAt - s.clock.now());
-    expect(outs.filter((x) => x.payload.length > 0).length).toBeGreaterThan(0);
-    expect(tcb.sndNxt).not.toBe(tcb.sndUna);
+    expect(persistAt).toBe(300);
+    // In SACK recovery, the retransmission timer is the backstop: its expiry at 200 would
+    // retransmit (RFC 6675 §5.1). Take it away, as the pre-38a037c restore adoption did (the
+    // issue-6 hang: persist was the only timer left): the persist timer alone must move the
+    // connection. Before the fix it fired every interval, sent nothing and re-armed, forever.
+    tcb.timers.rtx = Infinity;
+    const outs = s.advance(2000);
+    const data = outs.filter((x) => x.payload.length > 0);
+    expect(data.length).toBeGreaterThan(0);
+    expect(data[0].seq).toBe((una + 2000) >>> 0); // the first lost hole (NextSeg rule 1)
+    expect(Number.isFinite(tcb.timers.rtx)).toBe(true); // and that send restarted the RTO (5.1)
   });
 });
 
