@@ -405,7 +405,6 @@ export async function run(c: CliConfig): Promise<Running> {
           ? cl.httpSnoopApp(server, { replayServer: createHttpFileServer({ ...common, onResponse: undefined, net: stackNet(stack), clock: stack.clock }) })
           : undefined;
       const ha = new cl.HaNode({ cluster: node, stack, app: server, key: cfg.key, ports: c.port, checkpointing: c.checkpointing, ...(snoopApp ? { snoopApp, snoopMaxQueuedBytes: c.snoopQueue } : {}) });
-      if (snoopApp) holdSnoopedUntilRestored(node, ha, stack);
       if (!c.checkpointing) log(c, 'cluster: checkpoint replication off');
       if (snooper) log(c, 'cluster: snooping the segment');
       const haStats = (): string => {
@@ -464,48 +463,6 @@ export async function run(c: CliConfig): Promise<Running> {
     });
   }
   return running;
-}
-
-/**
- * Drop, not reset, a snooped connection's segments from the claim until HaNode has restored it.
- * The takeover host owns the address from the claim on, and the replay before the restore may take
- * event-loop turns (a file response: fs I/O): a client segment read meanwhile (a window update)
- * would find no connection and get an RST (RFC 9293 §3.10.7.1). HaNode's `drain.hold()` is the
- * interceptor its sliced restores use. The listeners here run before HaNode's (registered before
- * `ha.start()`), so the hold is in place before the address is added. A hold ends at 'restored'
- * or 'restore-error', or after 5 s whatever happens (HaNode skipped the state).
- */
-export function holdSnoopedUntilRestored(node: any, ha: any, stack: any, maxHoldMs = 5000): void {
-  if (!ha.drain || typeof ha.drain.hold !== 'function') return;
-  const holding = new Map<string, ReturnType<typeof setTimeout>>();
-  const release = (key: string): void => {
-    const t = holding.get(key);
-    if (t === undefined) return;
-    clearTimeout(t);
-    holding.delete(key);
-    ha.drain.unhold(key);
-  };
-  const hold = (states: { key: string }[]): void => {
-    const served = new Set<string>(ha.connections());
-    for (const st of states) {
-      if (served.has(st.key) || holding.has(st.key)) continue;
-      ha.drain.hold(st.key);
-      const t = setTimeout(() => release(st.key), maxHoldMs);
-      t.unref?.();
-      holding.set(st.key, t);
-    }
-  };
-  const inClaim = (a: any, st: any): boolean => a.addresses.some((x: any) => x.ip === st.server.ip && x.ports.some((r: any) => st.server.port >= r.from && st.server.port <= r.to));
-  node.on('takeover', (a: any) => {
-    const have = new Set(a.checkpoints.map((e: any) => e.key));
-    hold(a.snooped.filter((st: any) => !have.has(st.key) && inClaim(a, st)));
-  });
-  node.on('snooped', (a: any) => {
-    const ours = new Set<string>(stack.addresses().map((x: string) => x.split('/')[0]));
-    hold(a.states.filter((st: any) => ours.has(st.server.ip)));
-  });
-  ha.on('restored', (key: string) => release(key));
-  ha.on('restore-error', (key: string) => release(key));
 }
 
 async function hashObject(read: (s: number, e: number) => Chunks, size: number): Promise<string> {

@@ -2,9 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventEmitter } from 'node:events';
 import { generateRange, parseArgs, run, UsageError } from '../src/index.js';
-import { holdSnoopedUntilRestored } from '../src/cli.js';
 import { request, sha256 } from './helpers.js';
 
 let dir: string;
@@ -137,45 +135,5 @@ describe('run', () => {
     expect(out).toMatch(/cluster: checkpoint replication off/);
     expect(out).toMatch(/cluster: snooping the segment/);
     expect(out).toMatch(/serving \(generated only\) on http:\/\/198\.18\.0\.3:80\//);
-  });
-});
-
-describe('holdSnoopedUntilRestored (cluster mode with --snoop)', () => {
-  /** Fakes of ClusterNode / HaNode / Stack: only what the hold glue uses. */
-  function fakes(served: string[] = []) {
-    const node = new EventEmitter();
-    const calls: string[] = [];
-    const ha = Object.assign(new EventEmitter(), {
-      connections: () => served,
-      drain: { hold: (k: string) => calls.push(`hold ${k}`), unhold: (k: string) => calls.push(`unhold ${k}`) },
-    });
-    const stack = { addresses: () => ['198.18.0.3/24', '198.18.0.100/24'] };
-    return { node, ha, stack, calls };
-  }
-  const st = (port: number, ip = '198.18.0.100') => ({ key: `tcp:${ip}:80-198.18.0.1:${port}`, server: { ip, port: 80 } });
-  const claim = { addresses: [{ ip: '198.18.0.100', ports: [{ from: 80, to: 80 }] }] };
-
-  it('holds the snooped connections of a claim (not the checkpointed or foreign ones) until restored or failed', () => {
-    const { node, ha, stack, calls } = fakes();
-    holdSnoopedUntilRestored(node, ha, stack);
-    node.emit('takeover', { ...claim, checkpoints: [{ key: st(2).key }], snooped: [st(1), st(2), st(3, '198.18.0.200')] });
-    expect(calls).toEqual([`hold ${st(1).key}`]);
-    ha.emit('restored', st(1).key);
-    ha.emit('restored', st(1).key); // once only
-    expect(calls).toEqual([`hold ${st(1).key}`, `unhold ${st(1).key}`]);
-    // States sent later by another snooper (SNOOP_STATE), for an address held here.
-    node.emit('snooped', { from: 'C', states: [st(4), st(5, '198.18.0.250')] });
-    expect(calls.at(-1)).toBe(`hold ${st(4).key}`);
-    ha.emit('restore-error', st(4).key, new Error('x'));
-    expect(calls.at(-1)).toBe(`unhold ${st(4).key}`);
-  });
-
-  it('never holds a connection already served here, and a hold ends after maxHoldMs whatever happens', async () => {
-    const { node, ha, stack, calls } = fakes([st(1).key]);
-    holdSnoopedUntilRestored(node, ha, stack, 20);
-    node.emit('takeover', { ...claim, checkpoints: [], snooped: [st(1), st(2)] });
-    expect(calls).toEqual([`hold ${st(2).key}`]);
-    await new Promise((r) => setTimeout(r, 60));
-    expect(calls).toEqual([`hold ${st(2).key}`, `unhold ${st(2).key}`]);
   });
 });

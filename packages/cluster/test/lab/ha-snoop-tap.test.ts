@@ -203,7 +203,7 @@ describe.skipIf(reason !== null)('HA over TAP, snooped takeover: primary checkpo
 
   it('3 concurrent 12 MiB downloads survive SIGKILL of the primary, each resumed from its snooped state', () => run(3, 12 * 1024 * 1024, '6M', 0.3), 60_000);
 
-  it('files under --root (the replay needs fs I/O before the restore; the CLI holds, not resets, the client segments meanwhile): 2 downloads of 16 MiB complete', () => run(2, 16 * 1024 * 1024, '8M', 0.3, false, true), 60_000);
+  it('files under --root (the replay needs fs I/O before the restore; HaNode holds, not resets, the client segments meanwhile): 2 downloads of 16 MiB complete', () => run(2, 16 * 1024 * 1024, '8M', 0.3, false, true), 60_000);
 
   // 20 concurrent snooped downloads (issue 6: "the same with 20 concurrent downloads"): 6 of 6 runs
   // passed at load 5-6 on 2 cores with 50 ms x 8 (2 of 3 with the default 200 ms: a false
