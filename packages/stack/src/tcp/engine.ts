@@ -58,7 +58,7 @@ import { allocBytes, copyBytes } from './slab.js';
  */
 const ACK_STRETCH_SEGMENTS = 16;
 import { hashTuple } from './siphash.js';
-import { ccInit, ccOnAck, ccOnCongestion, ccOnRto, ccRestartAfterIdle } from './cc.js';
+import { ccInit, ccOnAck, ccOnCongestion, ccOnRto, ccRestartAfterIdle, initialWindow } from './cc.js';
 import { isCheckpointableTcpState, type CheckpointableTcpState, type TcpCheckpointSection, type TcpTimerDeadlines } from '../checkpoint-types.js';
 
 const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
@@ -870,11 +870,49 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     // window edge (which never moves left, RFC 9293 §3.8.6.2.2): a takeover may have widened
     // SND.MAX by megabytes, and that much without fast recovery would be costly.
     const edge = (s.ack + (s.wnd << t.sndWscale)) >>> 0;
-    t.recover = seqLt(edge, t.sndMax) ? edge : t.sndMax;
+    let rp = seqLt(edge, t.sndMax) ? edge : t.sndMax;
+    if (t.sackOk) {
+      // With SACK the peer says what it holds of the old flight: the blocks of this very ACK
+      // (the first one is the most recently received, RFC 2018 §4). Resending below their
+      // highest right edge may bring duplicate ACKs for data it already has; above it, a
+      // duplicate ACK reports a loss of this host's own flight. So "recover" ends there (at the
+      // ACK when it carries no block). Behind a window edge megabytes away, a loss in the restart's
+      // slow start (a bottleneck's queue overflowing) waited for an RTO instead of being repaired
+      // by SACK recovery (RFC 6675 §5). Without SACK nothing tells what the peer holds: the
+      // window edge stays the bound.
+      const o = this.rxOpts.sack;
+      let hi = s.ack;
+      for (let i = 0; i + 1 < o.length; i += 2) {
+        const r = o[i + 1];
+        if (seqLt(o[i], r) && seqGt(r, hi) && seqLe(r, rp)) hi = r;
+      }
+      rp = hi;
+    }
+    t.recover = rp;
     t.inRecovery = false;
     t.rtoRecovery = false;
     t.sacked.length = 0;
     t.dupAcks = 0;
+    // Restart window. The checkpoint's cwnd was measured by another host, on its path, before a
+    // silence of at least the failure detection: nothing validates it now (RFC 7661 §1: a cwnd
+    // not used for a while no longer reflects the network; RFC 6298 treats a timeout as "the
+    // network state is unknown"). RFC 5681 §4.1's restart after idle (cwnd = min(cwnd, RW = IW))
+    // is the rule for this, but its own test (SND.MAX = SND.UNA and no send for an RTO) never
+    // holds here: SND.MAX is the old host's, possibly widened by megabytes. Applied as is, the
+    // old cwnd let the first flight after an object-mapped refill be the whole of it (~1.9 MB in
+    // one burst in the failover demo): a bottleneck queue overflowed, fast recovery could not
+    // start ('recover' above), and the connection waited a whole RTO. So: cwnd restarts at the
+    // initial window (RFC 6928), and ssthresh keeps the memory of the old operating point as
+    // RFC 2861 §3 / RFC 7661 §4.4 (and Linux's tcp_cwnd_restart) do — max(ssthresh, 3/4·cwnd) —
+    // so slow start climbs back to it in a few RTTs and stops there. CUBIC keeps W_max and
+    // starts a new epoch when congestion avoidance begins.
+    const iw = initialWindow(t.sndMss);
+    if (t.cwnd > iw) {
+      t.ssthresh = Math.max(t.ssthresh, Math.floor((t.cwnd * 3) / 4));
+      t.cwnd = iw;
+    }
+    t.bytesAcked = 0;
+    t.cubic.epochStart = -1;
     t.backoff = 0;
     t.rtxStart = -1;
     t.timers.rtx = Infinity;
