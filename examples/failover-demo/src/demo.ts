@@ -95,7 +95,7 @@ async function main(): Promise<number> {
   for (const [i, d] of r.downloads.entries()) {
     say(`download ${i + 1}: ${d.bytes} of ${d.expected} bytes, HTTP ${d.status}, sha256 ${d.sha256 || '-'} ${d.sha256 === d.expectedSha256 ? '== expected' : `!= expected ${d.expectedSha256}`}${d.error ? `  ERROR ${d.error}` : ''}`);
   }
-  say(`time:       ${(r.elapsedMs / 1000).toFixed(3)} s transfer (${args.clock ?? 'virtual'} clock), ${(r.wallMs / 1000).toFixed(1)} s wall`);
+  say(`time:       ${(r.elapsedMs / 1000).toFixed(3)} s transfer (${args.clock ?? 'virtual'} clock), ${(r.wallMs / 1000).toFixed(1)} s wall, ${(r.cpuMs / 1000).toFixed(3)} s CPU during the transfer`);
   say(r.ok ? 'RESULT: OK — every download completed intact across the failover' : 'RESULT: FAILED');
   return r.ok ? 0 : 1;
 }

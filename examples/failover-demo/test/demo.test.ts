@@ -37,6 +37,8 @@ describe('failover demo CLI', () => {
     const j = JSON.parse(r.stdout);
     expect(j).toMatchObject({ ok: true, crashed: true, size: 2 * 1024 * 1024, seed: 9 });
     expect(j.downloads[0].sha256).toBe(j.downloads[0].expectedSha256);
+    // CPU time of the transfer (the bench compares it with replication on and off).
+    expect(j.cpuMs).toBeGreaterThan(0);
     const bad = spawnSync(process.execPath, [demo, '--size', 'lots'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
   }, 90_000);
