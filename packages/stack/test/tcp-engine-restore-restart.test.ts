@@ -27,6 +27,8 @@ const RTT = 2 * ONE_WAY;
 const OLD_CWND = 1_500_000; // the old host's cwnd (its own path had ~6x this one's BDP + queue)
 
 interface Run {
+  /** Farthest start of a data segment beyond the highest byte sent before it (bytes). */
+  maxJump: number;
   ready: number;
   sha: string;
   want: string;
@@ -148,8 +150,22 @@ function takeover(opts: { oldBehaviour: boolean; size?: number }): Run {
     if (t1 < 0) t1 = l.t;
     if (l.t < t1 + ONE_WAY) firstFlight += l.r.payload.length; // nothing ACK-clocked yet
   }
+  // The farthest any data segment of b started beyond the highest byte b had sent before it
+  // (SACK recovery skips ranges the client holds: small jumps; a tail loss probe at a widened
+  // SND.MAX would start megabytes ahead).
+  let hi = -1;
+  let maxJump = 0;
+  for (let i = logFrom; i < p.log.length; i++) {
+    const l = p.log[i];
+    if (l.from !== 'b' || l.r.payload.length === 0) continue;
+    if (hi < 0) hi = l.r.seq;
+    maxJump = Math.max(maxJump, (l.r.seq - hi) | 0);
+    const end = (l.r.seq + l.r.payload.length) >>> 0;
+    if (((end - hi) | 0) > 0) hi = end;
+  }
   const stats = p.b.tcp.stats() as { retransmits: { sack: number } };
   return {
+    maxJump,
     ready,
     sha: sha(client.data()),
     want: sha(data),
@@ -167,6 +183,9 @@ function takeover(opts: { oldBehaviour: boolean; size?: number }): Run {
 describe("a restored connection's first flight after takeover (restart window)", () => {
   it('before: the checkpoint cwnd goes out as one burst, the bottleneck drops most of it, the connection waits an RTO', () => {
     const r = takeover({ oldBehaviour: true });
+    // Its RTO rewinds SND.NXT far below the widened SND.MAX: no tail loss probe may go out at
+    // SND.MAX then (RFC 8985 §7.2, not in loss recovery) — it used to start 1.87 MB ahead.
+    expect(r.maxJump).toBeLessThan(64 * 1024);
     expect(r.ready).toBe(1);
     expect(r.sha).toBe(r.want);
     // The burst: far more than the path holds (BDP 250 kB + 100 kB queue) in a single RTT.
@@ -181,6 +200,7 @@ describe("a restored connection's first flight after takeover (restart window)",
   it('after: cwnd restarts at the initial window (RFC 5681 §4.1, RFC 6928), ssthresh keeps 3/4 of the old cwnd; no RTO, no stall, faster', () => {
     const before = takeover({ oldBehaviour: true });
     const r = takeover({ oldBehaviour: false });
+    expect(r.maxJump).toBeLessThan(64 * 1024); // only SACKed ranges skipped
     expect(r.ready).toBe(1);
     expect(r.sha).toBe(r.want);
     expect(r.cwndAtReady).toBe(14_600); // IW = min(10·SMSS, max(2·SMSS, 14600)), SMSS 1460

@@ -2275,7 +2275,11 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
    */
   private onTlp(c: TcpConn, now: number): void {
     const t = c.tcb;
-    if (c.unready || t.sndUna === t.sndMax || t.inRecovery || t.tlpOut || !isSynchronized(t.state)) return;
+    // Not while SND.NXT is behind SND.MAX: that is loss recovery after an RTO rewind (or a
+    // restore's adoption of the peer's ACK, whose SND.MAX may lie megabytes ahead), where the
+    // probe's "last segment" would be far beyond anything sent in order (RFC 8985 §7.2: a TLP is
+    // scheduled only when the connection is not in loss recovery).
+    if (c.unready || t.sndUna === t.sndMax || t.inRecovery || t.tlpOut || t.sndNxt !== t.sndMax || !isSynchronized(t.state)) return;
     t.tlpOut = true;
     const emss = this.effMss(t);
     const dataEnd = (t.bufSeq + t.sendBuf.length) >>> 0;
@@ -2534,7 +2538,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       if (T.rtx === Infinity) T.rtx = now + t.rto;
       // RFC 8985 §7.2: (re)arm the probe timeout, PTO = 2·SRTT (+ a delayed-ACK allowance when
       // a single segment is in flight), only when it would fire before the RTO.
-      if (T.tlp === Infinity && !t.tlpOut && !t.inRecovery && t.backoff === 0 && t.srtt > 0 && this.tlpEnabled) {
+      if (T.tlp === Infinity && !t.tlpOut && !t.inRecovery && t.sndNxt === t.sndMax && t.backoff === 0 && t.srtt > 0 && this.tlpEnabled) {
         let pto = Math.max(2 * t.srtt, 10);
         if (((t.sndMax - t.sndUna) >>> 0) <= t.sndMss) pto += 200;
         if (now + pto < T.rtx) T.tlp = now + pto;
