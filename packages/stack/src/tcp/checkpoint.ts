@@ -261,6 +261,32 @@ function subtractRefs(ranges: TcpByteRange[], refs: CheckpointObjectRef[], una: 
   return out;
 }
 
+/** The engine's send queue minus the object-mapped coverage, copying only the uncovered bytes. */
+function queueLiterals(conn: TcpConn, refs: CheckpointObjectRef[], una: number): TcpByteRange[] {
+  const t = conn.tcb;
+  const len = t.sendBuf.length;
+  if (len === 0) return [];
+  const out: TcpByteRange[] = [];
+  const base = (t.bufSeq - una) >>> 0;
+  const e = base + len;
+  let s = base;
+  const copy = (from: number, to: number): void => {
+    const data = new Uint8Array(to - from);
+    t.sendBuf.copyOut(from - base, to - from, data, 0);
+    out.push({ seq: (una + from) >>> 0, data });
+  };
+  for (const o of refs) {
+    if (s >= e) break;
+    const os = (o.seq - una) | 0;
+    const oe = os + o.length;
+    if (oe <= s || os >= e) continue;
+    if (os > s) copy(s, os);
+    s = Math.max(s, oe);
+  }
+  if (s < e) copy(s, e);
+  return out;
+}
+
 function hostOf(socket: Socket): CheckpointHost {
   const h = (socket as unknown as { _stack: CheckpointHost | null })._stack;
   if (!h || !h.tcp || !h.engine) throw err('ENOTCONN', 'the socket has no stack', { syscall: 'checkpoint' });
@@ -283,12 +309,24 @@ export function captureSocket(socket: Socket, opts: TcpCaptureOptions = {}): Tcp
 /** Capture an engine connection, with the stream buffers of `socket` when given. */
 export function captureConn(host: CheckpointHost, conn: TcpConn, socket: Socket | null, opts: TcpCaptureOptions = {}): TcpCheckpoint {
   const now = host.clock.now();
-  const sec = host.tcp.captureTcp(conn, now);
   const t = conn.tcb;
+  // The object map first: in object-mapped mode the engine's queue is copied only where no
+  // object covers it (copying a 4 MiB queue of mapped bytes whole, then cutting them away, made
+  // each progress checkpoint of a download cost 1–2 ms; docs/ha.md "Replication cost").
+  let refs: CheckpointObjectRef[] = [];
+  if (socket) {
+    const st = getMapState(socket);
+    if (st) {
+      pruneRefs(st, t.sndUna);
+      refs = st.refs.map((o) => ({ ...o }));
+    }
+  }
+  const literalOnly = opts.mode !== 'full' && refs.length > 0;
+  const sec = host.tcp.captureTcp(conn, now, literalOnly ? { sendData: false } : {});
   const una = sec.sndUna;
   // Literal send bytes: the engine's queue, a gap the application still owes (restored,
   // object-mapped, not refilled yet), then what waits in the Node streams.
-  const ranges: TcpByteRange[] = sec.sendRanges.slice();
+  const ranges: TcpByteRange[] = literalOnly ? queueLiterals(conn, refs, una) : sec.sendRanges.slice();
   if (socket && (sec.state === 'ESTABLISHED' || sec.state === 'CLOSE_WAIT')) {
     const pend = writablePending(socket);
     if (pend.length > 0) {
@@ -304,14 +342,6 @@ export function captureConn(host: CheckpointHost, conn: TcpConn, socket: Socket 
     sec.state = sec.state === 'ESTABLISHED' ? 'FIN_WAIT_1' : 'LAST_ACK';
     sec.finSeq = (una + sec.sendLength) >>> 0;
     sec.finSent = false;
-  }
-  let refs: CheckpointObjectRef[] = [];
-  if (socket) {
-    const st = getMapState(socket);
-    if (st) {
-      pruneRefs(st, una);
-      refs = st.refs.map((o) => ({ ...o }));
-    }
   }
   sec.sendRanges = opts.mode === 'full' ? ranges : subtractRefs(ranges, refs, una);
   // Unread received bytes: the Readable's buffer comes before what the engine holds.
