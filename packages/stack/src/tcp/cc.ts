@@ -4,7 +4,7 @@
  * Loss *recovery* (fast retransmit, partial ACKs, SACK pipe) lives in engine.ts; this file only
  * decides cwnd and ssthresh.
  */
-import type { Tcb } from './tcb.js';
+import type { CubicState, Tcb } from './tcb.js';
 
 /** RFC 9438 §4.6 multiplicative decrease factor. */
 const BETA_CUBIC = 0.7;
@@ -117,4 +117,14 @@ export function ccRestartAfterIdle(t: Tcb): void {
   const rw = Math.min(initialWindow(t.sndMss), t.cwnd);
   t.cwnd = rw;
   t.cubic.epochStart = -1;
+}
+
+/** Copy CUBIC's state from `src` into `dst` in place (RFC 4015 undo: save and restore it). */
+export function copyCubicState(dst: CubicState, src: CubicState): void {
+  dst.wMax = src.wMax;
+  dst.wLastMax = src.wLastMax;
+  dst.epochStart = src.epochStart;
+  dst.k = src.k;
+  dst.wEst = src.wEst;
+  dst.cwndEpoch = src.cwndEpoch;
 }

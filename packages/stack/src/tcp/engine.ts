@@ -58,7 +58,7 @@ import { allocBytes, copyBytes } from './slab.js';
  */
 const ACK_STRETCH_SEGMENTS = 16;
 import { hashTuple } from './siphash.js';
-import { ccInit, ccOnAck, ccOnCongestion, ccOnRto, ccRestartAfterIdle, initialWindow } from './cc.js';
+import { ccInit, ccOnAck, ccOnCongestion, ccOnRto, ccRestartAfterIdle, copyCubicState, initialWindow } from './cc.js';
 import { isCheckpointableTcpState, type CheckpointableTcpState, type TcpCheckpointSection, type TcpTimerDeadlines } from '../checkpoint-types.js';
 
 const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
@@ -2203,14 +2203,7 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
       t.undoTsVal = this.tsNow(t, now);
       t.undoCwnd = t.cwnd;
       t.undoSsthresh = t.ssthresh;
-      const a = t.undoCubic ?? (t.undoCubic = { wMax: 0, wLastMax: 0, epochStart: -1, k: 0, wEst: 0, cwndEpoch: 0 });
-      const b = t.cubic;
-      a.wMax = b.wMax;
-      a.wLastMax = b.wLastMax;
-      a.epochStart = b.epochStart;
-      a.k = b.k;
-      a.wEst = b.wEst;
-      a.cwndEpoch = b.cwndEpoch;
+      copyCubicState(t.undoCubic ?? (t.undoCubic = { wMax: 0, wLastMax: 0, epochStart: -1, k: 0, wEst: 0, cwndEpoch: 0 }), t.cubic);
       t.undoRto = false;
     }
     if (rto) t.undoRto = true;
@@ -2229,17 +2222,8 @@ export class TcpLayer implements TransportProtocol, TcpEngineApi {
     t.undoRto = false;
     if (t.undoCwnd > t.cwnd) t.cwnd = t.undoCwnd;
     if (t.undoSsthresh > t.ssthresh) t.ssthresh = t.undoSsthresh;
-    const a = t.cubic;
-    const b = t.undoCubic;
-    // undoSave ran first (it set undoTsVal, which is how we got here), so b exists.
-    if (b !== null) {
-      a.wMax = b.wMax;
-      a.wLastMax = b.wLastMax;
-      a.epochStart = b.epochStart;
-      a.k = b.k;
-      a.wEst = b.wEst;
-      a.cwndEpoch = b.cwndEpoch;
-    }
+    // undoSave ran first (it set undoTsVal, which is how we got here), so undoCubic exists.
+    if (t.undoCubic !== null) copyCubicState(t.cubic, t.undoCubic);
     t.inRecovery = false;
     t.rtoRecovery = false;
     t.rtxOne = false;
