@@ -19,27 +19,41 @@ async function finish(lab: FailoverLab, dls: Download[], maxMs = 120_000) {
   return dls.map(downloadResult);
 }
 
+/**
+ * A (home, failback `failback`) and B: a `size` download from the virtual IP; A crashes once 2 MiB
+ * have arrived, B resumes the download, and 4 MiB have arrived. The caller restarts A.
+ */
+async function crashedOverToB(failback: 'drain' | 'migrate', seed: number, size: number) {
+  const lab = await FailoverLab.create(deps, {
+    seed,
+    nodes: [
+      { id: 'A', host: 1, home: true, successors: ['B'], failback },
+      { id: 'B', host: 2, successors: ['A'], failback: 'none' },
+    ],
+  });
+  try {
+    expect(await lab.until(() => lab.hasVip('A'), 5000)).toBe(true);
+    let crashed = false;
+    const d1 = lab.download(size, seed, (_n, total) => {
+      if (!crashed && total >= 2 * MiB) {
+        crashed = true;
+        lab.crash('A');
+      }
+    });
+    const b = lab.node('B');
+    expect(await lab.until(() => b.ha.stats.resumed === 1, 5000)).toBe(true);
+    expect(await lab.until(() => d1.bodyBytes >= 4 * MiB, 5000)).toBe(true);
+    return { lab, d1, b };
+  } catch (e) {
+    lab.close();
+    throw e;
+  }
+}
+
 describe("HaNode: failback 'drain'", () => {
   it('the old download finishes on the successor through forwarding, a new one goes to the returning node, then the address leaves B', async () => {
-    const lab = await FailoverLab.create(deps, {
-      seed: 61,
-      nodes: [
-        { id: 'A', host: 1, home: true, successors: ['B'], failback: 'drain' },
-        { id: 'B', host: 2, successors: ['A'], failback: 'none' },
-      ],
-    });
+    const { lab, d1, b } = await crashedOverToB('drain', 61, 16 * MiB);
     try {
-      expect(await lab.until(() => lab.hasVip('A'), 5000)).toBe(true);
-      let crashed = false;
-      const d1 = lab.download(16 * MiB, 61, (_n, total) => {
-        if (!crashed && total >= 2 * MiB) {
-          crashed = true;
-          lab.crash('A');
-        }
-      });
-      const b = lab.node('B');
-      expect(await lab.until(() => b.ha.stats.resumed === 1, 5000)).toBe(true);
-      expect(await lab.until(() => d1.bodyBytes >= 4 * MiB, 5000)).toBe(true);
       const bAccepted = b.ha.stats.accepted;
       const drainedOnB: string[] = [];
       b.ha.on('drained', (ip: string, removed: boolean) => removed && drainedOnB.push(ip));
@@ -100,25 +114,8 @@ describe("HaNode: failback 'drain'", () => {
   });
 
   it('the holder dies while draining: the returning node restores the download from its replica, intact', async () => {
-    const lab = await FailoverLab.create(deps, {
-      seed: 64,
-      nodes: [
-        { id: 'A', host: 1, home: true, successors: ['B'], failback: 'drain' },
-        { id: 'B', host: 2, successors: ['A'], failback: 'none' },
-      ],
-    });
+    const { lab, d1, b } = await crashedOverToB('drain', 64, 24 * MiB);
     try {
-      expect(await lab.until(() => lab.hasVip('A'), 5000)).toBe(true);
-      let crashed = false;
-      const d1 = lab.download(24 * MiB, 64, (_n, total) => {
-        if (!crashed && total >= 2 * MiB) {
-          crashed = true;
-          lab.crash('A');
-        }
-      });
-      const b = lab.node('B');
-      expect(await lab.until(() => b.ha.stats.resumed === 1, 5000)).toBe(true);
-      expect(await lab.until(() => d1.bodyBytes >= 4 * MiB, 5000)).toBe(true);
       const a2 = await lab.restart('A');
       const drained: { orphaned?: unknown[] }[] = [];
       a2.cluster.on('drained', (x: { orphaned?: unknown[] }) => drained.push(x));
@@ -143,25 +140,8 @@ describe("HaNode: failback 'drain'", () => {
   });
 
   it("the 'migrate' twin, for comparison: the download moves back to A by checkpoint, B gives the address up at once, nothing is forwarded", async () => {
-    const lab = await FailoverLab.create(deps, {
-      seed: 61,
-      nodes: [
-        { id: 'A', host: 1, home: true, successors: ['B'], failback: 'migrate' },
-        { id: 'B', host: 2, successors: ['A'], failback: 'none' },
-      ],
-    });
+    const { lab, d1, b } = await crashedOverToB('migrate', 61, 16 * MiB);
     try {
-      expect(await lab.until(() => lab.hasVip('A'), 5000)).toBe(true);
-      let crashed = false;
-      const d1 = lab.download(16 * MiB, 61, (_n, total) => {
-        if (!crashed && total >= 2 * MiB) {
-          crashed = true;
-          lab.crash('A');
-        }
-      });
-      const b = lab.node('B');
-      expect(await lab.until(() => b.ha.stats.resumed === 1, 5000)).toBe(true);
-      expect(await lab.until(() => d1.bodyBytes >= 4 * MiB, 5000)).toBe(true);
       const a2 = await lab.restart('A');
       expect(await lab.until(() => a2.ha.stats.resumed === 1, 5000)).toBe(true);
       expect(lab.hasVip('B')).toBe(false); // given up with the connection
