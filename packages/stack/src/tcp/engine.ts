@@ -50,6 +50,11 @@ import type {
 import { Tcb, isSynchronized } from './tcb.js';
 import { DeadlineHeap } from './heap.js';
 import { allocBytes, copyBytes } from './slab.js';
+import { hashTuple } from './siphash.js';
+import { ccInit, ccOnAck, ccOnCongestion, ccOnRto, ccRestartAfterIdle, copyCubicState, initialWindow } from './cc.js';
+import { isCheckpointableTcpState, type CheckpointableTcpState, type TcpCheckpointSection, type TcpTimerDeadlines } from '../checkpoint-types.js';
+
+const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
 
 /**
  * RFC 9293 §3.8.6.3 / RFC 5681 §4.2: ACK at least every second full-sized segment. Within one
@@ -57,11 +62,7 @@ import { allocBytes, copyBytes } from './slab.js';
  * longer than this many full segments gets an ACK at once every this many.
  */
 const ACK_STRETCH_SEGMENTS = 16;
-import { hashTuple } from './siphash.js';
-import { ccInit, ccOnAck, ccOnCongestion, ccOnRto, ccRestartAfterIdle, copyCubicState, initialWindow } from './cc.js';
-import { isCheckpointableTcpState, type CheckpointableTcpState, type TcpCheckpointSection, type TcpTimerDeadlines } from '../checkpoint-types.js';
 
-const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
 const TCP_PROTO = 6;
 /** PAWS: a TS.Recent older than 24 days is invalid (RFC 7323 §5.5). */
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
