@@ -100,25 +100,29 @@ async function takeover(env: Awaited<ReturnType<typeof setup>>, maxQueuedBytes?:
   return { state: state!, socket };
 }
 
+/** Everything a client socket receives, and whether it ended. */
+function received(s: Socket): { parts: Buffer[]; got: number; ended: boolean } {
+  const r = { parts: [] as Buffer[], got: 0, ended: false };
+  s.on('data', (d: Buffer) => {
+    r.parts.push(d);
+    r.got += d.length;
+  });
+  s.on('end', () => (r.ended = true));
+  return r;
+}
+
 describe('takeover from snooped state only (primary checkpointing off)', () => {
   it('a download interrupted by a primary crash completes from the snooped state with the right SHA-256', async () => {
     const env = await setup(11);
     const { clock, client, portA } = env;
     const size = 2 * 1024 * 1024;
-    const parts: Buffer[] = [];
-    let got = 0;
-    let ended = false;
     const s = client.connect({ host: VIP, port: 80 });
-    s.on('data', (d: Buffer) => {
-      parts.push(d);
-      got += d.length;
-    });
-    s.on('end', () => (ended = true));
+    const r = received(s);
     s.write(`GET /gen/${size}?seed=5 HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n`);
-    expect(await runUntil(clock, () => got > size / 3, 10_000)).toBe(true);
+    expect(await runUntil(clock, () => r.got > size / 3, 10_000)).toBe(true);
     // Crash: A vanishes from the segment mid-download (no FIN, no RST, no checkpoint).
     portA.detach();
-    const gotAtCrash = got;
+    const gotAtCrash = r.got;
     expect(gotAtCrash).toBeLessThan(size); // really mid-download
     await clock.runFor(100); // failure detection time
     // A bounded restored queue (64 KiB beyond the bytes in flight): the server's resume path writes the rest.
@@ -127,16 +131,16 @@ describe('takeover from snooped state only (primary checkpointing off)', () => {
     expect(state.suppress).toBeGreaterThan(0);
     let ready = false;
     socket.on('ready', () => (ready = true));
-    expect(await runUntil(clock, () => ended, 30_000)).toBe(true);
+    expect(await runUntil(clock, () => r.ended, 30_000)).toBe(true);
     expect(ready).toBe(true);
-    expect(got).toBeGreaterThan(gotAtCrash);
+    expect(r.got).toBeGreaterThan(gotAtCrash);
     expect(env.srvB.stats().resumed).toBe(1);
-    const rs = responses(Buffer.concat(parts));
+    const rs = responses(Buffer.concat(r.parts));
     expect(rs).toHaveLength(1);
     expect(rs[0].status).toBe(200);
     expect(rs[0].body.length).toBe(size);
     expect(sha(rs[0].body)).toBe(genSha(5, size));
-    expect(got).toBe(rs[0].head.length + 4 + size); // nothing duplicated, nothing trailing
+    expect(r.got).toBe(rs[0].head.length + 4 + size); // nothing duplicated, nothing trailing
     s.destroy();
     await env.closeAll();
   }, 60_000);
@@ -145,24 +149,17 @@ describe('takeover from snooped state only (primary checkpointing off)', () => {
     const env = await setup(13);
     const { clock, client, portA, c, sn } = env;
     const size = 2 * 1024 * 1024;
-    const parts: Buffer[] = [];
-    let got = 0;
-    let ended = false;
     const s = client.connect({ host: VIP, port: 80 });
-    s.on('data', (d: Buffer) => {
-      parts.push(d);
-      got += d.length;
-    });
-    s.on('end', () => (ended = true));
+    const r = received(s);
     s.write(`GET /gen/${size}?seed=6 HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n`);
-    expect(await runUntil(clock, () => got > size / 4, 10_000)).toBe(true);
+    expect(await runUntil(clock, () => r.got > size / 4, 10_000)).toBe(true);
     // The snooper stops seeing frames (as when a real TAP's receive queue overflows) while A keeps
     // sending and the client keeps acknowledging; then A crashes.
     c.onForeignFrame(null);
-    const gotBlind = got;
-    expect(await runUntil(clock, () => got > gotBlind + 128 * 1024, 10_000)).toBe(true);
+    const gotBlind = r.got;
+    expect(await runUntil(clock, () => r.got > gotBlind + 128 * 1024, 10_000)).toBe(true);
     portA.detach();
-    expect(got).toBeLessThan(size);
+    expect(r.got).toBeLessThan(size);
     await clock.runFor(100);
     const { state, socket } = await takeover(env);
     // The client has acknowledged server bytes the snooper never saw.
@@ -171,14 +168,14 @@ describe('takeover from snooped state only (primary checkpointing off)', () => {
     let ready = false;
     socket.on('ready', () => (ready = true));
     socket.on('error', () => {});
-    expect(await runUntil(clock, () => ended, 30_000)).toBe(true);
+    expect(await runUntil(clock, () => r.ended, 30_000)).toBe(true);
     expect(ready).toBe(true);
     expect(sn.stats.frames).toBeGreaterThan(0);
-    const rs = responses(Buffer.concat(parts));
+    const rs = responses(Buffer.concat(r.parts));
     expect(rs).toHaveLength(1);
     expect(rs[0].body.length).toBe(size);
     expect(sha(rs[0].body)).toBe(genSha(6, size));
-    expect(got).toBe(rs[0].head.length + 4 + size);
+    expect(r.got).toBe(rs[0].head.length + 4 + size);
     s.destroy();
     await env.closeAll();
   }, 60_000);
