@@ -1,6 +1,7 @@
 // A stand-in for the hastack_tap addon that follows its memory contract (rx packing, metadata
 // layout, writeBatch semantics), so the JavaScript side can be tested without a device.
-import type { NativeModule, NativeOpenOptions, NativeTapDevice } from '../src/native.js';
+import { setNativeForTesting, type NativeModule, type NativeOpenOptions, type NativeTapDevice } from '../src/native.js';
+import { TapLink, type TapLinkOptions } from '../src/index.js';
 import { encodeVnetHdr, type VnetHdr } from '../src/vnet.js';
 
 export class FakeDevice implements NativeTapDevice {
@@ -224,4 +225,23 @@ export function fakeNative(): { mod: NativeModule; devices: FakeDevice[] } {
     COUNTERS: 11,
   };
   return { mod, devices };
+}
+
+/**
+ * A TapLink on a fresh fake device. Unless a test asks for the writer thread, it uses the
+ * synchronous write path.
+ */
+export function openFakeLink(opts: Partial<TapLinkOptions> = {}): { link: TapLink; dev: FakeDevice } {
+  const { mod, devices } = fakeNative();
+  setNativeForTesting(mod);
+  const link = new TapLink({ name: 'fake0', txThread: false, ...opts });
+  return { link, dev: devices[0] };
+}
+
+/** An IPv4-typed Ethernet frame of `n` bytes filled with `fill`. */
+export function ipv4Frame(n: number, fill: number): Uint8Array {
+  const f = new Uint8Array(n).fill(fill);
+  f[12] = 0x08;
+  f[13] = 0x00;
+  return f;
 }

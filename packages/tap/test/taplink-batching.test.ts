@@ -2,25 +2,14 @@
 // metadata, batched writes, the bounded transmit queue and its backpressure, TSO headers.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RxMeta } from '@hastack/stack';
-import { TapLink, type TapLinkOptions } from '../src/index.js';
+import { TapLink } from '../src/index.js';
 import { setNativeForTesting } from '../src/native.js';
 import { decodeVnetHdr, TUN_F_CSUM, TUN_F_TSO4, VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4 } from '../src/vnet.js';
-import { fakeNative, type FakeDevice } from './fake-native.js';
+import { ipv4Frame, openFakeLink, type FakeDevice } from './fake-native.js';
 
-function open(opts: Partial<TapLinkOptions> = {}): { link: TapLink; dev: FakeDevice } {
-  const { mod, devices } = fakeNative();
-  setNativeForTesting(mod);
-  // These tests are about the synchronous write path unless they ask for the writer thread.
-  const link = new TapLink({ name: 'fake0', txThread: false, ...opts });
-  return { link, dev: devices[0] };
-}
+const open = openFakeLink;
 
-function frame(n: number, fill: number): Uint8Array {
-  const f = new Uint8Array(n).fill(fill);
-  f[12] = 0x08;
-  f[13] = 0x00;
-  return f;
-}
+const frame = ipv4Frame;
 
 /** Ethernet + IPv4 + TCP frame with `payload` bytes, 10.0.0.1 -> 10.0.0.2. */
 function tcpFrame(payload: number): Uint8Array {

@@ -6,23 +6,12 @@
 // link marks those buffers untransferable, so a transfer leaves them attached.
 import { MessageChannel } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TapLink, type TapLinkOptions } from '../src/index.js';
 import { setNativeForTesting } from '../src/native.js';
-import { fakeNative, type FakeDevice } from './fake-native.js';
+import { ipv4Frame, openFakeLink } from './fake-native.js';
 
-function open(opts: Partial<TapLinkOptions> = {}): { link: TapLink; dev: FakeDevice } {
-  const { mod, devices } = fakeNative();
-  setNativeForTesting(mod);
-  const link = new TapLink({ name: 'fake0', txThread: false, ...opts });
-  return { link, dev: devices[0] };
-}
+const open = openFakeLink;
 
-function frame(n: number, fill: number): Uint8Array {
-  const f = new Uint8Array(n).fill(fill);
-  f[12] = 0x08;
-  f[13] = 0x00;
-  return f;
-}
+const frame = ipv4Frame;
 
 /** Tries both transfer paths; returns the buffer's byteLength afterwards. */
 function tryTransfer(ab: ArrayBufferLike): number {
